@@ -1,0 +1,205 @@
+//! Classification throughput: the one-pass `RegexSet` classifier against the
+//! naive loop that tries every regex in order, plus normalization and parsing.
+//!
+//! Every benchmark runs over the same realistic mix of dialled strings; the
+//! throughput line is numbers per second, so ns per number = 1e9 / throughput.
+//! `cargo bench --bench classify -- --test` runs each once as a smoke test.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use number_manager::classify::{Classifier, Classifiers};
+use number_manager::number::{compile_rule, Normalizer};
+use number_manager::{normalize, PhoneNumber};
+use regex::Regex;
+
+/// What a PBX or an API sees: mostly NANP in assorted formats, some toll-free,
+/// Caribbean and international, short codes, extensions and junk.
+const MIX: &[&str] = &[
+    "4158867900",
+    "(415) 555-1234",
+    "+14155551234",
+    "1-212-555-0199",
+    "12125551234",
+    "415.555.9876",
+    "6175550100",
+    "+13125550147",
+    "3035550123",
+    "+17185550111",
+    "8005551212",
+    "+18885551212",
+    "1 (877) 555-0000",
+    "+18445550199",
+    "9005551234",
+    "8765551234",
+    "+17875550123",
+    "911",
+    "999",
+    "1000",
+    "2001",
+    "*97",
+    "12345",
+    "+442071234567",
+    "011 44 20 7123 4567",
+    "0041446681800",
+    "+33142685300",
+    "+4930123456",
+    "+8613800138000",
+    "41234567",
+    "2120551234",
+    "+141510010+15",
+    "john.doe",
+    "+61291234567",
+    "+5511912345678",
+    "٤١٥٥٥٥١٢٣٤",
+];
+
+/// The straightforward implementation the set replaces: each regex compiled on
+/// its own, tried in order until one matches.
+struct Naive {
+    rules: Vec<(Regex, Classifier)>,
+}
+
+impl Naive {
+    fn new(list: &Classifiers) -> Self {
+        let rules = list
+            .iter()
+            .map(|c| (compile_rule(&c.regex).expect("classifier regex"), c.clone()))
+            .collect();
+        Naive { rules }
+    }
+
+    fn first_match(&self, normalized: &str) -> Option<&Classifier> {
+        self.rules
+            .iter()
+            .find(|(re, _)| re.is_match(normalized))
+            .map(|(_, c)| c)
+    }
+}
+
+/// The defaults behind forty per-area-code classifiers, as a host that
+/// classifies by region might configure: the loop's cost grows with the list.
+fn many_classifiers() -> Classifiers {
+    const NPAS: &[&str] = &[
+        "201", "202", "203", "205", "206", "207", "208", "209", "210", "212", "213", "214", "215",
+        "216", "217", "218", "219", "224", "225", "228", "229", "231", "234", "239", "240", "248",
+        "251", "252", "253", "254", "256", "260", "262", "267", "269", "270", "276", "281", "301",
+        "302",
+    ];
+    let mut list: Vec<Classifier> = NPAS
+        .iter()
+        .map(|npa| Classifier::new(format!("npa_{npa}"), format!(r"^\+1{npa}\d{{7}}$"), *npa))
+        .collect();
+    list.extend(Classifiers::kazoo_default().iter().cloned());
+    Classifiers::new(list).expect("classifiers compile")
+}
+
+fn bench_matchers(c: &mut Criterion, label: &str, list: &Classifiers) {
+    let naive = Naive::new(list);
+    let normalized: Vec<String> = MIX.iter().map(|raw| normalize(raw)).collect();
+    // Both must agree before their speed means anything.
+    for n in &normalized {
+        assert_eq!(
+            list.first_match(n).map(|c| &c.name),
+            naive.first_match(n).map(|c| &c.name),
+            "{n}"
+        );
+    }
+    let mut group = c.benchmark_group(format!("first_match/{label}"));
+    group.throughput(Throughput::Elements(normalized.len() as u64));
+    group.bench_function("regex_set", |b| {
+        b.iter(|| {
+            for n in &normalized {
+                black_box(list.first_match(black_box(n)));
+            }
+        })
+    });
+    group.bench_function("naive_loop", |b| {
+        b.iter(|| {
+            for n in &normalized {
+                black_box(naive.first_match(black_box(n)));
+            }
+        })
+    });
+    group.finish();
+
+    let normalizer = Normalizer::kazoo_default();
+    let mut group = c.benchmark_group(format!("classify/{label}"));
+    group.throughput(Throughput::Elements(MIX.len() as u64));
+    group.bench_function("regex_set", |b| {
+        b.iter(|| {
+            for raw in MIX {
+                black_box(list.classify(black_box(raw)));
+            }
+        })
+    });
+    group.bench_function("naive_loop", |b| {
+        b.iter(|| {
+            for raw in MIX {
+                let e164 = normalizer.normalize(black_box(raw));
+                let winner = naive.first_match(&e164).cloned();
+                black_box((winner, e164));
+            }
+        })
+    });
+    group.finish();
+}
+
+fn classification(c: &mut Criterion) {
+    bench_matchers(c, "kazoo_default_7", Classifiers::kazoo_default());
+    bench_matchers(c, "many_47", &many_classifiers());
+}
+
+fn normalization(c: &mut Criterion) {
+    let mut group = c.benchmark_group("numbers");
+    group.throughput(Throughput::Elements(MIX.len() as u64));
+    group.bench_function("normalize", |b| {
+        b.iter(|| {
+            for raw in MIX {
+                black_box(normalize(black_box(raw)));
+            }
+        })
+    });
+    group.bench_function("parse", |b| {
+        b.iter(|| {
+            for raw in MIX {
+                let _ = black_box(PhoneNumber::parse(black_box(raw)));
+            }
+        })
+    });
+    group.bench_function("pretty_print_number", |b| {
+        let list = Classifiers::kazoo_default();
+        b.iter(|| {
+            for raw in MIX {
+                black_box(list.pretty_print_number(black_box(raw)));
+            }
+        })
+    });
+    let parsed: Vec<PhoneNumber> = MIX
+        .iter()
+        .filter_map(|raw| PhoneNumber::parse(raw).ok())
+        .collect();
+    for n in &parsed {
+        let _ = n.country(); // warm the cache: the first answer costs a metadata parse
+    }
+    group.throughput(Throughput::Elements(parsed.len() as u64));
+    group.bench_function("country_cached", |b| {
+        b.iter(|| {
+            for n in &parsed {
+                black_box(black_box(n).country());
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs: the machine's two cores are shared with builds.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = classification, normalization
+}
+criterion_main!(benches);

@@ -1,0 +1,384 @@
+//! The seeds' REST API as a framework-free request -> response layer (feature `api`).
+//!
+//! [`Api::handle`] takes an [`ApiRequest`] (method, raw path, raw query,
+//! headers, body bytes) and answers an [`ApiResponse`] (status, headers, JSON
+//! body in the seeds' envelope). Any HTTP server can sit in front of it; the
+//! `server` example puts hyper there. The layer only translates: it matches
+//! the route, authenticates the token, checks the acting account may address
+//! the URL account, reads the query and the `{"data": ...}` body, calls the
+//! typed [`NumberManager`] operation, and renders the typed result or
+//! [`crate::Error`] as the envelope. No business rule lives here.
+//!
+//! Status codes: a library error keeps its own code ([`crate::Error::envelope`]);
+//! a single-number `PUT` (create, activate, reserve, port) that is not a dry run
+//! answers 201, everything else that succeeds 200; a collection where every
+//! number failed is 400 `client error` with the per-number errors as `data`.
+//! Request-level problems: 401 `invalid_credentials` (missing or unknown
+//! token), 403 `forbidden` (the URL account is not the caller's or a
+//! descendant's), 404 `not_found` (no such route), 405 `method_not_allowed`
+//! (with an `Allow` header), 413 `payload_too_large`, 400 `invalid request
+//! body` (not JSON, not an object, stray top-level keys) and 400 `validation
+//! error` (wrong types, schema violations) with per-field `data`.
+
+use std::sync::Arc;
+
+use crate::account::{AccountId, Actor};
+use crate::manager::{NumberManager, Options};
+
+mod auth;
+mod envelope;
+mod handlers;
+mod input;
+mod routes;
+
+pub use auth::Authenticator;
+pub use routes::{Method, Route};
+
+use envelope::{Failure, Reply, RequestIds};
+use input::{Body, Query};
+use routes::Match;
+
+/// Default largest accepted request body: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Header carrying the token.
+pub const AUTH_HEADER: &str = "x-auth-token";
+
+/// Header carrying an idempotency key (a retried request with the same key
+/// and body returns the first result without doing anything again).
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// An HTTP-shaped request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRequest {
+    /// The method.
+    pub method: Method,
+    /// The path, still percent-encoded (`/v2/accounts/{id}/phone_numbers/%2B1415...`).
+    pub path: String,
+    /// The query string without `?`, still encoded (`prefix=415&quantity=2`).
+    pub query: String,
+    /// Headers; names compare case-insensitively.
+    pub headers: Vec<(String, String)>,
+    /// The body (`{"data": {...}}`, or empty).
+    pub body: Vec<u8>,
+}
+
+impl ApiRequest {
+    /// A request for `target` (a path with an optional `?query`), no headers, no body.
+    pub fn new(method: Method, target: &str) -> Self {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        ApiRequest {
+            method,
+            path: path.to_string(),
+            query: query.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets `X-Auth-Token`.
+    pub fn token(self, token: &str) -> Self {
+        self.header(AUTH_HEADER, token)
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets the body to a JSON value.
+    pub fn json(self, body: &serde_json::Value) -> Self {
+        self.body(body.to_string())
+    }
+
+    /// The first value of a header.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The caller's token: `X-Auth-Token`, else an `Authorization: Bearer` token, else "".
+    pub fn auth_token(&self) -> &str {
+        if let Some(t) = self.header_value(AUTH_HEADER) {
+            return t.trim();
+        }
+        self.header_value("authorization")
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .unwrap_or("")
+    }
+}
+
+/// An HTTP-shaped response: status, headers and a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// Headers (`content-type`, `x-request-id`, and `allow` on a 405).
+    pub headers: Vec<(String, String)>,
+    /// The envelope, serialized.
+    pub body: Vec<u8>,
+}
+
+impl ApiResponse {
+    /// The body as JSON (always an object for responses of [`Api`]).
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The REST API over a [`NumberManager`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use number_manager::NumberManager;
+/// use number_manager::account::MemoryAccounts;
+/// use number_manager::api::{Api, ApiRequest, Method};
+///
+/// let accounts = Arc::new(MemoryAccounts::new());
+/// let master = accounts.add("master", "Master", None).unwrap();
+/// accounts.set_master(&master, true);
+/// accounts.set_token(&master, "secret");
+/// let manager = NumberManager::builder().accounts(accounts.clone()).build();
+/// let api = Api::new(manager, accounts);
+///
+/// let put = ApiRequest::new(Method::Put, "/v2/accounts/master/phone_numbers/%2B14155550100")
+///     .token("secret")
+///     .body(r#"{"data": {"my_own_field": {}}}"#);
+/// let answer = api.handle(put).await;
+/// assert_eq!(answer.status, 201);
+/// let json = answer.json().unwrap();
+/// assert_eq!(json["status"], "success");
+/// assert_eq!(json["data"]["id"], "+14155550100");
+/// assert_eq!(json["data"]["state"], "reserved");
+/// assert_eq!(json["request_id"].as_str().unwrap().len(), 32);
+///
+/// let anonymous = api.handle(ApiRequest::new(Method::Get, "/v2/accounts/master/phone_numbers")).await;
+/// assert_eq!(anonymous.status, 401);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<Inner>,
+    body_limit: usize,
+}
+
+struct Inner {
+    manager: NumberManager,
+    auth: Arc<dyn Authenticator>,
+    ids: RequestIds,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("manager", &self.inner.manager)
+            .field("authenticator", &self.inner.auth)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+/// Everything a handler needs about one request.
+pub(crate) struct Call {
+    pub endpoint: routes::Endpoint,
+    pub account: Option<AccountId>,
+    pub number: Option<String>,
+    pub query: Query,
+    pub body: Body,
+    /// The operation options for the authenticated caller; `None` on a public
+    /// route called without a (known) token. Never the system actor.
+    pub opts: Option<Options>,
+}
+
+impl Api {
+    /// An API over `manager`, authenticating tokens with `authenticator`.
+    pub fn new(manager: NumberManager, authenticator: impl Authenticator + 'static) -> Self {
+        Api {
+            inner: Arc::new(Inner {
+                manager,
+                auth: Arc::new(authenticator),
+                ids: RequestIds::new(),
+            }),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Sets the largest accepted body in bytes (default [`DEFAULT_BODY_LIMIT`]);
+    /// a larger one is answered 413.
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The largest accepted body in bytes. A server should stop reading a body
+    /// past this and answer [`Api::payload_too_large`].
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// The manager behind the API.
+    pub fn manager(&self) -> &NumberManager {
+        &self.inner.manager
+    }
+
+    /// Every route served, in the seeds' order (the OpenAPI document lists the same).
+    pub fn routes() -> &'static [Route] {
+        routes::ROUTES
+    }
+
+    /// The 413 answer for a request whose body was cut off at [`Api::body_limit`]
+    /// (for servers that stop reading early instead of buffering the whole body).
+    pub fn payload_too_large(&self, request: &ApiRequest) -> ApiResponse {
+        let id = self.inner.ids.next();
+        envelope::render(Err(self.too_large(None)), request.auth_token(), &id)
+    }
+
+    fn too_large(&self, got: Option<usize>) -> Failure {
+        let limit = self.body_limit;
+        let message = match got {
+            Some(n) => format!("the request body is {n} bytes; at most {limit} are accepted"),
+            None => format!("the request body is larger than the {limit} bytes accepted"),
+        };
+        Failure::new(
+            413,
+            "payload_too_large",
+            serde_json::json!({ "message": message }),
+        )
+    }
+
+    /// Answers one request. Never panics; every problem is an error envelope.
+    pub async fn handle(&self, request: ApiRequest) -> ApiResponse {
+        let id = self.inner.ids.next();
+        let token = request.auth_token().to_string();
+        let outcome = self.answer(request, &token).await;
+        envelope::render(outcome, &token, &id)
+    }
+
+    async fn answer(&self, request: ApiRequest, token: &str) -> Result<Reply, Failure> {
+        let (route, params) = match routes::find(request.method, &request.path) {
+            Match::Found(route, params) => (route, params),
+            Match::WrongMethod(allowed) => {
+                let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                let mut f = Failure::new(
+                    405,
+                    "method_not_allowed",
+                    serde_json::json!({
+                        "allowed": names,
+                        "message": format!("{} is not allowed on {}", request.method, request.path),
+                    }),
+                );
+                f.headers.push(("allow".into(), names.join(", ")));
+                return Err(f);
+            }
+            Match::NotFound => {
+                return Err(Failure::new(
+                    404,
+                    "not_found",
+                    serde_json::json!({
+                        "message": format!("no route for {} {}", request.method, request.path),
+                    }),
+                ))
+            }
+        };
+        if request.body.len() > self.body_limit {
+            return Err(self.too_large(Some(request.body.len())));
+        }
+        let actor = self.authenticate(token, route.requires_auth).await?;
+        let account = match params.account {
+            None => None,
+            Some(raw) => Some(AccountId::new(&raw).map_err(|_| {
+                Failure::new(
+                    404,
+                    "bad_identifier",
+                    serde_json::json!({"message": "bad identifier", "not_found": "The account could not be found"}),
+                )
+            })?),
+        };
+        if let (Some(account), Some(me)) = (&account, &actor) {
+            self.inner
+                .manager
+                .may_address(&Actor::Account(me.clone()), account)
+                .await?;
+        }
+        let query = Query::parse(&request.query);
+        let mut body = match request.method {
+            Method::Get => Body::default(),
+            _ => match Body::parse(&request.body) {
+                Err(bad) => return Err(Failure::bad_body(bad.0)),
+                Ok(parsed) => parsed?,
+            },
+        };
+        let dry_run = body.take_flag(&query, "dry_run")?;
+        // The library has no charges to quote, so `accept_charges` is read (and
+        // type-checked) but never needed: nothing is ever answered 402.
+        body.take_flag(&query, "accept_charges")?;
+        let idempotency_key = match request.header_value(IDEMPOTENCY_HEADER).map(str::trim) {
+            None => None,
+            Some(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_string()),
+            Some(_) => {
+                return Err(crate::Error::validation(
+                    "Idempotency-Key",
+                    "maxLength",
+                    "Idempotency-Key must be 1 to 255 characters",
+                )
+                .into())
+            }
+        };
+        let opts = actor.map(|me| Options {
+            auth_by: Actor::Account(me),
+            dry_run,
+            idempotency_key,
+        });
+        let call = Call {
+            endpoint: route.endpoint,
+            account,
+            number: params.number,
+            query,
+            body,
+            opts,
+        };
+        self.dispatch(call).await
+    }
+
+    /// The acting account for a token. Routes that need auth answer 401 for a
+    /// missing or unknown token; public routes use a known token and ignore others.
+    async fn authenticate(
+        &self,
+        token: &str,
+        required: bool,
+    ) -> Result<Option<AccountId>, Failure> {
+        if token.is_empty() {
+            return if required {
+                Err(Failure::unauthenticated("missing X-Auth-Token"))
+            } else {
+                Ok(None)
+            };
+        }
+        match self.inner.auth.authenticate(token).await? {
+            Some(id) => Ok(Some(id)),
+            None if required => Err(Failure::unauthenticated("invalid credentials")),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Carriers: where numbers come from and go back to.
+//!
+//! A [`Carrier`] searches for numbers, acquires (buys) and disconnects them, and
+//! may check availability. It declares what it can do in [`Capabilities`]
+//! rather than the manager guessing. [`CarrierRegistry`] holds the configured
+//! carriers by name.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::account::AccountId;
+use crate::error::{Error, Result};
+use crate::number::PhoneNumber;
+use crate::state::NumberState;
+
+mod builtin;
+mod simulated;
+
+pub use builtin::{InventoryCarrier, LocalCarrier, ReservedCarrier};
+pub use simulated::{Disconnect, Fault, Purchase, SimulatedCarrier};
+
+/// What a carrier can do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// The numbers live in this system (no external calls); local numbers are
+    /// deleted on release and denied external features by default.
+    pub is_local: bool,
+    /// `check_numbers` is implemented.
+    pub check_numbers: bool,
+    /// The longest search prefix the carrier honours (digits after the country code).
+    pub maximal_prefix_length: usize,
+    /// Numbers from this carrier cost money.
+    pub billable: bool,
+    /// Whether inbound CNAM lookups should be done for its numbers.
+    pub should_lookup_cnam: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            is_local: false,
+            check_numbers: false,
+            maximal_prefix_length: 15,
+            billable: true,
+            should_lookup_cnam: true,
+        }
+    }
+}
+
+/// A search request as the carrier sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchRequest {
+    /// The E.164 prefix to search, e.g. `+1415`.
+    pub prefix: String,
+    /// How many results at most.
+    pub quantity: usize,
+    /// Row offset into the carrier's own result list.
+    pub offset: usize,
+    /// ISO 3166 alpha-2 country (`US`).
+    pub country: String,
+    /// The searching account, if any.
+    pub account: Option<AccountId>,
+}
+
+/// One number a carrier offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// The number.
+    pub number: PhoneNumber,
+    /// `discovery` for numbers to buy, `available`/`reserved` for ones already in the system.
+    pub state: NumberState,
+    /// Carrier data; the seeds' rich fields (`formatted_number`, `npa_nxx`,
+    /// `number_id`, `rate_center`, `status`, `ten_digit`, ...).
+    pub data: Map<String, Value>,
+}
+
+/// What the carrier needs to buy or release one number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberOrder {
+    /// The number.
+    pub number: PhoneNumber,
+    /// The account it is bought for (or released from).
+    pub account: Option<AccountId>,
+    /// Carrier data remembered from the search (or the previous order).
+    pub carrier_data: Map<String, Value>,
+}
+
+/// Availability according to `check_numbers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    /// Can be bought (`"success"` in the API).
+    Success,
+    /// Cannot (`"error"` in the API).
+    Error,
+}
+
+impl Availability {
+    /// The API's string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Availability::Success => "success",
+            Availability::Error => "error",
+        }
+    }
+}
+
+/// A source of phone numbers.
+///
+/// Contract: `acquire` either buys the number and returns the carrier data to
+/// remember, or fails and has bought nothing; `disconnect` likewise. A failing
+/// carrier never leaves a number half moved: the manager writes nothing when
+/// `acquire` fails.
+#[async_trait]
+pub trait Carrier: Send + Sync + std::fmt::Debug {
+    /// The module name stored on numbers (`local`, `simulated`, `bandwidth2`, ...).
+    fn name(&self) -> &str;
+
+    /// What the carrier can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Numbers matching a prefix.
+    async fn find_numbers(&self, request: &SearchRequest) -> Result<Vec<SearchResult>>;
+
+    /// Buys a number; returns the carrier data to store (merged over the search data).
+    async fn acquire(&self, order: &NumberOrder) -> Result<Map<String, Value>>;
+
+    /// Releases a number upstream.
+    async fn disconnect(&self, order: &NumberOrder) -> Result<()>;
+
+    /// Availability of numbers; only called when `capabilities().check_numbers`.
+    async fn check_numbers(
+        &self,
+        numbers: &[PhoneNumber],
+    ) -> Result<BTreeMap<PhoneNumber, Availability>> {
+        let _ = numbers;
+        Err(Error::Unspecified {
+            message: "not_implemented".into(),
+            cause: Some(self.name().to_string()),
+        })
+    }
+}
+
+/// The configured carriers, by name, in search order.
+///
+/// ```
+/// use std::sync::Arc;
+/// use number_manager::carrier::{CarrierRegistry, SimulatedCarrier};
+/// let registry = CarrierRegistry::new().with(Arc::new(SimulatedCarrier::new(7)));
+/// assert!(registry.get("simulated").is_some());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CarrierRegistry {
+    carriers: Vec<Arc<dyn Carrier>>,
+    default_module: Option<String>,
+    // Kept in step with `carriers` by `with`, so the save path (features are
+    // recomputed for every number) borrows them instead of rebuilding them.
+    names: Vec<String>,
+    local_names: Vec<String>,
+}
+
+impl CarrierRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a carrier (a later one with the same name replaces the earlier).
+    pub fn with(mut self, carrier: Arc<dyn Carrier>) -> Self {
+        self.carriers.retain(|c| c.name() != carrier.name());
+        self.carriers.push(carrier);
+        self.names = self.carriers.iter().map(|c| c.name().to_string()).collect();
+        self.local_names = self
+            .carriers
+            .iter()
+            .filter(|c| c.capabilities().is_local)
+            .map(|c| c.name().to_string())
+            .collect();
+        self
+    }
+
+    /// Sets the module stored on numbers created directly (default `local`).
+    pub fn with_default_module(mut self, name: impl Into<String>) -> Self {
+        self.default_module = Some(name.into());
+        self
+    }
+
+    /// The module for numbers created directly.
+    pub fn default_module(&self) -> &str {
+        self.default_module.as_deref().unwrap_or("local")
+    }
+
+    /// A carrier by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Carrier>> {
+        self.carriers.iter().find(|c| c.name() == name)
+    }
+
+    /// Every carrier, in search order.
+    pub fn all(&self) -> &[Arc<dyn Carrier>] {
+        &self.carriers
+    }
+
+    /// Names of every carrier, in search order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Names of the local carriers.
+    pub fn local_names(&self) -> &[String] {
+        &self.local_names
+    }
+
+    /// Whether numbers of module `name` are local (an unknown module counts as
+    /// local, as in Kazoo, so it is never called upstream).
+    pub fn is_local(&self, name: &str) -> bool {
+        self.get(name)
+            .map(|c| c.capabilities().is_local)
+            .unwrap_or(true)
+    }
+}

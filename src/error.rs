@@ -1,0 +1,470 @@
+//! The error catalogue: one [`Error`] enum for the whole crate.
+//!
+//! Every variant knows its API error name ([`Error::name`]), its HTTP code
+//! ([`Error::code`]), its message ([`Error::message`]) and its cause
+//! ([`Error::cause`]). [`Error::to_json`] gives the knm error object that the
+//! seeds show inside collection error maps, and [`Error::envelope`] gives the
+//! `(status, message, data)` triple of the API's error envelope, which differs
+//! from `to_json` for a few errors (`bad_identifier`, `invalid data`,
+//! `multiple_choice`, `validation error`, `init failed`).
+
+use serde_json::{json, Map, Value};
+
+use crate::state::NumberState;
+
+/// The crate-wide result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One failed check of a request body against the seeds' schema.
+///
+/// Rendered in the API as `{"<field>": {"<code>": {"message": "..."}}}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FieldError {
+    /// Dotted path of the offending property, e.g. `cnam.display_name`.
+    pub field: String,
+    /// JSON-schema keyword that failed: `required`, `minLength`, `maxLength`, `type`, `enum`, ...
+    pub code: String,
+    /// Human readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    /// Builds a field error.
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every way an operation of this crate can fail.
+///
+/// The variants are semantic (callers match on them); each maps to exactly one
+/// API error name and HTTP code, listed on the variant.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Error {
+    /// 409 `number_exists`: create on a number that already exists (and is not
+    /// aging, available or port_in).
+    #[error("number {number} already exists")]
+    NumberExists {
+        /// The E.164 number.
+        number: String,
+    },
+    /// 404 `not_found` (API envelope: `bad_identifier`): the number does not
+    /// exist, or the actor may not know that it does.
+    #[error("number {number} not found")]
+    NotFound {
+        /// The number as looked up.
+        number: String,
+    },
+    /// 404 `not_reconcilable`: the input cannot be turned into an E.164 number.
+    #[error("number {number} is not reconcilable")]
+    NotReconcilable {
+        /// The raw input.
+        number: String,
+    },
+    /// 403 `forbidden`: the actor may not perform this operation.
+    #[error("requestor is unauthorized to perform operation{}", fmt_cause(.cause))]
+    Unauthorized {
+        /// Why, when there is more to say (e.g. `can not assign to self`).
+        cause: Option<String>,
+    },
+    /// 400 `no_change_required`: the operation would change nothing
+    /// (e.g. reserving a number onto the account that already holds it).
+    #[error("no change required")]
+    NoChangeRequired {
+        /// The number.
+        number: String,
+    },
+    /// 400 `invalid_state_transition`, cause `from <a> to <b>`.
+    #[error("invalid state transition from {} to {to}", fmt_state(.from))]
+    InvalidStateTransition {
+        /// The current state, if the number exists.
+        from: Option<NumberState>,
+        /// The requested state.
+        to: NumberState,
+    },
+    /// 400 `assign_failure`: no valid account to assign the number to.
+    #[error("invalid account to assign to: {cause}")]
+    AssignFailure {
+        /// What was wrong (`field_undefined`, ...).
+        cause: String,
+    },
+    /// 400 `number_is_porting`: the number is in an active port request.
+    #[error("number {number} is porting")]
+    NumberIsPorting {
+        /// The number.
+        number: String,
+    },
+    /// 400 `invalid`: a value the system does not know (unknown carrier name, ...).
+    #[error("invalid: {cause}")]
+    Invalid {
+        /// Free text.
+        cause: String,
+    },
+    /// 400 `invalid data` (seeds' E911 "Invalid address"): the E911 provider
+    /// could not geocode the address.
+    #[error("invalid data: {message}")]
+    E911Invalid {
+        /// The provider's name as the API shows it (`dash_e911`).
+        provider: String,
+        /// The submitted address.
+        address: Box<Value>,
+        /// The provider's explanation, e.g. `Location is not geocoded`.
+        message: String,
+    },
+    /// 400 `multiple_choice`: the E911 address matched several locations.
+    #[error("multiple_choice: {message}")]
+    MultipleChoice {
+        /// The provider's name as the API shows it (`dash_e911`).
+        provider: String,
+        /// The submitted address.
+        address: Box<Value>,
+        /// The candidate addresses.
+        details: Vec<Value>,
+        /// `more than one address found`.
+        message: String,
+    },
+    /// 500 `unspecified_fault` / `fault by carrier`: the carrier failed.
+    #[error("fault by carrier for {number}: {reason}")]
+    ByCarrier {
+        /// The number the carrier failed on.
+        number: String,
+        /// What the carrier said (not part of the API JSON; for logs).
+        reason: String,
+    },
+    /// 500 `unspecified_fault` with a named reason (`missing_provider_url`,
+    /// `carrier_not_specified`, `number_not_available`, an E911 provider error...).
+    #[error("unspecified fault: {message}")]
+    Unspecified {
+        /// The reason name, used as the JSON `message`.
+        message: String,
+        /// Optional cause.
+        cause: Option<String>,
+    },
+    /// 402 `not_enough_credit`.
+    #[error("account {account} does not have enough credit to perform the operation")]
+    NotEnoughCredit {
+        /// The account.
+        account: String,
+        /// Why.
+        reason: String,
+    },
+    /// 409 `conflict`: a concurrent writer won every retry, an idempotency key
+    /// was reused with a different request, or the number is mid-operation.
+    #[error("conflict on {number}: {reason}")]
+    Conflict {
+        /// The number (or idempotency key).
+        number: String,
+        /// What conflicted.
+        reason: String,
+    },
+    /// 400 `validation error` with per-field details.
+    #[error("validation error: {}", fmt_fields(.errors))]
+    Validation {
+        /// Every failed check.
+        errors: Vec<FieldError>,
+    },
+    /// 500 `init failed`: a backend (locality, city prefix) is not configured
+    /// or answered with an error. `data` is returned as the envelope's data.
+    #[error("init failed: {data}")]
+    InitFailed {
+        /// The envelope data (a string or the backend's error object).
+        data: Box<Value>,
+    },
+    /// 500 `unspecified_fault` / `database_error`: the store failed.
+    #[error("database error: {cause}")]
+    Database {
+        /// What the store said.
+        cause: String,
+    },
+    /// 400 `client error` from `identify`: the number is unassigned
+    /// (`unassigned`), not in service (`not_in_service`) or its owner is
+    /// disabled (`account_disabled`).
+    #[error("number {number} cannot be identified: {reason}")]
+    NotIdentified {
+        /// The number.
+        number: String,
+        /// `unassigned`, `not_in_service` or `account_disabled`.
+        reason: String,
+        /// The owner, when there is one.
+        account_id: Option<String>,
+    },
+    /// 500 `internal_error`: a bug or an impossible situation; never caused by input.
+    #[error("internal error: {cause}")]
+    Internal {
+        /// What happened.
+        cause: String,
+    },
+}
+
+fn fmt_cause(cause: &Option<String>) -> String {
+    match cause {
+        Some(c) => format!(": {c}"),
+        None => String::new(),
+    }
+}
+
+fn fmt_state(state: &Option<NumberState>) -> String {
+    match state {
+        Some(s) => s.as_str().to_string(),
+        None => "(nothing)".to_string(),
+    }
+}
+
+fn fmt_fields(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{} {}: {}", e.field, e.code, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// Shorthand for a 403 `forbidden` with a cause.
+    pub fn forbidden(cause: impl Into<String>) -> Self {
+        Error::Unauthorized {
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// Shorthand for a single-field validation error.
+    pub fn validation(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Validation {
+            errors: vec![FieldError::new(field, code, message)],
+        }
+    }
+
+    /// Shorthand for a store failure.
+    pub fn database(cause: impl std::fmt::Display) -> Self {
+        Error::Database {
+            cause: cause.to_string(),
+        }
+    }
+
+    /// The API error name (the knm `error` field).
+    pub fn name(&self) -> &str {
+        match self {
+            Error::NumberExists { .. } => "number_exists",
+            Error::NotFound { .. } => "not_found",
+            Error::NotReconcilable { .. } => "not_reconcilable",
+            Error::Unauthorized { .. } => "forbidden",
+            Error::NoChangeRequired { .. } => "no_change_required",
+            Error::InvalidStateTransition { .. } => "invalid_state_transition",
+            Error::AssignFailure { .. } => "assign_failure",
+            Error::NumberIsPorting { .. } => "number_is_porting",
+            Error::Invalid { .. } => "invalid",
+            Error::E911Invalid { .. } => "invalid",
+            Error::MultipleChoice { .. } => "multiple_choice",
+            Error::ByCarrier { .. } => "unspecified_fault",
+            Error::Unspecified { .. } => "unspecified_fault",
+            Error::NotEnoughCredit { .. } => "not_enough_credit",
+            Error::Conflict { .. } => "conflict",
+            Error::Validation { .. } => "validation_error",
+            Error::InitFailed { .. } => "init_failed",
+            Error::Database { .. } => "unspecified_fault",
+            Error::Internal { .. } => "internal_error",
+            Error::NotIdentified { reason, .. } => reason.as_str(),
+        }
+    }
+
+    /// The HTTP status code.
+    pub fn code(&self) -> u16 {
+        match self {
+            Error::NumberExists { .. } | Error::Conflict { .. } => 409,
+            Error::NotFound { .. } | Error::NotReconcilable { .. } => 404,
+            Error::Unauthorized { .. } => 403,
+            Error::NotEnoughCredit { .. } => 402,
+            Error::NoChangeRequired { .. }
+            | Error::InvalidStateTransition { .. }
+            | Error::AssignFailure { .. }
+            | Error::NumberIsPorting { .. }
+            | Error::Invalid { .. }
+            | Error::E911Invalid { .. }
+            | Error::MultipleChoice { .. }
+            | Error::NotIdentified { .. }
+            | Error::Validation { .. } => 400,
+            Error::ByCarrier { .. }
+            | Error::Unspecified { .. }
+            | Error::InitFailed { .. }
+            | Error::Database { .. }
+            | Error::Internal { .. } => 500,
+        }
+    }
+
+    /// The knm `message` field.
+    pub fn message(&self) -> String {
+        match self {
+            Error::NumberExists { number } => format!("number {number} already exists"),
+            Error::NotFound { number } => format!("number {number} not found"),
+            Error::NotReconcilable { number } => format!("number {number} is not reconcilable"),
+            Error::Unauthorized { .. } => "requestor is unauthorized to perform operation".into(),
+            Error::NoChangeRequired { .. } => "no change required".into(),
+            Error::InvalidStateTransition { .. } => "invalid state transition".into(),
+            Error::AssignFailure { .. } => "invalid account to assign to".into(),
+            Error::NumberIsPorting { number } => format!("number {number} is porting"),
+            Error::Invalid { .. } => "invalid".into(),
+            Error::E911Invalid { message, .. } => message.clone(),
+            Error::MultipleChoice { message, .. } => message.clone(),
+            Error::ByCarrier { .. } => "fault by carrier".into(),
+            Error::Unspecified { message, .. } => message.clone(),
+            Error::NotEnoughCredit { account, .. } => {
+                format!("account {account} does not have enough credit to perform the operation")
+            }
+            Error::Conflict { reason, .. } => reason.clone(),
+            Error::Validation { .. } => "validation error".into(),
+            Error::InitFailed { .. } => "init failed".into(),
+            Error::Database { .. } => "database_error".into(),
+            Error::Internal { .. } => "internal_error".into(),
+            Error::NotIdentified { reason, .. } => reason.clone(),
+        }
+    }
+
+    /// The knm `cause` field, when there is one.
+    pub fn cause(&self) -> Option<String> {
+        match self {
+            Error::NumberExists { number }
+            | Error::NotFound { number }
+            | Error::NotReconcilable { number }
+            | Error::NumberIsPorting { number }
+            | Error::ByCarrier { number, .. }
+            | Error::Conflict { number, .. } => Some(number.clone()),
+            // The seeds show `no_change_required` without a cause.
+            Error::NoChangeRequired { .. } => None,
+            Error::Unauthorized { cause } => cause.clone(),
+            Error::InvalidStateTransition { from, to } => {
+                Some(format!("from {} to {}", fmt_state(from), to.as_str()))
+            }
+            Error::AssignFailure { cause } | Error::Invalid { cause } => Some(cause.clone()),
+            Error::E911Invalid { address, .. } | Error::MultipleChoice { address, .. } => {
+                Some(address.to_string())
+            }
+            Error::Unspecified { cause, .. } => cause.clone(),
+            Error::NotEnoughCredit { reason, .. } => Some(reason.clone()),
+            Error::Validation { errors } => Some(fmt_fields(errors)),
+            Error::InitFailed { data } => Some(match &**data {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+            Error::Database { cause } | Error::Internal { cause } => Some(cause.clone()),
+            Error::NotIdentified { reason, .. } => Some(reason.clone()),
+        }
+    }
+
+    /// The knm error object: `{"cause"?, "code", "error", "message"}`, keys sorted
+    /// as the seeds print them. This is what collection error maps hold.
+    ///
+    /// ```
+    /// use number_manager::Error;
+    /// let e = Error::NumberExists { number: "+14155550000".into() };
+    /// assert_eq!(
+    ///     e.to_json().to_string(),
+    ///     r#"{"cause":"+14155550000","code":409,"error":"number_exists","message":"number +14155550000 already exists"}"#
+    /// );
+    /// ```
+    pub fn to_json(&self) -> Value {
+        match self {
+            // E911 outcomes and validation errors carry structured data that a
+            // client needs in collections too; keep it rather than flatten it.
+            Error::E911Invalid { .. } | Error::MultipleChoice { .. } | Error::Validation { .. } => {
+                let (_, _, data) = self.envelope();
+                data
+            }
+            _ => {
+                let mut m = Map::new();
+                if let Some(cause) = self.cause() {
+                    m.insert("cause".into(), Value::String(cause));
+                }
+                m.insert("code".into(), json!(self.code()));
+                m.insert("error".into(), Value::String(self.name().into()));
+                m.insert("message".into(), Value::String(self.message()));
+                Value::Object(m)
+            }
+        }
+    }
+
+    /// The API error envelope parts for this error as the answer to a whole
+    /// request: `(HTTP status, envelope "message", envelope "data")`.
+    ///
+    /// ```
+    /// use number_manager::Error;
+    /// let (status, message, data) = Error::NotFound { number: "+14155550000".into() }.envelope();
+    /// assert_eq!(status, 404);
+    /// assert_eq!(message, "bad_identifier");
+    /// assert_eq!(data["not_found"], "The number could not be found");
+    /// ```
+    pub fn envelope(&self) -> (u16, String, Value) {
+        match self {
+            Error::NotFound { .. } => (
+                404,
+                "bad_identifier".into(),
+                json!({"message": "bad identifier", "not_found": "The number could not be found"}),
+            ),
+            Error::E911Invalid {
+                provider,
+                address,
+                message,
+            } => (
+                400,
+                "invalid data".into(),
+                json!({"address": {"invalid": {"cause": address, "message": message, "provider": provider}}}),
+            ),
+            Error::MultipleChoice {
+                provider,
+                address,
+                details,
+                message,
+            } => {
+                let mut inner = Map::new();
+                inner.insert(
+                    provider.clone(),
+                    json!({"cause": address, "details": details, "message": message}),
+                );
+                (
+                    400,
+                    "multiple_choice".into(),
+                    json!({ "multiple_choice": Value::Object(inner) }),
+                )
+            }
+            Error::Validation { errors } => {
+                let mut data = Map::new();
+                for e in errors {
+                    let entry = data
+                        .entry(e.field.clone())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(codes) = entry {
+                        codes.insert(e.code.clone(), json!({ "message": e.message }));
+                    }
+                }
+                (400, "validation error".into(), Value::Object(data))
+            }
+            Error::InitFailed { data } => (500, "init failed".into(), (**data).clone()),
+            Error::NotIdentified {
+                number,
+                reason,
+                account_id,
+            } => {
+                let mut data = Map::new();
+                if let Some(a) = account_id {
+                    data.insert("account_id".into(), Value::String(a.clone()));
+                }
+                data.insert("cause".into(), Value::String(reason.clone()));
+                data.insert("number".into(), Value::String(number.clone()));
+                (400, "client error".into(), Value::Object(data))
+            }
+            _ => (self.code(), self.name().into(), self.to_json()),
+        }
+    }
+}

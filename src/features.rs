@@ -1,0 +1,357 @@
+//! Features: how public fields turn into a number's active features
+//! (reference §12), and which features a number may use.
+//!
+//! Everything here is pure. The E911 feature needs the provider, so
+//! [`apply`] only decides what E911 must do ([`E911Step`]); the manager
+//! performs it.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::record::{e911_key, NumberRecord};
+use crate::state::NumberState;
+
+/// Kazoo's own features.
+pub const KAZOO_FEATURES: &[&str] = &["failover", "force_outbound", "prepend", "ringback"];
+/// Features served by external providers.
+pub const EXTERNAL_FEATURES: &[&str] = &[
+    "cnam",
+    "inbound_cnam",
+    "outbound_cnam",
+    "e911",
+    "port",
+    "sms",
+    "mms",
+];
+/// Features only master may set.
+pub const ADMIN_ONLY_FEATURES: &[&str] = &["carrier_name"];
+
+/// Every user-requestable feature (the default system allow list).
+pub fn all_features() -> Vec<String> {
+    KAZOO_FEATURES
+        .iter()
+        .chain(EXTERNAL_FEATURES)
+        .chain(ADMIN_ONLY_FEATURES)
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// Public-field keys that request a feature.
+const REQUESTING_KEYS: &[&str] = &[
+    "cnam",
+    "e911",
+    "dash_e911",
+    "failover",
+    "force_outbound",
+    "port",
+    "prepend",
+    "carrier_name",
+    "ringback",
+    "sms",
+    "mms",
+];
+
+/// Folds legacy names onto canonical ones (`dash_e911` -> `e911`, `knm_x` -> `x`, ...).
+pub fn canonical(name: &str) -> String {
+    let n = name
+        .strip_prefix("knm_")
+        .or_else(|| name.strip_prefix("wnm_"))
+        .unwrap_or(name);
+    match n {
+        "dash_e911" | "vitelity_e911" | "telnyx_e911" => "e911".into(),
+        "cnam_notifier" | "telnyx_cnam" | "vitelity_cnam" => "cnam".into(),
+        "port_notifier" => "port".into(),
+        "rename_carrier" => "carrier_name".into(),
+        other => other.into(),
+    }
+}
+
+/// Allow and deny lists, as configured for the system or a reseller.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureLists {
+    /// Allowed features (`None`: not configured).
+    pub allow: Option<Vec<String>>,
+    /// Denied features (`None`: not configured; `Some([])` is configured-empty and
+    /// replaces the local-number rule, as in Kazoo).
+    pub deny: Option<Vec<String>>,
+}
+
+/// Feature configuration (reference §15).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// System lists (`allow` defaults to every feature).
+    pub system: FeatureLists,
+    /// Let local numbers use external features.
+    pub local_feature_override: bool,
+}
+
+/// Everything [`available`] and [`apply`] need beyond the record.
+#[derive(Debug, Clone)]
+pub struct FeatureContext<'a> {
+    /// System configuration.
+    pub config: &'a FeatureConfig,
+    /// The owner's reseller lists, if any.
+    pub reseller: Option<&'a FeatureLists>,
+    /// The actor is master or system.
+    pub admin: bool,
+    /// Carrier modules the system knows (for `carrier_name`).
+    pub known_carriers: &'a [String],
+    /// Those of them that are local. A module the system does not know counts
+    /// as local, as in Kazoo, so it is never treated as an upstream carrier.
+    pub local_carriers: &'a [String],
+}
+
+impl FeatureContext<'_> {
+    /// Whether numbers of `module` are local.
+    pub fn is_local(&self, module: &str) -> bool {
+        !self.known_carriers.iter().any(|c| c == module)
+            || self.local_carriers.iter().any(|c| c == module)
+    }
+}
+
+/// The features this number may enable (reference §12.2): allowed minus denied.
+pub fn available(record: &NumberRecord, ctx: &FeatureContext<'_>) -> BTreeSet<String> {
+    let system_allow: Vec<String> = ctx.config.system.allow.clone().unwrap_or_else(all_features);
+    let allowed: Vec<String> = if !record.features_allowed.is_empty() {
+        record.features_allowed.clone()
+    } else if record.assigned_to.is_none() {
+        system_allow
+    } else {
+        match ctx.reseller.and_then(|r| r.allow.clone()) {
+            Some(list) if !list.is_empty() => list,
+            _ => system_allow,
+        }
+    };
+    let mut denied: BTreeSet<String> = BTreeSet::new();
+    if !record.features_denied.is_empty() {
+        denied.extend(record.features_denied.iter().map(|f| canonical(f)));
+    } else {
+        let reseller_deny = ctx
+            .reseller
+            .and_then(|r| r.deny.clone())
+            .or_else(|| ctx.config.system.deny.clone());
+        if record.assigned_to.is_none() {
+            denied.extend(EXTERNAL_FEATURES.iter().map(|s| s.to_string()));
+        } else if let Some(list) = reseller_deny {
+            denied.extend(list.iter().map(|f| canonical(f)));
+        } else if ctx.is_local(&record.carrier) && !ctx.config.local_feature_override {
+            denied.extend(EXTERNAL_FEATURES.iter().map(|s| s.to_string()));
+        }
+        if record.used_by.as_deref() != Some("trunkstore") {
+            denied.insert("failover".into());
+        }
+    }
+    if !ctx.admin {
+        denied.insert("carrier_name".into());
+    }
+    let mut out: BTreeSet<String> = allowed
+        .iter()
+        .map(|f| canonical(f))
+        .filter(|f| !denied.contains(f))
+        .collect();
+    // cnam grants both directions.
+    if out.contains("cnam") {
+        out.insert("inbound_cnam".into());
+        out.insert("outbound_cnam".into());
+    }
+    if !(record.state == NumberState::InService && record.assigned_to.is_some()) {
+        out.remove("sms");
+        out.remove("mms");
+    }
+    out
+}
+
+/// What the E911 provider must do for this save.
+#[derive(Debug, Clone, PartialEq)]
+pub enum E911Step {
+    /// Nothing.
+    None,
+    /// Validate and provision this address (from the public field under `key`).
+    Provision {
+        /// The public key the user wrote (`e911` or `dash_e911`).
+        key: &'static str,
+        /// The submitted address.
+        address: Value,
+    },
+    /// Remove the number's address upstream.
+    Remove,
+}
+
+fn is_empty(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(m)) => m.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Bool(_)) | Some(Value::Number(_)) => false,
+    }
+}
+
+const CNAM_STATES: &[NumberState] = &[
+    NumberState::Reserved,
+    NumberState::InService,
+    NumberState::PortIn,
+];
+
+/// Recomputes `record.features` from its public fields (reference §12.3-§12.4),
+/// in place. Fails with 403 when a requested feature is not available, and with
+/// 400 `invalid` for an unknown `carrier_name`. Returns what E911 must do.
+pub fn apply(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<E911Step> {
+    let available = available(record, ctx);
+    let mut requested: BTreeSet<String> = record
+        .public
+        .iter()
+        .filter(|(k, v)| REQUESTING_KEYS.contains(&k.as_str()) && !is_empty(Some(v)))
+        .map(|(k, _)| canonical(k))
+        .collect();
+    requested.remove("local");
+    for f in &requested {
+        let group_ok = match f.as_str() {
+            "cnam" => {
+                available.contains("cnam")
+                    || available.contains("outbound_cnam")
+                    || available.contains("inbound_cnam")
+            }
+            // sms/mms are silently dropped when unavailable, as in Kazoo.
+            "sms" | "mms" => true,
+            other => available.contains(other),
+        };
+        if !group_ok {
+            return Err(Error::forbidden(format!(
+                "feature '{f}' is not allowed on this number"
+            )));
+        }
+    }
+
+    if let Some(name) = record
+        .public
+        .get("carrier_name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    {
+        let module = canonical(&name);
+        if !ctx.known_carriers.iter().any(|c| c == &module) {
+            return Err(Error::Invalid {
+                cause: format!("'{name}' is not known by the system"),
+            });
+        }
+        record.carrier = module;
+        record.public.remove("carrier_name");
+    }
+
+    let state = record.state;
+    let in_service = state == NumberState::InService;
+    let public = record.public.clone();
+    let features = &mut record.features;
+
+    // CNAM: only in reserved, in_service, port_in; other states leave it as is.
+    if CNAM_STATES.contains(&state) {
+        let cnam = public.get("cnam");
+        match cnam
+            .and_then(|c| c.get("display_name"))
+            .and_then(Value::as_str)
+        {
+            Some(name) if !name.is_empty() => {
+                features.insert("outbound_cnam".into(), json!({ "display_name": name }));
+            }
+            _ => {
+                features.remove("outbound_cnam");
+            }
+        }
+        if cnam
+            .and_then(|c| c.get("inbound_lookup"))
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            features.insert("inbound_cnam".into(), json!({ "inbound_lookup": true }));
+        } else {
+            features.remove("inbound_cnam");
+        }
+        features.remove("cnam");
+    }
+
+    // In-service-only features copy their public object.
+    let copy_if =
+        |features: &mut std::collections::BTreeMap<String, Value>, key: &str, keep: bool| {
+            if keep && in_service {
+                if let Some(v) = public.get(key) {
+                    features.insert(key.to_string(), v.clone());
+                    return;
+                }
+            }
+            features.remove(key);
+        };
+    let enabled = |key: &str| {
+        public
+            .get(key)
+            .and_then(|v| v.get("enabled"))
+            .and_then(Value::as_bool)
+            == Some(true)
+    };
+    copy_if(features, "prepend", enabled("prepend"));
+    copy_if(features, "failover", !is_empty(public.get("failover")));
+    copy_if(
+        features,
+        "force_outbound",
+        public.get("force_outbound").is_some_and(Value::is_boolean),
+    );
+    copy_if(features, "ringback", !is_empty(public.get("ringback")));
+    copy_if(features, "sms", enabled("sms") && available.contains("sms"));
+    copy_if(features, "mms", enabled("mms") && available.contains("mms"));
+
+    if state == NumberState::PortIn && !is_empty(public.get("port")) {
+        if let Some(p) = public.get("port") {
+            features.insert("port".into(), p.clone());
+        }
+    } else if state != NumberState::PortIn {
+        features.remove("port");
+    }
+
+    // The carrier may just have been renamed: ask about the current one.
+    if ctx.is_local(&record.carrier) {
+        features
+            .entry("local".to_string())
+            .or_insert_with(|| json!({}));
+    } else {
+        features.remove("local");
+    }
+
+    // E911 (reference §12.5): only the decision; the manager talks to the provider.
+    let key = e911_key(&public);
+    let submitted = key
+        .and_then(|k| public.get(k))
+        .filter(|v| !is_empty(Some(v)));
+    let step = if CNAM_STATES.contains(&state) {
+        match (submitted, key) {
+            (None, _) => {
+                if features.contains_key("e911") {
+                    E911Step::Remove
+                } else {
+                    E911Step::None
+                }
+            }
+            (Some(addr), Some(k)) => {
+                if features.get("e911") == Some(addr) {
+                    E911Step::None
+                } else {
+                    E911Step::Provision {
+                        key: k,
+                        address: addr.clone(),
+                    }
+                }
+            }
+            (Some(_), None) => E911Step::None,
+        }
+    } else if features.contains_key("e911") {
+        E911Step::Remove
+    } else {
+        E911Step::None
+    };
+    if step == E911Step::Remove {
+        features.remove("e911");
+    }
+    Ok(step)
+}

@@ -1,0 +1,42 @@
+//! # number-manager
+//!
+//! Embeddable phone-number management modelled on the 2600Hz Kazoo
+//! `phone_numbers` API: normalize any dialled string to E.164 and classify it,
+//! search carriers, create / reserve / activate / port / release / delete numbers,
+//! manage their public fields and features (CNAM, E911), one number at a time or
+//! whole collections with per-number results.
+//!
+//! Where to look first:
+//! - [`number`]: [`PhoneNumber`] and normalization;
+//! - [`classify`](mod@classify): classifiers and pretty printing;
+//! - [`state`]: the state machine (a table plus one pure planner);
+//! - [`store`], [`carrier`], [`e911`], [`account`], [`locality`]: the traits a host implements;
+//! - [`error`]: the error catalogue.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod account;
+#[cfg(feature = "api")]
+pub mod api;
+pub mod carrier;
+pub mod classify;
+pub mod clock;
+pub mod e911;
+pub mod error;
+pub mod events;
+pub mod features;
+pub mod locality;
+pub mod manager;
+pub mod number;
+pub mod record;
+pub mod state;
+pub mod store;
+mod util;
+
+pub use classify::{classify, Classification, Classifier, Classifiers};
+pub use error::{Error, FieldError, Result};
+pub use manager::{
+    BatchResult, Config, Identify, NumberManager, NumberManagerBuilder, Options, Outcome,
+    PublicChange,
+};
+pub use number::{is_reconcilable, normalize, DialPlan, Normalizer, PhoneNumber};

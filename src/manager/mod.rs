@@ -1,0 +1,420 @@
+//! [`NumberManager`]: the typed operations, single and collection.
+//!
+//! Every operation runs the same pipeline over a batch (a single-number call is
+//! a batch of one): parse, read from the store in one call, gather the actor's
+//! facts, plan each number (pure), validate features and E911, claim numbers
+//! that need a purchase, call carriers and the E911 provider, write back with
+//! compare-and-swap in one batch, emit events. A number that fails a step drops
+//! out with its error; the others go on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::account::{Accounts, Actor, MemoryAccounts};
+use crate::carrier::CarrierRegistry;
+use crate::classify::Classifiers;
+use crate::clock::{Clock, SystemClock};
+use crate::e911::E911Provider;
+use crate::error::{Error, Result};
+use crate::events::{AuditLog, EventSink};
+use crate::features::FeatureConfig;
+use crate::locality::Locality;
+use crate::number::Normalizer;
+use crate::record::NumberRecord;
+use crate::state::{Plan, StateConfig};
+use crate::store::{MemoryStore, Store};
+
+mod account_ops;
+mod ops;
+mod pipeline;
+
+pub use account_ops::{
+    CarriersInfo, FixReport, ListOptions, Listing, PurgeReport, SearchHit, SearchQuery,
+};
+pub use ops::{Identify, PublicChange};
+
+/// Tunables (reference §15 plus this crate's own).
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// State machine settings (`released_state`, `should_age`, `should_permanently_delete`).
+    pub state: StateConfig,
+    /// Feature allow/deny configuration.
+    pub features: FeatureConfig,
+    /// Largest collection accepted (default 1000).
+    pub max_batch: usize,
+    /// Largest search quantity (default 500).
+    pub max_search_quantity: usize,
+    /// How long a search result may be bought (default 24 h).
+    pub discovery_ttl: Duration,
+    /// How long each carrier may take to answer a search (default 5 s).
+    pub search_timeout: std::time::Duration,
+    /// How often a lost compare-and-swap race is retried from a fresh read (default 5).
+    pub cas_retries: u32,
+    /// How long a purchase claim blocks other writers if its holder dies (default
+    /// 5 min). Keep it well above `carrier_timeout`, so no other instance can take
+    /// over a number while a purchase of it may still be in flight.
+    pub claim_ttl: Duration,
+    /// How long one carrier purchase or disconnect may take (default 60 s). A
+    /// purchase that times out keeps its claim, since it may still complete.
+    pub carrier_timeout: std::time::Duration,
+    /// How long idempotency keys are remembered (default 24 h).
+    pub idempotency_ttl: Duration,
+    /// How long the store keeps the tombstone of a deleted number (default
+    /// 24 h): [`NumberManager::purge_expired`] calls [`Store::purge_tombstones`]
+    /// with `now - tombstone_horizon`. A tombstone keeps a re-inserted number
+    /// from reusing a revision that a writer read before the delete, so keep
+    /// this well above the longest operation (`claim_ttl`, `carrier_timeout`).
+    ///
+    /// `now` is this manager's clock, while the stores stamp deletions with the
+    /// wall clock (`Utc::now()`): with a [`ManualClock`](crate::clock::ManualClock)
+    /// far from real time (tests), the cutoff is as far off.
+    pub tombstone_horizon: Duration,
+    /// How long a number stays `aging` before the sweep makes it `available` (default 90 days).
+    pub aging_period: Duration,
+    /// Default listing page size (default 50).
+    pub page_size: usize,
+    /// Carrier module for ported-in numbers (default `local`).
+    pub port_in_module: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            state: StateConfig::default(),
+            features: FeatureConfig::default(),
+            max_batch: 1000,
+            max_search_quantity: 500,
+            discovery_ttl: Duration::hours(24),
+            search_timeout: std::time::Duration::from_secs(5),
+            cas_retries: 5,
+            claim_ttl: Duration::minutes(5),
+            carrier_timeout: std::time::Duration::from_secs(60),
+            idempotency_ttl: Duration::hours(24),
+            tombstone_horizon: Duration::hours(24),
+            aging_period: Duration::days(90),
+            page_size: 50,
+            port_in_module: "local".into(),
+        }
+    }
+}
+
+/// Per-call options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Who performs the operation.
+    pub auth_by: Actor,
+    /// Plan only: no store write, no carrier purchase or disconnect, no E911
+    /// provisioning or removal (DECISIONS 16). Address validation still runs.
+    pub dry_run: bool,
+    /// Repeat-safe key: the same key and input returns the first result.
+    pub idempotency_key: Option<String>,
+}
+
+impl Options {
+    /// Options for the system actor (every check passes).
+    pub fn system() -> Self {
+        Options {
+            auth_by: Actor::System,
+            dry_run: false,
+            idempotency_key: None,
+        }
+    }
+
+    /// Options for an account.
+    pub fn as_account(account: &crate::account::AccountId) -> Self {
+        Options {
+            auth_by: Actor::Account(account.clone()),
+            dry_run: false,
+            idempotency_key: None,
+        }
+    }
+
+    /// Turns on dry run.
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
+    }
+
+    /// Sets an idempotency key.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+}
+
+/// What happened (or, on a dry run, would happen) to one number.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Outcome {
+    /// The record after the operation (state `deleted` when it was removed).
+    pub record: NumberRecord,
+    /// The plan that was carried out.
+    pub plan: Plan,
+    /// Whether this was a dry run (nothing was changed).
+    pub dry_run: bool,
+}
+
+impl Outcome {
+    /// The seeds' public JSON of the record.
+    pub fn to_public_json(&self) -> Value {
+        self.record.to_public_json()
+    }
+}
+
+/// The result of a collection operation: per number, its outcome or its error.
+///
+/// Keys are E.164 numbers, or the raw input for inputs that did not parse.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct BatchResult {
+    /// Numbers that succeeded.
+    pub success: BTreeMap<String, Outcome>,
+    /// Numbers that failed.
+    pub errors: BTreeMap<String, Error>,
+}
+
+impl BatchResult {
+    /// The seeds' collection `data`: `{"success": {...}}`, plus `"error": {...}`
+    /// when something failed.
+    pub fn to_json(&self) -> Value {
+        let mut data = Map::new();
+        let success: Map<String, Value> = self
+            .success
+            .iter()
+            .map(|(k, o)| (k.clone(), o.to_public_json()))
+            .collect();
+        data.insert("success".into(), Value::Object(success));
+        if !self.errors.is_empty() {
+            let errors: Map<String, Value> = self
+                .errors
+                .iter()
+                .map(|(k, e)| (k.clone(), e.to_json()))
+                .collect();
+            data.insert("error".into(), Value::Object(errors));
+        }
+        Value::Object(data)
+    }
+
+    /// The error map as JSON (the `data` of an all-failed 400 `client error`).
+    pub fn errors_json(&self) -> Value {
+        Value::Object(
+            self.errors
+                .iter()
+                .map(|(k, e)| (k.clone(), e.to_json()))
+                .collect(),
+        )
+    }
+
+    fn single(mut self, key: &str) -> Result<Outcome> {
+        if let Some(e) = self.errors.remove(key) {
+            return Err(e);
+        }
+        if let Some(o) = self.success.remove(key) {
+            return Ok(o);
+        }
+        // The number parsed to a different key: take whatever is there.
+        if let Some((_, e)) = self.errors.into_iter().next() {
+            return Err(e);
+        }
+        self.success
+            .into_values()
+            .next()
+            .ok_or_else(|| Error::Internal {
+                cause: "operation produced no result".into(),
+            })
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) accounts: Arc<dyn Accounts>,
+    pub(crate) carriers: CarrierRegistry,
+    pub(crate) e911: Option<Arc<dyn E911Provider>>,
+    pub(crate) locality: Option<Arc<dyn Locality>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) events: Arc<dyn EventSink>,
+    pub(crate) audit: Option<Arc<AuditLog>>,
+    pub(crate) config: Config,
+    pub(crate) normalizer: Normalizer,
+    pub(crate) classifiers: Classifiers,
+}
+
+/// The number manager: typed operations over a [`Store`], [`Accounts`],
+/// carriers and an [`E911Provider`]. Cheap to clone (an `Arc` inside).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use number_manager::{NumberManager, Options, account::MemoryAccounts, state::NumberState};
+/// let accounts = Arc::new(MemoryAccounts::new());
+/// let master = accounts.add("master", "Master", None).unwrap();
+/// accounts.set_master(&master, true);
+/// let manager = NumberManager::builder().accounts(accounts.clone()).build();
+/// let created = manager
+///     .create(&master, "4155550000", Default::default(), &Options::as_account(&master))
+///     .await
+///     .unwrap();
+/// assert_eq!(created.record.state, NumberState::Reserved);
+/// assert_eq!(created.to_public_json()["id"], "+14155550000");
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct NumberManager {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for NumberManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NumberManager")
+            .field("store", &self.inner.store)
+            .field("carriers", &self.inner.carriers)
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+/// Builds a [`NumberManager`]; every part has an embedded default.
+#[derive(Default)]
+pub struct NumberManagerBuilder {
+    store: Option<Arc<dyn Store>>,
+    accounts: Option<Arc<dyn Accounts>>,
+    carriers: Option<CarrierRegistry>,
+    e911: Option<Arc<dyn E911Provider>>,
+    locality: Option<Arc<dyn Locality>>,
+    clock: Option<Arc<dyn Clock>>,
+    events: Option<Arc<dyn EventSink>>,
+    config: Option<Config>,
+    normalizer: Option<Normalizer>,
+    classifiers: Option<Classifiers>,
+}
+
+impl std::fmt::Debug for NumberManagerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NumberManagerBuilder")
+            .finish_non_exhaustive()
+    }
+}
+
+impl NumberManagerBuilder {
+    /// The store (default: a fresh [`MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// The account tree (default: an empty [`MemoryAccounts`]).
+    pub fn accounts(mut self, accounts: Arc<dyn Accounts>) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+    /// The carriers (default: the `local` carrier over the store).
+    pub fn carriers(mut self, carriers: CarrierRegistry) -> Self {
+        self.carriers = Some(carriers);
+        self
+    }
+    /// The E911 provider (default: none; setting an E911 address then fails).
+    pub fn e911(mut self, provider: Arc<dyn E911Provider>) -> Self {
+        self.e911 = Some(provider);
+        self
+    }
+    /// The locality provider (default: none; locality calls answer `init failed`).
+    pub fn locality(mut self, provider: Arc<dyn Locality>) -> Self {
+        self.locality = Some(provider);
+        self
+    }
+    /// The clock (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// The event sink (default: an in-memory [`AuditLog`], see [`NumberManager::audit_log`]).
+    pub fn events(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.events = Some(sink);
+        self
+    }
+    /// Configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+    /// Normalization rules (default: Kazoo's).
+    pub fn normalizer(mut self, normalizer: Normalizer) -> Self {
+        self.normalizer = Some(normalizer);
+        self
+    }
+    /// Classifiers (default: Kazoo's current list).
+    pub fn classifiers(mut self, classifiers: Classifiers) -> Self {
+        self.classifiers = Some(classifiers);
+        self
+    }
+
+    /// Builds the manager.
+    pub fn build(self) -> NumberManager {
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let carriers = self.carriers.unwrap_or_else(|| {
+            CarrierRegistry::new().with(Arc::new(crate::carrier::LocalCarrier::new(store.clone())))
+        });
+        let (events, audit): (Arc<dyn EventSink>, Option<Arc<AuditLog>>) = match self.events {
+            Some(e) => (e, None),
+            None => {
+                let log = Arc::new(AuditLog::default());
+                (log.clone(), Some(log))
+            }
+        };
+        NumberManager {
+            inner: Arc::new(Inner {
+                store,
+                accounts: self
+                    .accounts
+                    .unwrap_or_else(|| Arc::new(MemoryAccounts::new())),
+                carriers,
+                e911: self.e911,
+                locality: self.locality,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                events,
+                audit,
+                config: self.config.unwrap_or_default(),
+                normalizer: self.normalizer.unwrap_or_default(),
+                classifiers: self.classifiers.unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+impl NumberManager {
+    /// Starts a builder.
+    pub fn builder() -> NumberManagerBuilder {
+        NumberManagerBuilder::default()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The carriers.
+    pub fn carriers(&self) -> &CarrierRegistry {
+        &self.inner.carriers
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The default in-memory audit log, when no other event sink was configured.
+    pub fn audit_log(&self) -> Option<&Arc<AuditLog>> {
+        self.inner.audit.as_ref()
+    }
+
+    /// The classifiers.
+    pub fn classifiers(&self) -> &Classifiers {
+        &self.inner.classifiers
+    }
+
+    /// The normalizer.
+    pub fn normalizer(&self) -> &Normalizer {
+        &self.inner.normalizer
+    }
+}

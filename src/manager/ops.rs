@@ -1,0 +1,599 @@
+//! The typed operations, single-number and collection.
+//!
+//! Each single-number operation is the collection operation on a batch of one.
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::pipeline::{Change, Request};
+use super::{BatchResult, NumberManager, Options, Outcome};
+use crate::account::AccountId;
+use crate::error::{Error, Result};
+use crate::number::PhoneNumber;
+use crate::record::NumberRecord;
+use crate::state::{NumberState, Op};
+use crate::store::{IdempotencyEntry, StoreExt};
+
+/// The body of a create (PUT): public fields and the optional `create_with_state`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublicChange {
+    /// Public fields to store.
+    pub public: Map<String, Value>,
+    /// The state to create in (default `reserved`, DECISIONS 5).
+    pub state: Option<NumberState>,
+}
+
+impl PublicChange {
+    /// Splits a request body into public fields and `create_with_state`.
+    pub fn from_body(body: &Map<String, Value>) -> Result<Self> {
+        let state = match body.get("create_with_state") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.parse::<NumberState>().map_err(|_| {
+                Error::validation(
+                    "create_with_state",
+                    "enum",
+                    "Value not found in enumerated list of values",
+                )
+            })?),
+            Some(_) => {
+                return Err(Error::validation(
+                    "create_with_state",
+                    "type",
+                    "create_with_state must be a string",
+                ))
+            }
+        };
+        let mut public = body.clone();
+        public.remove("create_with_state");
+        Ok(PublicChange { public, state })
+    }
+
+    /// Only public fields, default state.
+    pub fn fields(public: Map<String, Value>) -> Self {
+        PublicChange {
+            public,
+            state: None,
+        }
+    }
+}
+
+/// Who owns a number and how calls to it should be routed (reference §7.9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identify {
+    /// The owner.
+    pub account_id: AccountId,
+    /// The number.
+    pub number: PhoneNumber,
+    /// The number is being ported in.
+    pub pending_port: bool,
+    /// The number's carrier is local.
+    pub local: bool,
+    /// Force calls out through the carrier.
+    pub force_outbound: bool,
+    /// Look up CNAM on inbound calls.
+    pub inbound_cnam: bool,
+    /// Caller-id prepend, when enabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prepend: Option<String>,
+    /// Early ringback media.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ringback_media: Option<String>,
+    /// Transfer ringback media.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_media: Option<String>,
+}
+
+impl Identify {
+    /// The seeds' `identify` data: `{"account_id", "number"}`.
+    pub fn to_json(&self) -> Value {
+        json!({"account_id": self.account_id.as_str(), "number": self.number.as_str()})
+    }
+}
+
+impl NumberManager {
+    /// Validates a collection's `numbers` (reference §9): present, non-empty,
+    /// within the batch limit, no duplicates after normalization.
+    fn check_collection<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Vec<String>> {
+        if numbers.is_empty() {
+            return Err(Error::validation(
+                "numbers",
+                "minimum",
+                "minimum 1 number required",
+            ));
+        }
+        if numbers.len() > self.inner.config.max_batch {
+            return Err(Error::validation(
+                "numbers",
+                "maxItems",
+                format!(
+                    "at most {} numbers may be given at once, {} were",
+                    self.inner.config.max_batch,
+                    numbers.len()
+                ),
+            ));
+        }
+        let mut seen = HashSet::with_capacity(numbers.len());
+        for raw in numbers {
+            let key = self.inner.normalizer.normalize(raw.as_ref());
+            if !seen.insert(key) {
+                return Err(Error::validation(
+                    "numbers",
+                    "uniqueItems",
+                    "some numbers appear twice",
+                ));
+            }
+        }
+        Ok(numbers.iter().map(|s| s.as_ref().to_string()).collect())
+    }
+
+    pub(crate) async fn run_many<S: AsRef<str>>(
+        &self,
+        numbers: &[S],
+        req: Request,
+    ) -> Result<BatchResult> {
+        let raws = self.check_collection(numbers)?;
+        match req.opts.idempotency_key.clone() {
+            Some(key) if !req.opts.dry_run => self.run_idempotent(&key, &raws, &req).await,
+            _ => self.run_raw(&raws, &req).await,
+        }
+    }
+
+    async fn run_raw(&self, raws: &[String], req: &Request) -> Result<BatchResult> {
+        let mut result = BatchResult::default();
+        let parsed = self.parse_all(raws, &mut result);
+        self.execute(parsed, req, &mut result).await?;
+        Ok(result)
+    }
+
+    /// Runs a request at most once per idempotency key: a repeat with the same
+    /// input gets the first result back without anything being done again; the
+    /// same key with another input is a 409. Keys live in the store, so they hold
+    /// across instances, scoped by the acting account.
+    async fn run_idempotent(
+        &self,
+        key: &str,
+        raws: &[String],
+        req: &Request,
+    ) -> Result<BatchResult> {
+        let scoped = format!("{}/{}", req.opts.auth_by, key);
+        let fingerprint = fingerprint(req, raws);
+        let now = self.inner.clock.now();
+        let entry = IdempotencyEntry {
+            key: scoped.clone(),
+            fingerprint: fingerprint.clone(),
+            response: None,
+            created: now,
+            expires_at: now + self.inner.config.idempotency_ttl,
+        };
+        if !self.inner.store.begin_idempotency(entry).await? {
+            let conflict = |reason: &str| Error::Conflict {
+                number: key.to_string(),
+                reason: reason.to_string(),
+            };
+            return match self.inner.store.get_idempotency(&scoped).await? {
+                Some(e) if e.fingerprint != fingerprint => {
+                    Err(conflict("idempotency key reused with a different request"))
+                }
+                Some(IdempotencyEntry {
+                    response: Some(stored),
+                    ..
+                }) => serde_json::from_value::<BatchResult>(stored).map_err(|e| Error::Database {
+                    cause: format!("stored idempotent result unreadable: {e}"),
+                }),
+                _ => Err(conflict(
+                    "a request with this idempotency key is still running",
+                )),
+            };
+        }
+        let result = self.run_raw(raws, req).await;
+        match &result {
+            Ok(r) => {
+                let stored = serde_json::to_value(r).map_err(|e| Error::Internal {
+                    cause: e.to_string(),
+                })?;
+                self.inner
+                    .store
+                    .finish_idempotency(&scoped, &fingerprint, stored)
+                    .await?;
+            }
+            Err(_) => self.inner.store.abandon_idempotency(&scoped).await?,
+        }
+        result
+    }
+
+    async fn run_one(&self, number: &str, req: Request) -> Result<Outcome> {
+        let key = match self.inner.normalizer.parse(number) {
+            Ok(n) => n.to_string(),
+            Err(e) => return Err(e),
+        };
+        self.run_many(&[number], req).await?.single(&key)
+    }
+
+    /// Adds numbers to `account` (PUT). New numbers are `reserved` unless
+    /// `change.state` says otherwise (DECISIONS 5); an existing number is
+    /// `number_exists` unless it is aging, available or port_in.
+    pub async fn create_many<S: AsRef<str>>(
+        &self,
+        account: &AccountId,
+        numbers: &[S],
+        change: PublicChange,
+        opts: &Options,
+    ) -> Result<BatchResult> {
+        self.run_many(numbers, create_req(account, change, opts))
+            .await
+    }
+
+    /// Adds one number; see [`NumberManager::create_many`].
+    pub async fn create(
+        &self,
+        account: &AccountId,
+        number: &str,
+        change: PublicChange,
+        opts: &Options,
+    ) -> Result<Outcome> {
+        self.run_one(number, create_req(account, change, opts))
+            .await
+    }
+
+    /// Creates numbers in `port_in` for `account` (any account may).
+    pub async fn port_in_many<S: AsRef<str>>(
+        &self,
+        account: &AccountId,
+        numbers: &[S],
+        public: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<BatchResult> {
+        self.create_many(
+            account,
+            numbers,
+            PublicChange {
+                public,
+                state: Some(NumberState::PortIn),
+            },
+            opts,
+        )
+        .await
+    }
+
+    /// Creates one number in `port_in`.
+    pub async fn port_in(
+        &self,
+        account: &AccountId,
+        number: &str,
+        public: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<Outcome> {
+        self.create(
+            account,
+            number,
+            PublicChange {
+                public,
+                state: Some(NumberState::PortIn),
+            },
+            opts,
+        )
+        .await
+    }
+
+    /// Reads a number the actor may see (DECISIONS 12: others get `not_found`).
+    pub async fn get(&self, number: &str, opts: &Options) -> Result<NumberRecord> {
+        let req = Request {
+            op: Op::Read,
+            change: Change::Keep,
+            opts: Options {
+                dry_run: true,
+                ..opts.clone()
+            },
+        };
+        self.run_one(number, req).await.map(|o| o.record)
+    }
+
+    /// Replaces public fields (POST).
+    pub async fn update(
+        &self,
+        number: &str,
+        public: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<Outcome> {
+        self.run_one(number, edit(Change::Replace(public), opts))
+            .await
+    }
+
+    /// Replaces public fields of many numbers.
+    pub async fn update_many<S: AsRef<str>>(
+        &self,
+        numbers: &[S],
+        public: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<BatchResult> {
+        self.run_many(numbers, edit(Change::Replace(public), opts))
+            .await
+    }
+
+    /// Deep-merges public fields (PATCH; `null` deletes a key).
+    pub async fn patch(
+        &self,
+        number: &str,
+        patch: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<Outcome> {
+        self.run_one(number, edit(Change::Merge(patch), opts)).await
+    }
+
+    /// Deep-merges public fields of many numbers.
+    pub async fn patch_many<S: AsRef<str>>(
+        &self,
+        numbers: &[S],
+        patch: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<BatchResult> {
+        self.run_many(numbers, edit(Change::Merge(patch), opts))
+            .await
+    }
+
+    /// Records which application uses the number (`None` clears it).
+    pub async fn assign_to_app(
+        &self,
+        number: &str,
+        app: Option<&str>,
+        opts: &Options,
+    ) -> Result<Outcome> {
+        self.run_one(number, edit(Change::UsedBy(app.map(str::to_string)), opts))
+            .await
+    }
+
+    /// Releases a number (DELETE): back to the previous reserver, else
+    /// `released_state`; local numbers are deleted; E911 is removed upstream.
+    pub async fn release(&self, number: &str, opts: &Options) -> Result<Outcome> {
+        self.run_one(number, simple(Op::Release, opts)).await
+    }
+
+    /// Releases many numbers.
+    pub async fn release_many<S: AsRef<str>>(
+        &self,
+        numbers: &[S],
+        opts: &Options,
+    ) -> Result<BatchResult> {
+        self.run_many(numbers, simple(Op::Release, opts)).await
+    }
+
+    /// Removes a number for good (DELETE `?hard=true`; master only).
+    pub async fn delete(&self, number: &str, opts: &Options) -> Result<Outcome> {
+        self.run_one(number, simple(Op::Delete, opts)).await
+    }
+
+    /// Removes many numbers for good.
+    pub async fn delete_many<S: AsRef<str>>(
+        &self,
+        numbers: &[S],
+        opts: &Options,
+    ) -> Result<BatchResult> {
+        self.run_many(numbers, simple(Op::Delete, opts)).await
+    }
+
+    /// Reserves a number for `account`. A non-empty `public` replaces the public fields.
+    pub async fn reserve(
+        &self,
+        account: &AccountId,
+        number: &str,
+        public: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<Outcome> {
+        self.run_one(number, reserve_req(account, None, public, opts))
+            .await
+    }
+
+    /// Reserves many numbers.
+    pub async fn reserve_many<S: AsRef<str>>(
+        &self,
+        account: &AccountId,
+        numbers: &[S],
+        public: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<BatchResult> {
+        self.run_many(numbers, reserve_req(account, None, public, opts))
+            .await
+    }
+
+    /// Reserves numbers with a lease: after `lease` the reservation lapses and the
+    /// numbers go back the way a release would (beyond Kazoo).
+    pub async fn reserve_with_lease<S: AsRef<str>>(
+        &self,
+        account: &AccountId,
+        numbers: &[S],
+        lease: Duration,
+        opts: &Options,
+    ) -> Result<BatchResult> {
+        let until = self.inner.clock.now() + lease;
+        self.run_many(numbers, reserve_req(account, Some(until), Map::new(), opts))
+            .await
+    }
+
+    /// Activates (buys) a number for `account`: from a search result through its
+    /// carrier, or from available / aging / port_in / reserved per the table.
+    /// Activating a number the account already has in service charges nothing.
+    pub async fn activate(
+        &self,
+        account: &AccountId,
+        number: &str,
+        public: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<Outcome> {
+        self.run_one(number, activate_req(account, public, opts))
+            .await
+    }
+
+    /// Activates many numbers.
+    pub async fn activate_many<S: AsRef<str>>(
+        &self,
+        account: &AccountId,
+        numbers: &[S],
+        public: Map<String, Value>,
+        opts: &Options,
+    ) -> Result<BatchResult> {
+        self.run_many(numbers, activate_req(account, public, opts))
+            .await
+    }
+
+    /// Which account a number belongs to, and how to route it (reference §7.9).
+    /// Only the owner, its ancestors and master may ask (DECISIONS 12).
+    pub async fn identify(&self, number: &str, opts: &Options) -> Result<Identify> {
+        let n = self.inner.normalizer.parse(number)?;
+        let not_found = || Error::NotFound {
+            number: n.to_string(),
+        };
+        let record = self.inner.store.get(&n).await?.ok_or_else(not_found)?;
+        if record.state == NumberState::Discovery {
+            return Err(not_found());
+        }
+        let actor = self.actor_ctx(&opts.auth_by).await?;
+        let owner_id = record.assigned_to.clone();
+        let owner = match &owner_id {
+            Some(id) => self.inner.accounts.get(id).await?,
+            None => None,
+        };
+        let facts = self.facts(
+            &actor,
+            owner.as_ref(),
+            owner_id.as_ref(),
+            None,
+            &record.carrier,
+        );
+        if !(facts.system || facts.master || facts.owner_or_ancestor) {
+            return Err(not_found());
+        }
+        let account_id = owner_id.ok_or_else(|| Error::NotIdentified {
+            number: n.to_string(),
+            reason: "unassigned".into(),
+            account_id: None,
+        })?;
+        if !matches!(
+            record.state,
+            NumberState::PortIn
+                | NumberState::InService
+                | NumberState::PortOut
+                | NumberState::Reserved
+        ) {
+            return Err(Error::NotIdentified {
+                number: n.to_string(),
+                reason: "not_in_service".into(),
+                account_id: Some(account_id.to_string()),
+            });
+        }
+        if owner.as_ref().is_some_and(|o| !o.enabled) {
+            return Err(Error::NotIdentified {
+                number: n.to_string(),
+                reason: "account_disabled".into(),
+                account_id: Some(account_id.to_string()),
+            });
+        }
+        let local = self.inner.carriers.is_local(&record.carrier);
+        let feature = |k: &str| record.features.get(k);
+        let force_outbound = match record.state {
+            NumberState::PortIn | NumberState::PortOut => true,
+            _ if local => true,
+            _ => feature("force_outbound")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        };
+        let prepend = feature("prepend")
+            .filter(|p| p.get("enabled").and_then(Value::as_bool) == Some(true))
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let ringback = |k: &str| {
+            feature("ringback")
+                .and_then(|r| r.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let inbound_cnam = feature("inbound_cnam").is_some()
+            && self
+                .inner
+                .carriers
+                .get(&record.carrier)
+                .map(|c| c.capabilities().should_lookup_cnam)
+                .unwrap_or(true);
+        Ok(Identify {
+            account_id,
+            number: n,
+            pending_port: record.state == NumberState::PortIn,
+            local,
+            force_outbound,
+            inbound_cnam,
+            prepend,
+            ringback_media: ringback("early"),
+            transfer_media: ringback("transfer"),
+        })
+    }
+}
+
+fn create_req(account: &AccountId, change: PublicChange, opts: &Options) -> Request {
+    Request {
+        op: Op::Create {
+            // DECISIONS 5: without create_with_state a number is created reserved.
+            state: change.state.unwrap_or(NumberState::Reserved),
+            assign_to: account.clone(),
+        },
+        change: Change::Replace(change.public),
+        opts: opts.clone(),
+    }
+}
+
+fn edit(change: Change, opts: &Options) -> Request {
+    Request {
+        op: Op::Edit,
+        change,
+        opts: opts.clone(),
+    }
+}
+
+fn simple(op: Op, opts: &Options) -> Request {
+    Request {
+        op,
+        change: Change::Keep,
+        opts: opts.clone(),
+    }
+}
+
+fn reserve_req(
+    account: &AccountId,
+    lease_until: Option<chrono::DateTime<chrono::Utc>>,
+    public: Map<String, Value>,
+    opts: &Options,
+) -> Request {
+    Request {
+        op: Op::Reserve {
+            assign_to: account.clone(),
+            lease_until,
+        },
+        change: Change::ReplaceIfAny(public),
+        opts: opts.clone(),
+    }
+}
+
+fn activate_req(account: &AccountId, public: Map<String, Value>, opts: &Options) -> Request {
+    Request {
+        op: Op::Activate {
+            assign_to: account.clone(),
+        },
+        change: Change::ReplaceIfAny(public),
+        opts: opts.clone(),
+    }
+}
+
+/// A stable fingerprint of a request (FNV-1a over its canonical text), so a
+/// retried call is recognised across processes and versions of this crate.
+fn fingerprint(req: &Request, raws: &[String]) -> String {
+    let target = req.op_target().map(AccountId::as_str).unwrap_or("");
+    let text = format!("{}|{}|{:?}|{:?}", req.op.name(), target, req.change, raws);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}

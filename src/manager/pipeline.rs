@@ -1,0 +1,947 @@
+//! The batch pipeline every mutating operation runs through.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::{BatchResult, NumberManager, Options, Outcome};
+use crate::account::{AccountId, AccountInfo, Actor};
+use crate::carrier::{Availability, NumberOrder};
+use crate::e911::{E911Address, Validation};
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::features::{self, E911Step, FeatureContext, FeatureLists};
+use crate::number::PhoneNumber;
+use crate::record::{
+    merge_public, sanitize_public, validate_public, NumberRecord, Pending, Revision,
+};
+use crate::state::{self, ActorFacts, CarrierAction, NumberState, Op, Plan};
+use crate::store::{BatchMode, Write};
+use crate::util::{join_all, timeout};
+
+/// How an operation changes public fields.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Change {
+    /// Keep them.
+    Keep,
+    /// Replace them (POST, PUT).
+    Replace(Map<String, Value>),
+    /// Replace them only if the body is non-empty (activate, reserve: an empty
+    /// body keeps the fields, fixing Kazoo's wipe).
+    ReplaceIfAny(Map<String, Value>),
+    /// Deep merge (PATCH).
+    Merge(Map<String, Value>),
+    /// Set the application using the number.
+    UsedBy(Option<String>),
+}
+
+/// One operation over a batch.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub(crate) op: Op,
+    pub(crate) change: Change,
+    pub(crate) opts: Options,
+}
+
+/// The acting account, looked up once per request.
+pub(crate) struct ActorCtx {
+    pub(crate) actor: Actor,
+    pub(crate) info: Option<AccountInfo>,
+}
+
+impl ActorCtx {
+    pub(crate) fn is_admin(&self) -> bool {
+        matches!(self.actor, Actor::System) || self.info.as_ref().is_some_and(|i| i.is_master)
+    }
+}
+
+/// A number ready to commit.
+struct Prepared {
+    number: PhoneNumber,
+    read: Option<NumberRecord>,
+    plan: Plan,
+    /// The record to write (`None`: remove).
+    new: Option<NumberRecord>,
+    e911: Option<E911Work>,
+    /// Nothing to write.
+    noop: bool,
+    /// The carrier sold us the number in this operation.
+    acquired: bool,
+    /// A carrier call timed out: it may still have gone through upstream, so the
+    /// claim stays in place as the trace that reconciliation needs.
+    uncertain: bool,
+}
+
+enum E911Work {
+    Provision {
+        key: &'static str,
+        address: Box<E911Address>,
+        caller_name: String,
+    },
+    Remove,
+}
+
+fn carrier_timeout(number: PhoneNumber) -> Error {
+    Error::Unspecified {
+        message: "timeout".into(),
+        cause: Some(number.to_string()),
+    }
+}
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A number after its side effects: the work, its claim, and how it went.
+type Done = (Prepared, Option<Revision>, Result<()>);
+
+impl NumberManager {
+    pub(crate) async fn actor_ctx(&self, actor: &Actor) -> Result<ActorCtx> {
+        match actor {
+            Actor::System => Ok(ActorCtx {
+                actor: actor.clone(),
+                info: None,
+            }),
+            Actor::Account(id) => {
+                let info = self.inner.accounts.get(id).await?;
+                match info {
+                    Some(i) if i.enabled => Ok(ActorCtx {
+                        actor: actor.clone(),
+                        info: Some(i),
+                    }),
+                    _ => Err(Error::forbidden(format!(
+                        "account '{id}' is unknown or disabled"
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Facts about the actor relative to the record's owner and the target.
+    pub(crate) fn facts(
+        &self,
+        actor: &ActorCtx,
+        owner: Option<&AccountInfo>,
+        owner_id: Option<&AccountId>,
+        target: Option<&AccountInfo>,
+        carrier: &str,
+    ) -> ActorFacts {
+        let number_is_local = self.inner.carriers.is_local(carrier);
+        let Some(me) = &actor.info else {
+            return ActorFacts {
+                number_is_local,
+                ..ActorFacts::system()
+            };
+        };
+        let owner_or_ancestor = match (owner, owner_id) {
+            (Some(o), _) => o.is_self_or_descendant_of(&me.id),
+            (None, Some(id)) => id == &me.id,
+            (None, None) => false,
+        };
+        let descendant_of_owner = owner_id.is_some_and(|o| me.is_self_or_descendant_of(o));
+        let target_or_ancestor = target.is_some_and(|t| t.is_self_or_descendant_of(&me.id));
+        ActorFacts {
+            system: false,
+            master: me.is_master,
+            allow_additions: me.allow_additions,
+            account: Some(me.id.clone()),
+            owner_or_ancestor,
+            descendant_of_owner,
+            target_or_ancestor,
+            number_is_local,
+        }
+    }
+
+    pub(crate) async fn account_cached(
+        &self,
+        cache: &mut HashMap<AccountId, Option<AccountInfo>>,
+        id: &AccountId,
+    ) -> Result<Option<AccountInfo>> {
+        if let Some(hit) = cache.get(id) {
+            return Ok(hit.clone());
+        }
+        let info = self.inner.accounts.get(id).await?;
+        cache.insert(id.clone(), info.clone());
+        Ok(info)
+    }
+
+    /// Parses raw inputs; unparseable ones fail alone, keyed by the raw input.
+    pub(crate) fn parse_all(&self, raws: &[String], result: &mut BatchResult) -> Vec<PhoneNumber> {
+        let mut out = Vec::with_capacity(raws.len());
+        for raw in raws {
+            match self.inner.normalizer.parse(raw) {
+                Ok(n) => out.push(n),
+                Err(e) => {
+                    result.errors.insert(raw.clone(), e);
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs `req` over `numbers`, adding to `result`.
+    pub(crate) async fn execute(
+        &self,
+        numbers: Vec<PhoneNumber>,
+        req: &Request,
+        result: &mut BatchResult,
+    ) -> Result<()> {
+        if numbers.is_empty() {
+            return Ok(());
+        }
+        let actor = match self.actor_ctx(&req.opts.auth_by).await {
+            Ok(a) => a,
+            Err(e) => {
+                for n in numbers {
+                    result.errors.insert(n.to_string(), e.clone());
+                }
+                return Ok(());
+            }
+        };
+        let mut cache: HashMap<AccountId, Option<AccountInfo>> = HashMap::new();
+        let target = match req.op_target() {
+            Some(t) => match self.account_cached(&mut cache, t).await? {
+                Some(info) => Some(info),
+                None => {
+                    let e = Error::AssignFailure {
+                        cause: format!("account '{t}' not found"),
+                    };
+                    for n in numbers {
+                        result.errors.insert(n.to_string(), e.clone());
+                    }
+                    return Ok(());
+                }
+            },
+            None => None,
+        };
+
+        let mut todo = numbers;
+        let mut attempt = 0u32;
+        loop {
+            let now = self.inner.clock.now();
+            let records = match self.inner.store.get_many(&todo).await {
+                Ok(r) => r,
+                Err(e) => {
+                    for n in todo {
+                        result.errors.insert(n.to_string(), e.clone());
+                    }
+                    return Ok(());
+                }
+            };
+            if req.settles_leases() {
+                // A lapsed reservation goes back the way a release would, before anything else.
+                let lapsed: Vec<PhoneNumber> = records
+                    .iter()
+                    .flatten()
+                    .filter(|r| {
+                        r.state == NumberState::Reserved && r.is_expired(now) && !r.is_claimed(now)
+                    })
+                    .map(|r| r.number)
+                    .collect();
+                if !lapsed.is_empty() && attempt <= self.inner.config.cas_retries {
+                    self.release_lapsed(lapsed).await?;
+                    attempt += 1;
+                    continue;
+                }
+            }
+            if !req.opts.dry_run {
+                // Expired search results are purged lazily; losing that race is harmless.
+                let stale: Vec<Write> = records
+                    .iter()
+                    .flatten()
+                    .filter(|r| {
+                        r.state == NumberState::Discovery && r.is_expired(now) && !r.is_claimed(now)
+                    })
+                    .filter(|_| !matches!(req.op, Op::Create { .. }))
+                    .map(|r| Write::Delete {
+                        number: r.number,
+                        expected: r.revision,
+                    })
+                    .collect();
+                if !stale.is_empty() {
+                    let _ = self
+                        .inner
+                        .store
+                        .write_batch(stale, BatchMode::PerItem)
+                        .await;
+                }
+            }
+            let mut prepared = Vec::with_capacity(todo.len());
+            for (n, rec) in todo.iter().zip(records) {
+                match self
+                    .prepare(*n, rec, req, &actor, target.as_ref(), &mut cache, now)
+                    .await
+                {
+                    Ok(p) => prepared.push(p),
+                    Err(e) => {
+                        result.errors.insert(n.to_string(), e);
+                    }
+                }
+            }
+            if req.opts.dry_run {
+                for p in prepared {
+                    let record = outcome_record(&p, now);
+                    result.success.insert(
+                        p.number.to_string(),
+                        Outcome {
+                            record,
+                            plan: p.plan,
+                            dry_run: true,
+                        },
+                    );
+                }
+                return Ok(());
+            }
+            let retry = self.commit(prepared, req, &actor, result).await;
+            if retry.is_empty() {
+                return Ok(());
+            }
+            attempt += 1;
+            if attempt > self.inner.config.cas_retries {
+                for n in retry {
+                    result.errors.insert(
+                        n.to_string(),
+                        Error::Conflict {
+                            number: n.to_string(),
+                            reason: "concurrent writers won every retry".into(),
+                        },
+                    );
+                }
+                return Ok(());
+            }
+            todo = retry;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn prepare(
+        &self,
+        number: PhoneNumber,
+        read: Option<NumberRecord>,
+        req: &Request,
+        actor: &ActorCtx,
+        target: Option<&AccountInfo>,
+        cache: &mut HashMap<AccountId, Option<AccountInfo>>,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared> {
+        // An expired search result is as good as absent.
+        let live = read
+            .as_ref()
+            .filter(|r| !(r.state == NumberState::Discovery && r.is_expired(now)));
+        if live.is_some_and(|r| r.is_claimed(now)) && !matches!(req.op, Op::Read) {
+            return Err(Error::Conflict {
+                number: number.to_string(),
+                reason: "number is being changed by another operation".into(),
+            });
+        }
+        // A create over a remembered search result creates afresh.
+        let for_plan = match (&req.op, live) {
+            (Op::Create { .. }, Some(r)) if r.state == NumberState::Discovery => None,
+            (_, r) => r,
+        };
+        let owner_id = for_plan.and_then(|r| r.assigned_to.clone());
+        let owner = match &owner_id {
+            Some(id) => self.account_cached(cache, id).await?,
+            None => None,
+        };
+        let new_carrier = match &req.op {
+            Op::Create {
+                state: NumberState::PortIn,
+                ..
+            } => self.inner.config.port_in_module.clone(),
+            _ => self.inner.carriers.default_module().to_string(),
+        };
+        let carrier = for_plan
+            .map(|r| r.carrier.clone())
+            .unwrap_or(new_carrier.clone());
+        let facts = self.facts(actor, owner.as_ref(), owner_id.as_ref(), target, &carrier);
+        let plan = state::plan(number, for_plan, &req.op, &facts, &self.inner.config.state)?;
+
+        let base = match for_plan {
+            Some(r) => r.clone(),
+            None => {
+                let mut fresh = NumberRecord::new(number, plan.to, new_carrier, now);
+                // Keep the store revision of a replaced discovery entry for the CAS.
+                if let Some(r) = read.as_ref() {
+                    fresh.revision = r.revision;
+                }
+                fresh
+            }
+        };
+        let had_e911 = base.features.contains_key("e911");
+        let mut new = state::apply(base, &plan, now);
+        let mut noop = plan.noop;
+
+        let mut e911 = None;
+        if let Some(rec) = new.as_mut().filter(|_| !plan.noop) {
+            let before_public = rec.public.clone();
+            match &req.change {
+                Change::Keep => {}
+                Change::Replace(body) => rec.public = sanitize_public(body),
+                Change::ReplaceIfAny(body) => {
+                    if !body.is_empty() {
+                        rec.public = sanitize_public(body)
+                    }
+                }
+                Change::Merge(patch) => merge_public(&mut rec.public, &sanitize_public(patch)),
+                Change::UsedBy(app) => rec.used_by = app.clone(),
+            }
+            if rec.public != before_public {
+                validate_public(&rec.public)?;
+            }
+            let reseller = self.reseller_lists(owner.as_ref(), cache).await?;
+            let known = self.inner.carriers.names();
+            let local = self.inner.carriers.local_names();
+            let ctx = FeatureContext {
+                config: &self.inner.config.features,
+                reseller: reseller.as_ref(),
+                admin: actor.is_admin(),
+                known_carriers: known,
+                local_carriers: local,
+            };
+            let step = features::apply(rec, &ctx)?;
+            e911 = match step {
+                E911Step::None => None,
+                E911Step::Remove => Some(E911Work::Remove),
+                E911Step::Provision { key, address } => Some(
+                    self.validate_e911(number, key, &address, rec, cache)
+                        .await?,
+                ),
+            };
+            if e911.is_none()
+                && plan.carrier == CarrierAction::None
+                && read.as_ref().is_some_and(|r| same_content(r, rec))
+            {
+                noop = true;
+            }
+        }
+        if plan.reset && had_e911 {
+            e911 = Some(E911Work::Remove);
+        }
+        if plan.carrier == CarrierAction::Acquire {
+            if let Some(r) = &read {
+                self.reconcile_stale_claim(r).await?;
+            }
+        }
+        Ok(Prepared {
+            number,
+            read,
+            plan,
+            new,
+            e911,
+            noop,
+            acquired: false,
+            uncertain: false,
+        })
+    }
+
+    /// The feature lists that apply to a number of `owner`: the owner's own, else
+    /// those of its nearest ancestor that sets any (Kazoo's reseller config).
+    pub(crate) async fn reseller_lists(
+        &self,
+        owner: Option<&AccountInfo>,
+        cache: &mut HashMap<AccountId, Option<AccountInfo>>,
+    ) -> Result<Option<FeatureLists>> {
+        let Some(owner) = owner else { return Ok(None) };
+        if owner.features.is_some() {
+            return Ok(owner.features.clone());
+        }
+        for ancestor in owner.tree.iter().rev() {
+            if let Some(info) = self.account_cached(cache, ancestor).await? {
+                if info.features.is_some() {
+                    return Ok(info.features);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn validate_e911(
+        &self,
+        number: PhoneNumber,
+        key: &'static str,
+        submitted: &Value,
+        record: &NumberRecord,
+        cache: &mut HashMap<AccountId, Option<AccountInfo>>,
+    ) -> Result<E911Work> {
+        let provider = self.inner.e911.as_ref().ok_or_else(|| Error::Unspecified {
+            message: "e911_provider_not_configured".into(),
+            cause: Some(number.to_string()),
+        })?;
+        let address = E911Address::from_json(submitted)?;
+        match provider.validate(&address).await? {
+            Validation::Invalid { message } => Err(Error::E911Invalid {
+                provider: provider.name().to_string(),
+                address: Box::new(submitted.clone()),
+                message,
+            }),
+            Validation::Candidates(c) if c.len() > 1 => Err(Error::MultipleChoice {
+                provider: provider.name().to_string(),
+                address: Box::new(submitted.clone()),
+                details: c.iter().map(E911Address::to_json).collect(),
+                message: "more than one address found".into(),
+            }),
+            Validation::Candidates(_) | Validation::Geocoded(_) => {
+                // Kazoo: the caller name, else the owner's name padded to 3, else a default.
+                let mut caller_name = address.caller_name.clone().unwrap_or_default();
+                if caller_name.is_empty() {
+                    if let Some(owner) = &record.assigned_to {
+                        if let Some(info) = self.account_cached(cache, owner).await? {
+                            if !info.name.is_empty() {
+                                caller_name = format!("{:<3}", info.name);
+                            }
+                        }
+                    }
+                }
+                if caller_name.is_empty() {
+                    caller_name = "Valued Customer".into();
+                }
+                Ok(E911Work::Provision {
+                    key,
+                    address: Box::new(address),
+                    caller_name,
+                })
+            }
+        }
+    }
+
+    /// Claims, side effects, writes. Returns numbers that lost a race and should be retried.
+    async fn commit(
+        &self,
+        prepared: Vec<Prepared>,
+        req: &Request,
+        actor: &ActorCtx,
+        result: &mut BatchResult,
+    ) -> Vec<PhoneNumber> {
+        let now = self.inner.clock.now();
+        let mut retry = Vec::new();
+        let mut work: Vec<Prepared> = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            if p.noop {
+                let record = p.read.clone().unwrap_or_else(|| outcome_record(&p, now));
+                result.success.insert(
+                    p.number.to_string(),
+                    Outcome {
+                        record,
+                        plan: p.plan,
+                        dry_run: false,
+                    },
+                );
+            } else {
+                work.push(p);
+            }
+        }
+
+        // 1. Claim numbers about to be bought, so no other writer buys them too.
+        let claim_idx: Vec<usize> = work
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.plan.carrier == CarrierAction::Acquire && p.read.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        let mut claimed: HashMap<usize, Revision> = HashMap::new();
+        if !claim_idx.is_empty() {
+            let writes: Vec<Write> = claim_idx
+                .iter()
+                .filter_map(|i| work[*i].read.as_ref())
+                .map(|r| {
+                    let mut c = r.clone();
+                    c.pending = Some(Pending {
+                        operation: req.op.name().to_string(),
+                        by: actor.actor.to_string(),
+                        until: now + self.inner.config.claim_ttl,
+                    });
+                    Write::Update {
+                        record: c,
+                        expected: r.revision,
+                    }
+                })
+                .collect();
+            match self
+                .inner
+                .store
+                .write_batch(writes, BatchMode::PerItem)
+                .await
+            {
+                Ok(results) => {
+                    for (i, r) in claim_idx.iter().zip(results) {
+                        match r {
+                            Ok(rev) => {
+                                claimed.insert(*i, rev);
+                            }
+                            Err(Error::Conflict { .. }) => retry.push(work[*i].number),
+                            Err(e) => {
+                                result.errors.insert(work[*i].number.to_string(), e);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    for i in &claim_idx {
+                        result.errors.insert(work[*i].number.to_string(), e.clone());
+                    }
+                }
+            }
+        }
+        let work: Vec<(Prepared, Option<Revision>)> = work
+            .into_iter()
+            .enumerate()
+            .filter(|(i, p)| {
+                !(p.plan.carrier == CarrierAction::Acquire && p.read.is_some())
+                    || claimed.contains_key(i)
+            })
+            .map(|(i, p)| {
+                let c = claimed.get(&i).copied();
+                (p, c)
+            })
+            .collect();
+
+        // 2. Side effects, concurrently across numbers.
+        let futures: Vec<BoxFut<'_, Done>> = work
+            .into_iter()
+            .map(|(mut p, claim)| {
+                let fut: BoxFut<'_, _> = Box::pin(async move {
+                    let r = self.side_effects(&mut p, req).await;
+                    (p, claim, r)
+                });
+                fut
+            })
+            .collect();
+        let done = join_all(futures).await;
+
+        // 3. Write back: failures restore claimed records; successes commit.
+        let mut writes = Vec::new();
+        let mut meta: Vec<(Prepared, bool)> = Vec::new();
+        for (p, claim, outcome) in done {
+            match outcome {
+                Err(e) => {
+                    result.errors.insert(p.number.to_string(), e);
+                    if p.uncertain {
+                        // Leave the claim: whether the carrier sold the number is unknown.
+                        continue;
+                    }
+                    if let (Some(rev), Some(orig)) = (claim, p.read.clone()) {
+                        writes.push(Write::Update {
+                            record: orig,
+                            expected: rev,
+                        });
+                        meta.push((p, false));
+                    }
+                }
+                Ok(()) => {
+                    let expected = claim.or(p.read.as_ref().map(|r| r.revision));
+                    let w = match (&p.new, expected) {
+                        (Some(rec), Some(exp)) => Write::Update {
+                            record: rec.clone(),
+                            expected: exp,
+                        },
+                        (Some(rec), None) => Write::Insert(rec.clone()),
+                        (None, Some(exp)) => Write::Delete {
+                            number: p.number,
+                            expected: exp,
+                        },
+                        (None, None) => {
+                            result.errors.insert(
+                                p.number.to_string(),
+                                Error::NotFound {
+                                    number: p.number.to_string(),
+                                },
+                            );
+                            continue;
+                        }
+                    };
+                    writes.push(w);
+                    meta.push((p, true));
+                }
+            }
+        }
+        if writes.is_empty() {
+            return retry;
+        }
+        let results = match self
+            .inner
+            .store
+            .write_batch(writes, BatchMode::PerItem)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                for (p, ok) in &meta {
+                    if *ok {
+                        result.errors.insert(p.number.to_string(), e.clone());
+                        self.undo_purchase(p).await;
+                    }
+                }
+                return retry;
+            }
+        };
+        for ((p, is_commit), r) in meta.into_iter().zip(results) {
+            if !is_commit {
+                continue;
+            }
+            match r {
+                Ok(rev) => {
+                    let mut record = outcome_record(&p, now);
+                    if p.new.is_some() {
+                        record.revision = rev;
+                    }
+                    self.emit(&p, &record, actor, now);
+                    result.success.insert(
+                        p.number.to_string(),
+                        Outcome {
+                            record,
+                            plan: p.plan,
+                            dry_run: false,
+                        },
+                    );
+                }
+                Err(Error::Conflict { .. }) | Err(Error::NumberExists { .. })
+                    if p.plan.carrier != CarrierAction::Acquire =>
+                {
+                    retry.push(p.number)
+                }
+                Err(e) => {
+                    self.undo_purchase(&p).await;
+                    result.errors.insert(p.number.to_string(), e);
+                }
+            }
+        }
+        retry
+    }
+
+    /// A number was bought but its record could not be written: give it back so
+    /// nothing is paid for without a record (best effort; a failure here leaves
+    /// the claim for reconciliation).
+    async fn undo_purchase(&self, p: &Prepared) {
+        if !p.acquired {
+            return;
+        }
+        let carrier_name = p
+            .read
+            .as_ref()
+            .map(|r| r.carrier.clone())
+            .unwrap_or_default();
+        let order = NumberOrder {
+            number: p.number,
+            account: p.new.as_ref().and_then(|r| r.assigned_to.clone()),
+            carrier_data: p
+                .new
+                .as_ref()
+                .map(|r| r.carrier_data.clone())
+                .unwrap_or_default(),
+        };
+        self.give_back(p.number, &carrier_name, &order).await;
+    }
+
+    async fn give_back(&self, number: PhoneNumber, carrier_name: &str, order: &NumberOrder) {
+        if let Some(carrier) = self.inner.carriers.get(carrier_name) {
+            let undone =
+                timeout(self.inner.config.carrier_timeout, carrier.disconnect(order)).await;
+            if !matches!(undone, Some(Ok(()))) {
+                self.inner.events.emit(&Event {
+                    number,
+                    operation: "undo_purchase_failed".into(),
+                    from: None,
+                    to: NumberState::Discovery,
+                    actor: Actor::System,
+                    at: self.inner.clock.now(),
+                    before: Revision::NEW,
+                    after: Revision::NEW,
+                });
+            }
+        }
+    }
+
+    /// A record still carrying a claim whose holder died (the claim expired)
+    /// may have been bought by that holder before it could record the purchase.
+    /// Ask the carrier when it can tell: if the number is still available the
+    /// claim is stale and may be replaced; otherwise refuse, so nothing is
+    /// bought twice. Carriers that cannot check are trusted to refuse a number
+    /// they already sold.
+    pub(crate) async fn reconcile_stale_claim(&self, record: &NumberRecord) -> Result<()> {
+        if record.pending.is_none() {
+            return Ok(());
+        }
+        let Some(carrier) = self.inner.carriers.get(&record.carrier) else {
+            return Ok(());
+        };
+        if !carrier.capabilities().check_numbers {
+            return Ok(());
+        }
+        let answer = timeout(
+            self.inner.config.carrier_timeout,
+            carrier.check_numbers(std::slice::from_ref(&record.number)),
+        )
+        .await;
+        match answer {
+            Some(Ok(m)) if m.get(&record.number) == Some(&Availability::Success) => Ok(()),
+            _ => Err(Error::Conflict {
+                number: record.number.to_string(),
+                reason: "an interrupted purchase of this number may have gone through; the carrier no longer offers it".into(),
+            }),
+        }
+    }
+
+    /// Carrier and E911 calls for one number; on failure nothing is left half done.
+    async fn side_effects(&self, p: &mut Prepared, req: &Request) -> Result<()> {
+        let carrier_name = p
+            .read
+            .as_ref()
+            .map(|r| r.carrier.clone())
+            .or_else(|| p.new.as_ref().map(|r| r.carrier.clone()))
+            .unwrap_or_default();
+        let order = NumberOrder {
+            number: p.number,
+            account: req
+                .op_target()
+                .cloned()
+                .or_else(|| p.read.as_ref().and_then(|r| r.assigned_to.clone())),
+            carrier_data: p
+                .read
+                .as_ref()
+                .map(|r| r.carrier_data.clone())
+                .unwrap_or_default(),
+        };
+        let mut acquired = false;
+        match p.plan.carrier {
+            CarrierAction::None => {}
+            CarrierAction::Acquire => {
+                let carrier =
+                    self.inner
+                        .carriers
+                        .get(&carrier_name)
+                        .ok_or_else(|| Error::Unspecified {
+                            message: "carrier_not_specified".into(),
+                            cause: Some(carrier_name.clone()),
+                        })?;
+                let Some(answer) =
+                    timeout(self.inner.config.carrier_timeout, carrier.acquire(&order)).await
+                else {
+                    p.uncertain = true;
+                    return Err(carrier_timeout(p.number));
+                };
+                let data = answer?;
+                if let Some(rec) = p.new.as_mut() {
+                    for (k, v) in data {
+                        rec.carrier_data.insert(k, v);
+                    }
+                }
+                acquired = true;
+                p.acquired = true;
+            }
+            CarrierAction::Disconnect => {
+                // A number of an unknown module is tolerated, as in Kazoo.
+                if let Some(carrier) = self.inner.carriers.get(&carrier_name) {
+                    match timeout(
+                        self.inner.config.carrier_timeout,
+                        carrier.disconnect(&order),
+                    )
+                    .await
+                    {
+                        Some(answer) => answer?,
+                        None => return Err(carrier_timeout(p.number)),
+                    }
+                }
+            }
+        }
+        match &p.e911 {
+            None => {}
+            Some(E911Work::Remove) => {
+                if let Some(provider) = &self.inner.e911 {
+                    // Kazoo treats a failed removal as removed; the record must not keep stale data.
+                    let _ = provider.remove(&p.number).await;
+                }
+            }
+            Some(E911Work::Provision {
+                key,
+                address,
+                caller_name,
+            }) => {
+                let provider = self.inner.e911.as_ref().ok_or_else(|| Error::Unspecified {
+                    message: "e911_provider_not_configured".into(),
+                    cause: Some(p.number.to_string()),
+                })?;
+                match provider.provision(&p.number, address, caller_name).await {
+                    Ok(provisioned) => {
+                        if let Some(rec) = p.new.as_mut() {
+                            let json = provisioned.to_json();
+                            rec.public.insert((*key).to_string(), json.clone());
+                            rec.features.insert("e911".into(), json);
+                        }
+                    }
+                    Err(e) => {
+                        if acquired {
+                            // Give back what this operation bought, so nothing is half moved.
+                            self.give_back(p.number, &carrier_name, &order).await;
+                            p.acquired = false;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn emit(&self, p: &Prepared, record: &NumberRecord, actor: &ActorCtx, now: DateTime<Utc>) {
+        let event = Event {
+            number: p.number,
+            operation: p.plan.operation.clone(),
+            from: p.plan.from,
+            to: record.state,
+            actor: actor.actor.clone(),
+            at: now,
+            before: p.read.as_ref().map(|r| r.revision).unwrap_or(Revision::NEW),
+            after: if p.new.is_some() {
+                record.revision
+            } else {
+                Revision::NEW
+            },
+        };
+        self.inner.events.emit(&event);
+    }
+}
+
+/// Whether two records differ only in bookkeeping (revision, modified time).
+fn same_content(a: &NumberRecord, b: &NumberRecord) -> bool {
+    let mut b = b.clone();
+    b.revision = a.revision;
+    b.modified = a.modified;
+    *a == b
+}
+
+/// The record to show for a prepared number: the new record, or for a removal
+/// the old one in state `deleted` with its public fields gone.
+fn outcome_record(p: &Prepared, now: DateTime<Utc>) -> NumberRecord {
+    match (&p.new, &p.read) {
+        (Some(r), _) => r.clone(),
+        (None, Some(old)) => {
+            let mut r = old.clone();
+            r.state = NumberState::Deleted;
+            r.public.clear();
+            r.features.retain(|k, _| k == "local");
+            r.used_by = None;
+            r.pending = None;
+            r.modified = now;
+            r
+        }
+        (None, None) => NumberRecord::new(p.number, NumberState::Deleted, "local", now),
+    }
+}
+
+impl Request {
+    /// Whether lapsed leases are released before this request runs: on every
+    /// real change and on reads, never inside a release itself.
+    fn settles_leases(&self) -> bool {
+        !matches!(self.op, Op::Release) && (!self.opts.dry_run || matches!(self.op, Op::Read))
+    }
+
+    pub(crate) fn op_target(&self) -> Option<&AccountId> {
+        match &self.op {
+            Op::Create { assign_to, .. }
+            | Op::Activate { assign_to }
+            | Op::Reserve { assign_to, .. } => Some(assign_to),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The stored number document ([`NumberRecord`]), its public fields and the
+//! seeds' public JSON view.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::account::AccountId;
+use crate::clock::to_gregorian;
+use crate::error::{Error, FieldError, Result};
+use crate::number::PhoneNumber;
+use crate::state::NumberState;
+
+/// A store revision. `0` means "never written"; every successful write increments it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub struct Revision(pub u64);
+
+impl Revision {
+    /// The revision a record has before it is first stored.
+    pub const NEW: Revision = Revision(0);
+
+    /// The revision after one more write.
+    pub fn next(self) -> Revision {
+        Revision(self.0.saturating_add(1))
+    }
+}
+
+/// A marker written before a carrier or E911 side effect, so that a concurrent
+/// writer on another task or instance sees the number is mid-operation
+/// (claim first, then call the carrier, then commit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The operation holding the claim (`activate`, `reserve`, ...).
+    pub operation: String,
+    /// Who holds it.
+    pub by: String,
+    /// When the claim lapses (a crashed holder does not block the number forever).
+    pub until: DateTime<Utc>,
+}
+
+/// One phone number as stored: private fields plus the user's public fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumberRecord {
+    /// The number (the document id).
+    pub number: PhoneNumber,
+    /// Current state.
+    pub state: NumberState,
+    /// The owning account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<AccountId>,
+    /// The previous owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_assigned_to: Option<AccountId>,
+    /// Accounts that reserved the number, most recent first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reserve_history: Vec<AccountId>,
+    /// The application using the number (`callflow`, `trunkstore`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<String>,
+    /// The carrier module that provides the number (`local`, `simulated`, ...).
+    pub carrier: String,
+    /// Opaque data from the carrier (order ids, rate center, ...).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub carrier_data: Map<String, Value>,
+    /// Active features and their settings (Kazoo's `pvt_features`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features: BTreeMap<String, Value>,
+    /// Per-number feature allow list (an override).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features_allowed: Vec<String>,
+    /// Per-number feature deny list (an override).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features_denied: Vec<String>,
+    /// Whether the number was ported in.
+    #[serde(default)]
+    pub ported_in: bool,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last modification time.
+    pub modified: DateTime<Utc>,
+    /// When a discovery entry or a reservation lease lapses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// A claim held by an operation in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+    /// Store revision this copy was read at.
+    #[serde(default)]
+    pub revision: Revision,
+    /// The user's public fields, in the order given (unknown keys kept).
+    #[serde(default)]
+    pub public: Map<String, Value>,
+}
+
+impl NumberRecord {
+    /// A fresh record (revision 0) in `state`, provided by `carrier`.
+    pub fn new(
+        number: PhoneNumber,
+        state: NumberState,
+        carrier: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let carrier = carrier.into();
+        let mut features = BTreeMap::new();
+        if carrier == "local" {
+            features.insert("local".to_string(), json!({}));
+        }
+        NumberRecord {
+            number,
+            state,
+            assigned_to: None,
+            prev_assigned_to: None,
+            reserve_history: Vec::new(),
+            used_by: None,
+            carrier,
+            carrier_data: Map::new(),
+            features,
+            features_allowed: Vec::new(),
+            features_denied: Vec::new(),
+            ported_in: false,
+            created: now,
+            modified: now,
+            expires_at: None,
+            pending: None,
+            revision: Revision::NEW,
+            public: Map::new(),
+        }
+    }
+
+    /// Whether the record is a discovery entry or lease whose time has passed.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+
+    /// Whether another operation holds a live claim on the number.
+    pub fn is_claimed(&self, now: DateTime<Utc>) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.until > now)
+    }
+
+    /// Sets the owner with Kazoo's side effects (reference §4.4): a real change
+    /// remembers the previous owner and clears `used_by`.
+    pub fn set_assigned_to(&mut self, to: Option<AccountId>) {
+        if self.assigned_to == to {
+            return;
+        }
+        if let Some(old) = self.assigned_to.take() {
+            self.prev_assigned_to = Some(old);
+        }
+        self.assigned_to = to;
+        self.used_by = None;
+    }
+
+    /// Sorted feature names.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.features.keys().cloned().collect()
+    }
+
+    /// The seeds' public JSON (DECISIONS 9): public fields, `id`, `state`,
+    /// `features` (sorted, omitted when empty), `used_by`, and `_read_only`.
+    ///
+    /// ```
+    /// use number_manager::{record::NumberRecord, state::NumberState, PhoneNumber};
+    /// let now = number_manager::clock::from_gregorian(63627848989).unwrap();
+    /// let mut r = NumberRecord::new(PhoneNumber::parse("+14155550000").unwrap(), NumberState::Reserved, "local", now);
+    /// r.public.insert("my_own_field".into(), serde_json::json!({}));
+    /// let v = r.to_public_json();
+    /// assert_eq!(v["id"], "+14155550000");
+    /// assert_eq!(v["state"], "reserved");
+    /// assert_eq!(v["features"], serde_json::json!(["local"]));
+    /// assert_eq!(v["_read_only"]["created"], 63627848989i64);
+    /// assert_eq!(v["my_own_field"], serde_json::json!({}));
+    /// ```
+    pub fn to_public_json(&self) -> Value {
+        let mut out = Map::new();
+        let mut ro = Map::new();
+        ro.insert("created".into(), json!(to_gregorian(self.created)));
+        let features = self.feature_names();
+        if !features.is_empty() {
+            ro.insert("features".into(), json!(features));
+        }
+        ro.insert("modified".into(), json!(to_gregorian(self.modified)));
+        ro.insert("state".into(), json!(self.state.as_str()));
+        if let Some(u) = &self.used_by {
+            ro.insert("used_by".into(), json!(u));
+        }
+        out.insert("_read_only".into(), Value::Object(ro));
+        for (k, v) in &self.public {
+            out.insert(k.clone(), v.clone());
+        }
+        if !features.is_empty() {
+            out.insert("features".into(), json!(features));
+        }
+        out.insert("id".into(), json!(self.number.as_str()));
+        out.insert("state".into(), json!(self.state.as_str()));
+        if let Some(u) = &self.used_by {
+            out.insert("used_by".into(), json!(u));
+        }
+        Value::Object(out)
+    }
+
+    /// The listing row shape of the seeds (`assigned_to`, `created`, `features`,
+    /// `state`, `updated`, `used_by`).
+    pub fn to_listing_json(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(a) = &self.assigned_to {
+            m.insert("assigned_to".into(), json!(a.as_str()));
+        }
+        m.insert("created".into(), json!(to_gregorian(self.created)));
+        m.insert("features".into(), json!(self.feature_names()));
+        m.insert("state".into(), json!(self.state.as_str()));
+        m.insert("updated".into(), json!(to_gregorian(self.modified)));
+        if let Some(u) = &self.used_by {
+            m.insert("used_by".into(), json!(u));
+        }
+        Value::Object(m)
+    }
+}
+
+/// Keys that may never be written through public fields (they are derived or private).
+const RESERVED_KEYS: &[&str] = &[
+    "id",
+    "state",
+    "features",
+    "used_by",
+    "numbers",
+    "create_with_state",
+];
+
+/// Cleans user input into public fields (DECISIONS 9): keys starting with `_`
+/// or `pvt_`, and the derived keys `id`, `state`, `features`, `used_by`,
+/// `numbers`, `create_with_state`, are dropped. `dash_e911` is kept as the
+/// user's alias of `e911` (DECISIONS 14) unless `e911` itself is given, so the
+/// answer echoes the key the user wrote.
+pub fn sanitize_public(input: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in input {
+        if k.starts_with('_') || k.starts_with("pvt_") || RESERVED_KEYS.contains(&k.as_str()) {
+            continue;
+        }
+        if k == "dash_e911" && input.contains_key("e911") {
+            continue;
+        }
+        out.insert(k.clone(), v.clone());
+    }
+    out
+}
+
+/// The key holding the E911 address in public fields (`e911`, or its alias
+/// `dash_e911`), if either is present.
+pub fn e911_key(public: &Map<String, Value>) -> Option<&'static str> {
+    if public.contains_key("e911") {
+        Some("e911")
+    } else if public.contains_key("dash_e911") {
+        Some("dash_e911")
+    } else {
+        None
+    }
+}
+
+/// Deep merge for PATCH (reference §4.4 `update_doc`): the right side wins,
+/// `null` deletes a key, and an empty object replaces rather than merges.
+pub fn merge_public(base: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (k, v) in patch {
+        match v {
+            Value::Null => {
+                base.remove(k);
+            }
+            Value::Object(p) if !p.is_empty() => match base.get_mut(k) {
+                Some(Value::Object(b)) => merge_public(b, p),
+                _ => {
+                    let mut fresh = Map::new();
+                    merge_public(&mut fresh, p);
+                    base.insert(k.clone(), Value::Object(fresh));
+                }
+            },
+            other => {
+                base.insert(k.clone(), other.clone());
+            }
+        }
+    }
+}
+
+fn str_len_check(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    v: &Value,
+    min: usize,
+    max: Option<usize>,
+) {
+    match v.as_str() {
+        None => errors.push(FieldError::new(
+            field,
+            "type",
+            format!("{field} must be a string"),
+        )),
+        Some(s) => {
+            let n = s.chars().count();
+            if n < min {
+                errors.push(FieldError::new(
+                    field,
+                    "minLength",
+                    format!("String must be at least {min} characters"),
+                ));
+            }
+            if let Some(max) = max {
+                if n > max {
+                    errors.push(FieldError::new(
+                        field,
+                        "maxLength",
+                        format!("String must not be more than {max} characters"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+const E911_STATUSES: &[&str] = &["INVALID", "GEOCODED", "PROVISIONED", "REMOVED", "ERROR"];
+
+/// Validates public fields against the seeds' `phone_numbers` schema:
+/// `carrier_name` 1..30, `cnam.display_name` 1..15, `cnam.inbound_lookup` bool,
+/// `create_with_state` a state, `e911` with its required fields, a 2-character
+/// region, `caller_name` of at least 3 characters, a known `status`, and
+/// `porting` an object. All failures are reported together.
+pub fn validate_public(fields: &Map<String, Value>) -> Result<()> {
+    let mut errors = Vec::new();
+    if let Some(v) = fields.get("carrier_name") {
+        str_len_check(&mut errors, "carrier_name", v, 1, Some(30));
+    }
+    if let Some(v) = fields.get("create_with_state") {
+        match v.as_str().map(str::parse::<NumberState>) {
+            Some(Ok(_)) => {}
+            _ => errors.push(FieldError::new(
+                "create_with_state",
+                "enum",
+                "Value not found in enumerated list of values",
+            )),
+        }
+    }
+    if let Some(cnam) = fields.get("cnam") {
+        match cnam {
+            Value::Object(c) => {
+                if let Some(v) = c.get("display_name") {
+                    str_len_check(&mut errors, "cnam.display_name", v, 1, Some(15));
+                }
+                if let Some(v) = c.get("inbound_lookup") {
+                    if !v.is_boolean() {
+                        errors.push(FieldError::new(
+                            "cnam.inbound_lookup",
+                            "type",
+                            "cnam.inbound_lookup must be a boolean",
+                        ));
+                    }
+                }
+            }
+            _ => errors.push(FieldError::new("cnam", "type", "cnam must be an object")),
+        }
+    }
+    for key in ["e911", "dash_e911"] {
+        if let Some(e911) = fields.get(key) {
+            validate_e911(&mut errors, key, e911);
+        }
+    }
+    if let Some(p) = fields.get("porting") {
+        if !p.is_object() {
+            errors.push(FieldError::new(
+                "porting",
+                "type",
+                "porting must be an object",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation { errors })
+    }
+}
+
+fn validate_e911(errors: &mut Vec<FieldError>, key: &str, e911: &Value) {
+    let Value::Object(e) = e911 else {
+        errors.push(FieldError::new(
+            key,
+            "type",
+            format!("{key} must be an object"),
+        ));
+        return;
+    };
+    // An empty object means "remove E911", which is allowed.
+    if e.is_empty() {
+        return;
+    }
+    for req in ["street_address", "locality", "region", "postal_code"] {
+        match e.get(req) {
+            None | Some(Value::Null) => errors.push(FieldError::new(
+                format!("{key}.{req}"),
+                "required",
+                "Field is required but missing",
+            )),
+            Some(v) => str_len_check(errors, &format!("{key}.{req}"), v, 1, None),
+        }
+    }
+    if let Some(v @ Value::String(_)) = e.get("region") {
+        str_len_check(errors, &format!("{key}.region"), v, 2, Some(2));
+    }
+    if let Some(v) = e.get("caller_name") {
+        str_len_check(errors, &format!("{key}.caller_name"), v, 3, None);
+    }
+    if let Some(v) = e.get("status") {
+        if !v.as_str().is_some_and(|s| E911_STATUSES.contains(&s)) {
+            errors.push(FieldError::new(
+                format!("{key}.status"),
+                "enum",
+                "Value not found in enumerated list of values",
+            ));
+        }
+    }
+    for opt in [
+        "extended_address",
+        "activated_time",
+        "latitude",
+        "longitude",
+        "location_id",
+        "plus_four",
+    ] {
+        if let Some(v) = e.get(opt) {
+            if !v.is_string() && !v.is_null() {
+                errors.push(FieldError::new(
+                    format!("{key}.{opt}"),
+                    "type",
+                    format!("{key}.{opt} must be a string"),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The number state machine: [`NumberState`], the transition table
+//! ([`table`]) and the pure planner ([`plan`]).
+//!
+//! Everything here is pure: no store, no clock, no carrier. The manager gathers
+//! the facts ([`ActorFacts`]), asks the planner for a [`Plan`], performs the
+//! plan's side effects and writes the result.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+mod planner;
+pub mod table;
+
+pub use planner::{apply, plan, ActorFacts, CarrierAction, Op, Plan, StateConfig};
+
+/// The nine states of the seeds' schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberState {
+    /// A carrier search result remembered so it can be bought.
+    Discovery,
+    /// Routed but unassigned; anyone may buy it.
+    Available,
+    /// Assigned to an account but not in use.
+    Reserved,
+    /// Assigned and in use.
+    InService,
+    /// Being ported in.
+    PortIn,
+    /// Being ported out.
+    PortOut,
+    /// Released (only with `released_state = released`).
+    Released,
+    /// Quarantined after a release.
+    Aging,
+    /// Removed; only ever returned, never stored.
+    Deleted,
+}
+
+impl NumberState {
+    /// Every state, in schema order.
+    pub const ALL: [NumberState; 9] = [
+        NumberState::Aging,
+        NumberState::Available,
+        NumberState::Deleted,
+        NumberState::Discovery,
+        NumberState::InService,
+        NumberState::PortIn,
+        NumberState::PortOut,
+        NumberState::Released,
+        NumberState::Reserved,
+    ];
+
+    /// The state's wire name (`in_service`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberState::Discovery => "discovery",
+            NumberState::Available => "available",
+            NumberState::Reserved => "reserved",
+            NumberState::InService => "in_service",
+            NumberState::PortIn => "port_in",
+            NumberState::PortOut => "port_out",
+            NumberState::Released => "released",
+            NumberState::Aging => "aging",
+            NumberState::Deleted => "deleted",
+        }
+    }
+
+    /// Whether a number in this state has an owner.
+    pub fn is_assigned(self) -> bool {
+        matches!(
+            self,
+            NumberState::Reserved
+                | NumberState::InService
+                | NumberState::PortIn
+                | NumberState::PortOut
+        )
+    }
+}
+
+impl fmt::Display for NumberState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for NumberState {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        NumberState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| Error::validation("state", "enum", format!("unknown state {s:?}")))
+    }
+}

@@ -1,0 +1,560 @@
+//! The pure planner: `(number, record, operation, facts, config) -> Plan | Error`.
+//!
+//! No I/O, no clock: the manager looks up the facts (who the actor is relative
+//! to the owner and the target account) and hands them in. `dry_run` returns
+//! exactly this plan.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::table::{self, Action, Auth, Effect, Target};
+use super::NumberState;
+use crate::account::AccountId;
+use crate::error::{Error, Result};
+use crate::number::PhoneNumber;
+use crate::record::NumberRecord;
+
+/// An operation on one number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Add the number (PUT). `state` is `create_with_state` (default reserved);
+    /// `port_in` is how `port` creates.
+    Create {
+        /// Requested state.
+        state: NumberState,
+        /// The account the number is for.
+        assign_to: AccountId,
+    },
+    /// Buy / move into service for `assign_to`.
+    Activate {
+        /// The account the number is for.
+        assign_to: AccountId,
+    },
+    /// Reserve for `assign_to`, optionally until a lease ends.
+    Reserve {
+        /// The account the number is for.
+        assign_to: AccountId,
+        /// When the reservation lapses (beyond Kazoo).
+        lease_until: Option<DateTime<Utc>>,
+    },
+    /// Release (soft delete).
+    Release,
+    /// Hard delete.
+    Delete,
+    /// Change public fields or `used_by` (no state change).
+    Edit,
+    /// Read.
+    Read,
+}
+
+impl Op {
+    /// The operation's name in events and plans.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Create {
+                state: NumberState::PortIn,
+                ..
+            } => "port",
+            Op::Create { .. } => "create",
+            Op::Activate { .. } => "activate",
+            Op::Reserve { .. } => "reserve",
+            Op::Release => "release",
+            Op::Delete => "delete",
+            Op::Edit => "update",
+            Op::Read => "read",
+        }
+    }
+
+    fn target(&self) -> Option<&AccountId> {
+        match self {
+            Op::Create { assign_to, .. }
+            | Op::Activate { assign_to }
+            | Op::Reserve { assign_to, .. } => Some(assign_to),
+            _ => None,
+        }
+    }
+}
+
+/// What the manager found out about the actor, relative to this number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ActorFacts {
+    /// The actor is the system (every check passes).
+    pub system: bool,
+    /// The actor is the master (superduper admin) account.
+    pub master: bool,
+    /// The actor has `pvt_wnm_allow_additions`.
+    pub allow_additions: bool,
+    /// The actor's account id, for error causes.
+    pub account: Option<AccountId>,
+    /// The actor is the number's owner or an ancestor of it.
+    pub owner_or_ancestor: bool,
+    /// The owner is the actor or an ancestor of the actor (the actor descends from the reserver).
+    pub descendant_of_owner: bool,
+    /// The actor is the target account or an ancestor of it.
+    pub target_or_ancestor: bool,
+    /// The number's carrier is local (release deletes it, any state may be released).
+    pub number_is_local: bool,
+}
+
+impl ActorFacts {
+    /// Facts for the system actor.
+    pub fn system() -> Self {
+        ActorFacts {
+            system: true,
+            master: true,
+            ..Default::default()
+        }
+    }
+
+    fn admin(&self) -> bool {
+        self.system || self.master
+    }
+}
+
+/// Configuration the state machine consults (reference §15).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateConfig {
+    /// State after a release with an empty reserve history (default `available`).
+    pub released_state: NumberState,
+    /// Send released non-local numbers to `aging` (default false).
+    pub should_age: bool,
+    /// Delete every released number (default false).
+    pub should_permanently_delete: bool,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            released_state: NumberState::Available,
+            should_age: false,
+            should_permanently_delete: false,
+        }
+    }
+}
+
+/// A carrier call the plan needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarrierAction {
+    /// None.
+    None,
+    /// Buy the number.
+    Acquire,
+    /// Release it upstream.
+    Disconnect,
+}
+
+/// What an operation will do to one number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The number.
+    pub number: PhoneNumber,
+    /// The operation's name.
+    pub operation: String,
+    /// State before (`None` for a new number).
+    pub from: Option<NumberState>,
+    /// State after (`deleted` when the record goes away).
+    pub to: NumberState,
+    /// Nothing changes (e.g. activating a number already in service for the account).
+    pub noop: bool,
+    /// New owner, when it changes (`Some(None)` unassigns).
+    pub assign: Option<Option<AccountId>>,
+    /// Account pushed onto the reserve history.
+    pub push_history: Option<AccountId>,
+    /// Replacement reserve history (release unwinding).
+    pub set_history: Option<Vec<AccountId>>,
+    /// Clear public fields and features (release).
+    pub reset: bool,
+    /// Carrier call.
+    pub carrier: CarrierAction,
+    /// Remove the record.
+    pub remove: bool,
+    /// Mark the number ported in (port completion).
+    pub ported_in: bool,
+    /// Expiry to set (reservation lease); cleared otherwise on a state change.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Plan {
+    fn new(number: PhoneNumber, op: &Op, from: Option<NumberState>, to: NumberState) -> Self {
+        Plan {
+            number,
+            operation: op.name().to_string(),
+            from,
+            to,
+            noop: false,
+            assign: None,
+            push_history: None,
+            set_history: None,
+            reset: false,
+            carrier: CarrierAction::None,
+            remove: false,
+            ported_in: false,
+            expires_at: None,
+        }
+    }
+
+    /// Whether the plan changes the state.
+    pub fn changes_state(&self) -> bool {
+        self.from != Some(self.to)
+    }
+}
+
+/// Kazoo's `is_authorized`: owner or ancestor; for an unassigned number the
+/// target account (or an ancestor of it); master and system always.
+fn is_authorized(record: Option<&NumberRecord>, facts: &ActorFacts, has_target: bool) -> bool {
+    if facts.admin() {
+        return true;
+    }
+    match record.and_then(|r| r.assigned_to.as_ref()) {
+        Some(_) => facts.owner_or_ancestor,
+        None => has_target && facts.target_or_ancestor,
+    }
+}
+
+/// DECISIONS 12: who may know the number exists. Available numbers are public;
+/// a reserved number is visible to descendants of the reserver (they may
+/// activate it, DECISIONS 6).
+fn is_visible(record: &NumberRecord, facts: &ActorFacts, op: &Op) -> bool {
+    match record.state {
+        NumberState::Available => true,
+        // Search results are offered to everyone, but only buying sees them.
+        NumberState::Discovery => {
+            matches!(op, Op::Activate { .. } | Op::Reserve { .. } | Op::Delete) || facts.admin()
+        }
+        NumberState::Reserved if facts.descendant_of_owner => true,
+        _ => is_authorized(Some(record), facts, op.target().is_some()),
+    }
+}
+
+fn allowed_creation_states(facts: &ActorFacts) -> &'static [NumberState] {
+    use NumberState::*;
+    if facts.admin() {
+        &[Aging, Available, InService, PortIn, Reserved]
+    } else if facts.allow_additions {
+        &[InService, Reserved]
+    } else {
+        &[]
+    }
+}
+
+/// Plans `op` on `number`, whose stored record is `record` (`None` when absent;
+/// the manager passes `None` for expired discovery entries too).
+///
+/// ```
+/// use number_manager::state::{plan, ActorFacts, Op, StateConfig, NumberState};
+/// use number_manager::{PhoneNumber, account::AccountId};
+/// let n = PhoneNumber::parse("+14155550000").unwrap();
+/// let acct = AccountId::new("a1").unwrap();
+/// let op = Op::Create { state: NumberState::Reserved, assign_to: acct.clone() };
+/// let p = plan(n, None, &op, &ActorFacts::system(), &StateConfig::default()).unwrap();
+/// assert_eq!(p.to, NumberState::Reserved);
+/// assert_eq!(p.assign, Some(Some(acct)));
+/// ```
+pub fn plan(
+    number: PhoneNumber,
+    record: Option<&NumberRecord>,
+    op: &Op,
+    facts: &ActorFacts,
+    config: &StateConfig,
+) -> Result<Plan> {
+    let not_found = || Error::NotFound {
+        number: number.to_string(),
+    };
+    // Every operation that assigns must be done by someone who may act for the target.
+    if let Some(target) = op.target() {
+        if !(facts.admin() || facts.target_or_ancestor) {
+            return Err(Error::forbidden(format!(
+                "account '{}' may not act for account '{}'",
+                facts
+                    .account
+                    .as_ref()
+                    .map(AccountId::as_str)
+                    .unwrap_or("undefined"),
+                target
+            )));
+        }
+    }
+    if let Op::Create { state, assign_to } = op {
+        return plan_create(number, record, *state, assign_to, facts, config);
+    }
+    if let Op::Delete = op {
+        if !facts.admin() {
+            return Err(Error::Unauthorized { cause: None });
+        }
+    }
+    let record = record.ok_or_else(not_found)?;
+    if !is_visible(record, facts, op) {
+        return Err(not_found());
+    }
+    match op {
+        Op::Read => {
+            let mut p = Plan::new(number, op, Some(record.state), record.state);
+            p.noop = true;
+            Ok(p)
+        }
+        Op::Edit => {
+            if record.state == NumberState::Discovery {
+                return Err(not_found());
+            }
+            if !is_authorized(Some(record), facts, false) {
+                return Err(Error::Unauthorized { cause: None });
+            }
+            Ok(Plan::new(number, op, Some(record.state), record.state))
+        }
+        Op::Activate { assign_to } => {
+            if record.state == NumberState::InService
+                && record.assigned_to.as_ref() == Some(assign_to)
+            {
+                let mut p = Plan::new(number, op, Some(record.state), record.state);
+                p.noop = true;
+                return Ok(p);
+            }
+            dispatch(number, record, Action::ToInService, op, facts, config)
+        }
+        Op::Reserve { assign_to, .. } => {
+            if record.state == NumberState::Reserved
+                && record.assigned_to.as_ref() == Some(assign_to)
+            {
+                return Err(Error::NoChangeRequired {
+                    number: number.to_string(),
+                });
+            }
+            dispatch(number, record, Action::ToReserved, op, facts, config)
+        }
+        Op::Release => dispatch(number, record, Action::Release, op, facts, config),
+        Op::Delete => dispatch(number, record, Action::Delete, op, facts, config),
+        Op::Create { .. } => Err(Error::Internal {
+            cause: "create is planned separately".into(),
+        }),
+    }
+}
+
+fn plan_create(
+    number: PhoneNumber,
+    record: Option<&NumberRecord>,
+    state: NumberState,
+    assign_to: &AccountId,
+    facts: &ActorFacts,
+    config: &StateConfig,
+) -> Result<Plan> {
+    let port = state == NumberState::PortIn;
+    if !port && !allowed_creation_states(facts).contains(&state) {
+        // An account that may not create at all gets the more telling cause.
+        if !facts.admin() && !facts.allow_additions {
+            return Err(Error::forbidden(format!(
+                "account '{}' is not allowed to create number",
+                facts
+                    .account
+                    .as_ref()
+                    .map(AccountId::as_str)
+                    .unwrap_or("undefined")
+            )));
+        }
+        return Err(Error::forbidden(format!(
+            "creating number in state '{}' is not allowed",
+            state.as_str()
+        )));
+    }
+    let action = Action::for_target(state).ok_or_else(|| {
+        Error::forbidden(format!(
+            "creating number in state '{}' is not allowed",
+            state.as_str()
+        ))
+    })?;
+    let op = Op::Create {
+        state,
+        assign_to: assign_to.clone(),
+    };
+    match record {
+        Some(existing)
+            if matches!(
+                existing.state,
+                NumberState::Aging | NumberState::Available | NumberState::PortIn
+            ) =>
+        {
+            dispatch(number, existing, action, &op, facts, config)
+        }
+        Some(_) => Err(Error::NumberExists {
+            number: number.to_string(),
+        }),
+        None => {
+            // A new number is already in its target state: the "target <- target" row applies.
+            let row = table::lookup(action, state, facts.number_is_local).ok_or(
+                Error::InvalidStateTransition {
+                    from: None,
+                    to: state,
+                },
+            )?;
+            if !auth_ok(row.auth, None, facts, true) {
+                return Err(Error::Unauthorized { cause: None });
+            }
+            let mut p = Plan::new(number, &op, None, state);
+            apply_effects(&mut p, row.effects, assign_to, None, &op);
+            Ok(p)
+        }
+    }
+}
+
+fn auth_ok(
+    auth: Auth,
+    record: Option<&NumberRecord>,
+    facts: &ActorFacts,
+    has_target: bool,
+) -> bool {
+    match auth {
+        Auth::Anyone => true,
+        Auth::Owner => is_authorized(record, facts, has_target),
+        Auth::OwnerOrDescendant => {
+            is_authorized(record, facts, has_target)
+                || (record.is_some_and(|r| r.state == NumberState::Reserved)
+                    && facts.descendant_of_owner)
+        }
+        Auth::Master => facts.admin(),
+    }
+}
+
+fn apply_effects(
+    p: &mut Plan,
+    effects: &[Effect],
+    target: &AccountId,
+    record: Option<&NumberRecord>,
+    op: &Op,
+) {
+    for e in effects {
+        match e {
+            Effect::Move => {
+                if record.and_then(|r| r.assigned_to.as_ref()) != Some(target) {
+                    p.assign = Some(Some(target.clone()));
+                }
+            }
+            Effect::History => p.push_history = Some(target.clone()),
+            Effect::Acquire => p.carrier = CarrierAction::Acquire,
+            Effect::Release | Effect::Remove => {}
+        }
+    }
+    if let Op::Reserve { lease_until, .. } = op {
+        p.expires_at = *lease_until;
+    }
+    if p.from == Some(NumberState::PortIn) && p.to == NumberState::InService {
+        p.ported_in = true;
+    }
+}
+
+fn dispatch(
+    number: PhoneNumber,
+    record: &NumberRecord,
+    action: Action,
+    op: &Op,
+    facts: &ActorFacts,
+    config: &StateConfig,
+) -> Result<Plan> {
+    let invalid_to = match action {
+        Action::Release => config.released_state,
+        Action::Delete => NumberState::Deleted,
+        other => other.create_target().unwrap_or(NumberState::Deleted),
+    };
+    let row = table::lookup(action, record.state, facts.number_is_local).ok_or(
+        Error::InvalidStateTransition {
+            from: Some(record.state),
+            to: invalid_to,
+        },
+    )?;
+    if !auth_ok(row.auth, Some(record), facts, op.target().is_some()) {
+        return Err(Error::Unauthorized { cause: None });
+    }
+    match row.to {
+        Target::Fixed(NumberState::Deleted) => {
+            let mut p = Plan::new(number, op, Some(record.state), NumberState::Deleted);
+            p.remove = true;
+            p.reset = true;
+            // We hold an assigned number upstream: give it back (Kazoo leaves it bought).
+            if record.assigned_to.is_some() && !facts.number_is_local {
+                p.carrier = CarrierAction::Disconnect;
+            }
+            Ok(p)
+        }
+        Target::Fixed(to) => {
+            let mut p = Plan::new(number, op, Some(record.state), to);
+            if let Some(target) = op.target() {
+                apply_effects(&mut p, row.effects, target, Some(record), op);
+            }
+            Ok(p)
+        }
+        Target::Released => Ok(plan_release(number, record, op, facts, config)),
+    }
+}
+
+/// Reference §6.5 and §7.6: unwind the reserve history, else fall back to
+/// `released_state`; unassigned numbers are disconnected upstream, local ones
+/// (or all, with `should_permanently_delete`) deleted, others aged if configured.
+fn plan_release(
+    number: PhoneNumber,
+    record: &NumberRecord,
+    op: &Op,
+    facts: &ActorFacts,
+    config: &StateConfig,
+) -> Plan {
+    let mut p = Plan::new(number, op, Some(record.state), config.released_state);
+    p.reset = true;
+    if let [_, previous, rest @ ..] = record.reserve_history.as_slice() {
+        p.assign = Some(Some(previous.clone()));
+        let mut history = vec![previous.clone()];
+        history.extend(rest.iter().cloned());
+        p.set_history = Some(history);
+        p.to = NumberState::Reserved;
+        return p;
+    }
+    p.assign = Some(None);
+    p.set_history = Some(Vec::new());
+    p.carrier = CarrierAction::Disconnect;
+    if config.should_permanently_delete || facts.number_is_local {
+        p.to = NumberState::Deleted;
+        p.remove = true;
+    } else if config.should_age && p.to == NumberState::Available {
+        p.to = NumberState::Aging;
+    }
+    p
+}
+
+/// Applies a plan to a record (for a new number, `base` is the fresh record).
+/// Returns `None` when the record is removed.
+pub fn apply(base: NumberRecord, plan: &Plan, now: DateTime<Utc>) -> Option<NumberRecord> {
+    if plan.remove {
+        return None;
+    }
+    if plan.noop {
+        return Some(base);
+    }
+    let mut r = base;
+    if let Some(owner) = &plan.assign {
+        r.set_assigned_to(owner.clone());
+    }
+    if let Some(h) = &plan.set_history {
+        r.reserve_history = h.clone();
+    }
+    if let Some(h) = &plan.push_history {
+        if r.reserve_history.first() != Some(h) {
+            r.reserve_history.insert(0, h.clone());
+        }
+    }
+    if plan.reset {
+        r.public.clear();
+        r.features.retain(|k, _| k == "local");
+    }
+    if plan.ported_in {
+        r.ported_in = true;
+    }
+    // A remembered search result becomes a real number now.
+    if plan.from == Some(NumberState::Discovery) {
+        r.created = now;
+    }
+    // A state change or a release ends any lease; a new lease replaces the old.
+    if plan.changes_state() || plan.expires_at.is_some() || plan.reset {
+        r.expires_at = plan.expires_at;
+    }
+    r.state = plan.to;
+    r.pending = None;
+    r.modified = now;
+    Some(r)
+}

@@ -1,0 +1,599 @@
+//! [`MemoryStore`]: the embedded default store.
+//!
+//! Everything lives behind one `RwLock`. Records sit in an ordered map keyed by
+//! number, with secondary ordered indexes per owner, per state and by expiry,
+//! so a listing page costs O(log n + page) whatever the account's size. A map of
+//! tombstones keeps the last revision of every deleted number (and when it was
+//! deleted), so a number inserted again never reuses a revision, until
+//! [`Store::purge_tombstones`] drops the tombstone.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::RwLock;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{
+    matches_query, BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult,
+};
+use crate::account::AccountId;
+use crate::error::{Error, Result};
+use crate::number::PhoneNumber;
+use crate::record::{NumberRecord, Revision};
+use crate::state::NumberState;
+
+/// An in-memory [`Store`]; forgets everything when dropped.
+///
+/// Revisions never repeat across a number's deletion and re-insertion: a
+/// delete leaves a tombstone (the number and its last revision), and inserting
+/// the number again stores that revision + 1. Each tombstone also records when
+/// the number was deleted (`Utc::now()`, the wall clock), and stays, even after
+/// the number is inserted again, until [`Store::purge_tombstones`] is called
+/// with a later cutoff (the manager's `purge_expired` does, with
+/// `now - Config::tombstone_horizon`). [`len`](Self::len) does not count them.
+///
+/// ```
+/// # tokio_test_shim::block_on(async {
+/// use number_manager::store::{MemoryStore, StoreExt};
+/// use number_manager::{record::NumberRecord, state::NumberState, PhoneNumber};
+/// let store = MemoryStore::new();
+/// let n = PhoneNumber::parse("+14155550000").unwrap();
+/// let rev = store.insert(NumberRecord::new(n, NumberState::Available, "local", chrono::Utc::now())).await.unwrap();
+/// assert_eq!(store.get(&n).await.unwrap().unwrap().revision, rev);
+/// # });
+/// # mod tokio_test_shim { pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #   tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f) } }
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: BTreeMap<PhoneNumber, NumberRecord>,
+    by_account: HashMap<AccountId, BTreeSet<PhoneNumber>>,
+    by_state: HashMap<NumberState, BTreeSet<PhoneNumber>>,
+    by_expiry: BTreeSet<(DateTime<Utc>, PhoneNumber)>,
+    idempotency: HashMap<String, IdempotencyEntry>,
+    /// The last revision of every deleted number, and when it was deleted
+    /// (the wall clock), until purged.
+    tombstones: HashMap<PhoneNumber, (Revision, DateTime<Utc>)>,
+}
+
+impl Inner {
+    fn index(&mut self, r: &NumberRecord) {
+        if let Some(a) = &r.assigned_to {
+            self.by_account
+                .entry(a.clone())
+                .or_default()
+                .insert(r.number);
+        }
+        self.by_state.entry(r.state).or_default().insert(r.number);
+        if let Some(t) = r.expires_at {
+            self.by_expiry.insert((t, r.number));
+        }
+    }
+
+    fn unindex(&mut self, r: &NumberRecord) {
+        if let Some(a) = &r.assigned_to {
+            if let Some(set) = self.by_account.get_mut(a) {
+                set.remove(&r.number);
+                if set.is_empty() {
+                    self.by_account.remove(a);
+                }
+            }
+        }
+        if let Some(set) = self.by_state.get_mut(&r.state) {
+            set.remove(&r.number);
+        }
+        if let Some(t) = r.expires_at {
+            self.by_expiry.remove(&(t, r.number));
+        }
+    }
+
+    /// Why `w` cannot be applied now, if it cannot.
+    fn check(&self, w: &Write) -> Option<Error> {
+        match w {
+            Write::Insert(r) => self
+                .records
+                .contains_key(&r.number)
+                .then(|| Error::NumberExists {
+                    number: r.number.to_string(),
+                }),
+            Write::Update { record, expected } => self.check_rev(&record.number, *expected),
+            Write::Delete { number, expected } => self.check_rev(number, *expected),
+        }
+    }
+
+    fn check_rev(&self, number: &PhoneNumber, expected: Revision) -> Option<Error> {
+        match self.records.get(number) {
+            Some(r) if r.revision == expected => None,
+            Some(r) => Some(Error::Conflict {
+                number: number.to_string(),
+                reason: format!("revision {} expected, {} stored", expected.0, r.revision.0),
+            }),
+            None => Some(Error::Conflict {
+                number: number.to_string(),
+                reason: "record no longer exists".into(),
+            }),
+        }
+    }
+
+    /// The last revision `number` had before it was deleted ([`Revision::NEW`]
+    /// if it was never deleted).
+    fn tombstone(&self, number: &PhoneNumber) -> Revision {
+        self.tombstones
+            .get(number)
+            .map_or(Revision::NEW, |(rev, _)| *rev)
+    }
+
+    /// Applies a write that `check` accepted.
+    fn apply(&mut self, w: Write) -> Revision {
+        match w {
+            Write::Insert(mut r) => {
+                r.revision = self.tombstone(&r.number).next();
+                let rev = r.revision;
+                self.index(&r);
+                self.records.insert(r.number, r);
+                rev
+            }
+            Write::Update {
+                mut record,
+                expected,
+            } => {
+                if let Some(old) = self.records.remove(&record.number) {
+                    self.unindex(&old);
+                }
+                record.revision = expected.next();
+                let rev = record.revision;
+                self.index(&record);
+                self.records.insert(record.number, record);
+                rev
+            }
+            Write::Delete { number, .. } => {
+                if let Some(old) = self.records.remove(&number) {
+                    self.unindex(&old);
+                    let last = self.tombstone(&number).max(old.revision);
+                    self.tombstones.insert(number, (last, Utc::now()));
+                }
+                Revision::NEW
+            }
+        }
+    }
+}
+
+/// Numbers from `set` at or after `start`, starting with `prefix`, in order.
+fn range_from<'a>(
+    set: &'a BTreeSet<PhoneNumber>,
+    lower: &'a str,
+    prefix: Option<&'a str>,
+) -> impl Iterator<Item = &'a PhoneNumber> + 'a {
+    set.range::<str, _>((Bound::Included(lower), Bound::Unbounded))
+        .take_while(move |n| prefix.is_none_or(|p| n.as_str().starts_with(p)))
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many records (of every state, discovery included) are stored.
+    pub fn len(&self) -> usize {
+        self.read().records.len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>> {
+        let inner = self.read();
+        Ok(numbers
+            .iter()
+            .map(|n| inner.records.get(n).cloned())
+            .collect())
+    }
+
+    async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
+        let mut inner = self.write();
+        match mode {
+            BatchMode::PerItem => Ok(writes
+                .into_iter()
+                .map(|w| match inner.check(&w) {
+                    Some(e) => Err(e),
+                    None => Ok(inner.apply(w)),
+                })
+                .collect()),
+            BatchMode::Atomic => {
+                // Check against the state the batch itself produces, so two writes
+                // to one number in one batch behave as they would in sequence: per
+                // number, its stored revision (if stored) and its tombstone.
+                let mut shadow: HashMap<PhoneNumber, (Option<Revision>, Revision)> = HashMap::new();
+                let mut errors: Vec<Option<Error>> = Vec::with_capacity(writes.len());
+                for w in &writes {
+                    let n = w.number();
+                    let (current, tombstone) = match shadow.get(&n) {
+                        Some(s) => *s,
+                        None => (
+                            inner.records.get(&n).map(|r| r.revision),
+                            inner.tombstone(&n),
+                        ),
+                    };
+                    let (err, after) = match (w, current) {
+                        (Write::Insert(_), Some(_)) => (
+                            Some(Error::NumberExists {
+                                number: n.to_string(),
+                            }),
+                            (current, tombstone),
+                        ),
+                        (Write::Insert(_), None) => (None, (Some(tombstone.next()), tombstone)),
+                        (Write::Update { expected, .. }, Some(r)) if r == *expected => {
+                            (None, (Some(r.next()), tombstone))
+                        }
+                        (Write::Delete { expected, .. }, Some(r)) if r == *expected => {
+                            (None, (None, tombstone.max(r)))
+                        }
+                        _ => (
+                            Some(Error::Conflict {
+                                number: n.to_string(),
+                                reason: "stale revision".into(),
+                            }),
+                            (current, tombstone),
+                        ),
+                    };
+                    shadow.insert(n, after);
+                    errors.push(err);
+                }
+                if errors.iter().any(Option::is_some) {
+                    return Ok(errors
+                        .into_iter()
+                        .zip(writes.iter())
+                        .map(|(e, w)| {
+                            Err(e.unwrap_or_else(|| Error::Conflict {
+                                number: w.number().to_string(),
+                                reason: super::BATCH_ABORTED.into(),
+                            }))
+                        })
+                        .collect());
+                }
+                Ok(writes.into_iter().map(|w| Ok(inner.apply(w))).collect())
+            }
+        }
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page> {
+        let inner = self.read();
+        let limit = query.limit.max(1);
+        let prefix = query.prefix.as_deref();
+        let lower: String = match (&query.start_key, prefix) {
+            (Some(s), Some(p)) => std::cmp::max(s.as_str(), p).to_string(),
+            (Some(s), None) => s.as_str().to_string(),
+            (None, Some(p)) => p.to_string(),
+            (None, None) => String::new(),
+        };
+        let mut out: Vec<NumberRecord> = Vec::with_capacity(limit.saturating_add(1).min(1024));
+        let push = |n: &PhoneNumber, out: &mut Vec<NumberRecord>| {
+            if let Some(r) = inner.records.get(n) {
+                if matches_query(r, query) {
+                    out.push(r.clone());
+                }
+            }
+        };
+
+        if let Some(t) = query.expires_before {
+            // Expiry sweeps: walk the expiry index, then order by number.
+            let mut numbers: Vec<PhoneNumber> = inner
+                .by_expiry
+                .iter()
+                .take_while(|(e, _)| *e <= t)
+                .map(|(_, n)| *n)
+                .filter(|n| n.as_str() >= lower.as_str())
+                .collect();
+            numbers.sort();
+            for n in &numbers {
+                if out.len() > limit {
+                    break;
+                }
+                push(n, &mut out);
+            }
+        } else if !query.accounts.is_empty() || !query.states.is_empty() {
+            // Merge the per-owner (or per-state) ordered sets lazily: each source is
+            // already sorted, so repeatedly take the smallest head.
+            let sets: Vec<&BTreeSet<PhoneNumber>> = if !query.accounts.is_empty() {
+                query
+                    .accounts
+                    .iter()
+                    .filter_map(|a| inner.by_account.get(a))
+                    .collect()
+            } else {
+                query
+                    .states
+                    .iter()
+                    .filter_map(|s| inner.by_state.get(s))
+                    .collect()
+            };
+            let mut iters: Vec<_> = sets
+                .iter()
+                .map(|s| range_from(s, &lower, prefix).peekable())
+                .collect();
+            loop {
+                if out.len() > limit {
+                    break;
+                }
+                let mut best: Option<PhoneNumber> = None;
+                for it in iters.iter_mut() {
+                    if let Some(n) = it.peek() {
+                        if best.as_ref().is_none_or(|b| *n < b) {
+                            best = Some(**n);
+                        }
+                    }
+                }
+                let Some(n) = best else { break };
+                // A number sits in one owner set and one state set, but a query may
+                // name the same account or state twice: advance every source past it.
+                for it in iters.iter_mut() {
+                    while it.peek().is_some_and(|m| **m == n) {
+                        it.next();
+                    }
+                }
+                push(&n, &mut out);
+            }
+        } else {
+            for (n, _) in inner
+                .records
+                .range::<str, _>((Bound::Included(lower.as_str()), Bound::Unbounded))
+                .take_while(|(n, _)| prefix.is_none_or(|p| n.as_str().starts_with(p)))
+            {
+                if out.len() > limit {
+                    break;
+                }
+                push(n, &mut out);
+            }
+        }
+
+        let next_start_key = if out.len() > limit {
+            out.pop().map(|r| r.number)
+        } else {
+            None
+        };
+        Ok(Page {
+            records: out,
+            next_start_key,
+        })
+    }
+
+    async fn count(&self, query: &ListQuery) -> Result<usize> {
+        let plain = query.prefix.is_none()
+            && query.states.is_empty()
+            && query.created_from.is_none()
+            && query.created_to.is_none()
+            && query.modified_before.is_none()
+            && query.expires_before.is_none();
+        let inner = self.read();
+        if plain && !query.accounts.is_empty() {
+            // Owner sets hold no discovery entries, so their sizes are the answer.
+            let mut seen = std::collections::HashSet::new();
+            return Ok(query
+                .accounts
+                .iter()
+                .filter(|a| seen.insert(*a))
+                .filter_map(|a| inner.by_account.get(a))
+                .map(BTreeSet::len)
+                .sum());
+        }
+        Ok(inner
+            .records
+            .values()
+            .filter(|r| matches_query(r, query))
+            .count())
+    }
+
+    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
+        Ok(self.read().idempotency.get(key).cloned())
+    }
+
+    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
+        let mut inner = self.write();
+        match inner.idempotency.get(&entry.key) {
+            Some(existing) if existing.expires_at > entry.created => Ok(false),
+            _ => {
+                inner.idempotency.insert(entry.key.clone(), entry);
+                Ok(true)
+            }
+        }
+    }
+
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        response: Value,
+    ) -> Result<()> {
+        let mut inner = self.write();
+        match inner.idempotency.get_mut(key) {
+            Some(e) if e.fingerprint == fingerprint => {
+                e.response = Some(response);
+                Ok(())
+            }
+            Some(_) => Err(Error::Conflict {
+                number: key.to_string(),
+                reason: "idempotency key reused with a different request".into(),
+            }),
+            None => Err(Error::Conflict {
+                number: key.to_string(),
+                reason: "idempotency key not begun".into(),
+            }),
+        }
+    }
+
+    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
+        self.write().idempotency.remove(key);
+        Ok(())
+    }
+
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
+        let mut inner = self.write();
+        let before = inner.idempotency.len();
+        inner.idempotency.retain(|_, e| e.expires_at > now);
+        Ok(before - inner.idempotency.len())
+    }
+
+    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
+        let mut inner = self.write();
+        let before = inner.tombstones.len();
+        inner
+            .tombstones
+            .retain(|_, (_, deleted)| *deleted >= deleted_before);
+        Ok(before - inner.tombstones.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreExt;
+
+    fn number(i: u32) -> PhoneNumber {
+        PhoneNumber::from_e164(&format!("+1415555{i:04}")).unwrap()
+    }
+
+    fn record(i: u32, tag: &str) -> NumberRecord {
+        let mut r = NumberRecord::new(number(i), NumberState::Reserved, "local", Utc::now());
+        r.public.insert("tag".into(), Value::from(tag));
+        r
+    }
+
+    #[tokio::test]
+    async fn a_reinserted_number_continues_after_its_tombstone() {
+        let store = MemoryStore::new();
+        assert_eq!(store.insert(record(1, "a")).await, Ok(Revision(1)));
+        assert_eq!(
+            store.update(record(1, "b"), Revision(1)).await,
+            Ok(Revision(2))
+        );
+        assert_eq!(
+            store.update(record(1, "c"), Revision(2)).await,
+            Ok(Revision(3))
+        );
+        assert_eq!(store.delete(&number(1), Revision(3)).await, Ok(()));
+        assert_eq!(store.len(), 0, "tombstones are not records");
+        assert_eq!(store.insert(record(1, "d")).await, Ok(Revision(4)));
+        for stale in 1..=3 {
+            let r = store.update(record(1, "stale"), Revision(stale)).await;
+            assert!(matches!(r, Err(Error::Conflict { .. })), "{r:?}");
+        }
+        assert_eq!(store.delete(&number(1), Revision(4)).await, Ok(()));
+        assert_eq!(store.insert(record(1, "e")).await, Ok(Revision(5)));
+        // A number never deleted still starts at 1.
+        assert_eq!(store.insert(record(2, "a")).await, Ok(Revision(1)));
+        let got = store.get(&number(1)).await.unwrap().unwrap();
+        assert_eq!(
+            (got.revision, &got.public["tag"]),
+            (Revision(5), &Value::from("e"))
+        );
+    }
+
+    #[tokio::test]
+    async fn tombstones_are_purged_by_deletion_time() {
+        let store = MemoryStore::new();
+        for i in 1..=3 {
+            store.insert(record(i, "a")).await.unwrap();
+            store.update(record(i, "b"), Revision(1)).await.unwrap();
+            store.delete(&number(i), Revision(2)).await.unwrap();
+        }
+        let deleted = Utc::now();
+        // Younger than the cutoff: kept, and re-inserts continue after them.
+        let past = deleted - chrono::Duration::hours(1);
+        assert_eq!(store.purge_tombstones(past).await, Ok(0));
+        assert_eq!(store.insert(record(1, "c")).await, Ok(Revision(3)));
+        // Older than the cutoff: dropped (the re-inserted number's too).
+        let future = deleted + chrono::Duration::seconds(1);
+        assert_eq!(store.purge_tombstones(future).await, Ok(3));
+        assert_eq!(store.purge_tombstones(future).await, Ok(0));
+        assert_eq!(store.insert(record(2, "c")).await, Ok(Revision(1)));
+        // The stored number keeps its revision, and its next tombstone is its own.
+        assert_eq!(
+            store.update(record(1, "d"), Revision(3)).await,
+            Ok(Revision(4))
+        );
+        assert_eq!(store.delete(&number(1), Revision(4)).await, Ok(()));
+        assert_eq!(store.insert(record(1, "e")).await, Ok(Revision(5)));
+    }
+
+    #[tokio::test]
+    async fn batches_follow_tombstones_and_a_refused_one_leaves_none() {
+        let store = MemoryStore::new();
+        let cycle = |n: u32| {
+            vec![
+                Write::Delete {
+                    number: number(n),
+                    expected: Revision(1),
+                },
+                Write::Insert(record(n, "b")),
+                Write::Update {
+                    record: record(n, "c"),
+                    expected: Revision(2),
+                },
+                Write::Delete {
+                    number: number(n),
+                    expected: Revision(3),
+                },
+                Write::Insert(record(n, "d")),
+            ]
+        };
+        let accepted = vec![
+            Ok(Revision::NEW),
+            Ok(Revision(2)),
+            Ok(Revision(3)),
+            Ok(Revision::NEW),
+            Ok(Revision(4)),
+        ];
+
+        store.insert(record(1, "a")).await.unwrap();
+        let mut refused = cycle(1);
+        refused.push(Write::Delete {
+            number: number(9),
+            expected: Revision(1),
+        });
+        let results = store.write_batch(refused, BatchMode::Atomic).await.unwrap();
+        assert!(results.iter().all(Result::is_err), "{results:?}");
+        assert_eq!(
+            store.get(&number(1)).await.unwrap().map(|r| r.revision),
+            Some(Revision(1))
+        );
+        // Had the refused batch left its tombstone (3), this would differ.
+        let results = store
+            .write_batch(cycle(1), BatchMode::Atomic)
+            .await
+            .unwrap();
+        assert_eq!(results, accepted);
+
+        store.insert(record(2, "a")).await.unwrap();
+        let results = store
+            .write_batch(cycle(2), BatchMode::PerItem)
+            .await
+            .unwrap();
+        assert_eq!(results, accepted);
+        for n in [1, 2] {
+            let got = store.get(&number(n)).await.unwrap().unwrap();
+            assert_eq!(got.revision, Revision(4));
+            assert_eq!(got.public["tag"], Value::from("d"));
+        }
+    }
+}

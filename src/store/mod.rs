@@ -1,0 +1,472 @@
+//! Persistence: the [`Store`] trait, its conveniences ([`StoreExt`]) and the
+//! built-in backends.
+//!
+//! A store holds three kinds of entries, all keyed so that any instance sharing
+//! the store sees the same thing:
+//! - number records ([`NumberRecord`]), including `discovery` entries left by
+//!   searches (they carry an `expires_at` and never show in listings);
+//! - idempotency entries ([`IdempotencyEntry`]).
+//!
+//! Every write of a record is conditional: an insert fails if the number exists,
+//! an update or delete fails unless the stored revision is the one the caller
+//! read (compare-and-swap). There is no last-writer-wins anywhere. A number's
+//! revisions never repeat, even across its deletion and re-insertion, so a
+//! revision read before a delete never matches the record inserted after it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::account::AccountId;
+use crate::error::{Error, Result};
+use crate::number::PhoneNumber;
+use crate::record::{NumberRecord, Revision};
+use crate::state::NumberState;
+
+mod memory;
+pub use memory::MemoryStore;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_common;
+
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore};
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
+
+/// The `reason` of the [`Error::Conflict`] that every write of a refused
+/// [`BatchMode::Atomic`] batch reports, except the writes that failed on their own.
+pub const BATCH_ABORTED: &str = "batch aborted";
+
+/// One conditional write.
+///
+/// Revisions (see [`Revision`]) never repeat for a number, across its whole
+/// history:
+/// - a successful insert of a number never stored before stores revision `1`
+///   (`Revision::NEW.next()`), whatever the inserted record's own `revision`
+///   field says;
+/// - a successful insert of a number that was stored and then deleted stores
+///   a revision greater than every revision the number ever had (the built-in
+///   stores remember the last revision of every deleted number, a
+///   *tombstone*, and store it + 1), as long as its tombstone is kept (see
+///   [`Store::purge_tombstones`]: after that, it may start again at `1`);
+/// - a successful update stores `expected.next()`.
+///
+/// So an [`Update`](Write::Update) or [`Delete`](Write::Delete) carrying a
+/// revision read before the number was deleted fails with
+/// [`Error::Conflict`], even after the number was inserted again and updated
+/// as many times as before (the ABA case). The same holds inside a batch:
+/// `[Delete { a, expected: r }, Insert(a)]` stores `a` at a revision greater
+/// than `r`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Store a new record. Fails with [`Error::NumberExists`] if the number is stored.
+    Insert(NumberRecord),
+    /// Replace a record if its stored revision is still `expected`; otherwise
+    /// [`Error::Conflict`] (also when the number is not stored at all). The
+    /// stored revision becomes `expected.next()`.
+    Update {
+        /// The new content (its own `revision` field is ignored).
+        record: NumberRecord,
+        /// The revision the caller read.
+        expected: Revision,
+    },
+    /// Remove a record if its stored revision is still `expected`; otherwise
+    /// [`Error::Conflict`] (also when it does not exist).
+    Delete {
+        /// The number.
+        number: PhoneNumber,
+        /// The revision the caller read.
+        expected: Revision,
+    },
+}
+
+impl Write {
+    /// The number this write is about.
+    pub fn number(&self) -> PhoneNumber {
+        match self {
+            Write::Insert(r) | Write::Update { record: r, .. } => r.number,
+            Write::Delete { number, .. } => *number,
+        }
+    }
+}
+
+/// The outcome of one write in a batch: the new revision (`Revision::NEW` for a
+/// delete), or why it was refused: [`Error::NumberExists`] for an insert of a
+/// stored number, [`Error::Conflict`] for an update or delete whose expected
+/// revision is not the stored one (or whose number is not stored), and, in an
+/// [`BatchMode::Atomic`] batch that was refused, [`Error::Conflict`] with reason
+/// [`BATCH_ABORTED`] for the writes that would have succeeded. The error's
+/// `number` is the write's number in E.164.
+pub type WriteResult = Result<Revision>;
+
+/// How a batch of writes is applied.
+///
+/// In both modes the writes are evaluated in the order given, and each one
+/// sees the effect of the earlier writes of the same batch: `[Insert(a),
+/// Update { a, expected: 1 }]` succeeds twice and leaves `a` at revision 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchMode {
+    /// Each write succeeds or fails on its own (each write is itself atomic).
+    #[default]
+    PerItem,
+    /// All writes succeed, or none is applied: if any write would fail, every
+    /// write reports an error (the failing ones their own, the others
+    /// [`Error::Conflict`] with reason [`BATCH_ABORTED`]). Every write is
+    /// evaluated, so each failing write reports its own error, not only the
+    /// first one.
+    Atomic,
+}
+
+/// Which records a listing returns, in number order.
+///
+/// Number order is the byte order of the E.164 strings (the [`Ord`] of
+/// [`PhoneNumber`]). Time filters compare instants exactly, to the nanosecond
+/// (the SQL stores keep nanoseconds since the Unix epoch, which covers the years
+/// 1677 to 2262; they document what they do outside that range).
+/// [`matches_query`] is the reference for every filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListQuery {
+    /// Only numbers assigned to one of these accounts (empty: any owner, or none).
+    pub accounts: Vec<AccountId>,
+    /// Only numbers whose E.164 string starts with this (e.g. `+1415`).
+    pub prefix: Option<String>,
+    /// Only these states. Empty: every state except `discovery`.
+    pub states: Vec<NumberState>,
+    /// Only numbers created at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only numbers created at or before this instant.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Only numbers modified before this instant (maintenance sweeps).
+    pub modified_before: Option<DateTime<Utc>>,
+    /// Only records whose `expires_at` is at or before this instant.
+    pub expires_before: Option<DateTime<Utc>>,
+    /// Start at this number (inclusive).
+    pub start_key: Option<PhoneNumber>,
+    /// At most this many records (0 is treated as 1).
+    pub limit: usize,
+}
+
+/// A page of records and the key to continue from.
+///
+/// To read every matching record, call [`Store::list`] again with `start_key`
+/// set to `next_start_key` until it is `None`. While others write, every
+/// number that is stored and matches the query for the whole walk is returned
+/// exactly once, numbers never repeat and always increase from page to page;
+/// numbers inserted or deleted during the walk may or may not appear.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    /// The records, sorted by number.
+    pub records: Vec<NumberRecord>,
+    /// The first number of the next page: the smallest matching number after
+    /// the last record of this page, or `None` when there is none (so a
+    /// `Some` promises, at the time of the listing, a non-empty next page).
+    pub next_start_key: Option<PhoneNumber>,
+}
+
+/// A remembered result of an operation called with an idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyEntry {
+    /// The caller's key (scoped by the manager to the acting account).
+    pub key: String,
+    /// A fingerprint of the request; the same key with another fingerprint is a conflict.
+    pub fingerprint: String,
+    /// The stored result, `None` while the first call is still running.
+    pub response: Option<Value>,
+    /// When the entry was made.
+    pub created: DateTime<Utc>,
+    /// When the key may be forgotten.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Persistence for numbers. What a host implements to use its own database.
+///
+/// Contract (checked by `store::conformance` with the `testing` feature):
+/// - a stored record reads back exactly as written (every field, the order of
+///   its public fields, nanosecond timestamps), except `revision`, which is
+///   always the stored revision;
+/// - `get_many` returns one slot per requested number, in order, with the
+///   stored revision in each record; a number asked for twice fills both
+///   slots; an empty request gives an empty answer;
+/// - writes are conditional as documented on [`Write`], and a batch follows its
+///   [`BatchMode`]; results come back in the order of the writes, one per
+///   write (an empty batch gives an empty answer);
+/// - a number's revisions never repeat, even across its deletion and
+///   re-insertion (see [`Write`]): a store remembers something of every number
+///   it deleted for as long as a writer may still hold a revision of the
+///   deleted record. The built-in stores keep a *tombstone* per deleted number
+///   (the number, its last revision and when it was deleted: a map entry in
+///   [`MemoryStore`], a row of `nm_tombstones` in the SQL stores), kept after
+///   the number is inserted again, until [`Store::purge_tombstones`] drops it;
+/// - an outer `Err` from `write_batch` means the backend itself failed
+///   ([`Error::Database`]): the caller cannot tell which writes were applied
+///   and must read again before retrying;
+/// - `list` returns records sorted by number, starting at `start_key`
+///   (inclusive), honouring every filter of [`ListQuery`] exactly as
+///   [`matches_query`] does, and `next_start_key` is as documented on [`Page`];
+/// - idempotency entries are insert-if-absent (see each method);
+/// - concurrent callers (tasks, threads, processes sharing the backend) never
+///   lose an update: each conditional write is atomic.
+///
+/// Implementations report backend failures as [`Error::Database`] and never
+/// panic.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Reads several records at once.
+    async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>>;
+
+    /// Applies conditional writes; one result per write, in order.
+    async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>>;
+
+    /// Lists records in number order.
+    async fn list(&self, query: &ListQuery) -> Result<Page>;
+
+    /// Reads an idempotency entry (expired ones may still be returned; the caller checks).
+    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>>;
+
+    /// Inserts an entry if no entry with that key exists, or replaces the
+    /// existing one if it has expired at `entry.created` (its `expires_at` is at
+    /// or before `entry.created`); returns whether `entry` was stored. When
+    /// several callers begin the same key at once, exactly one gets `true`.
+    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool>;
+
+    /// Stores the response of an entry begun with the same key and fingerprint.
+    async fn finish_idempotency(&self, key: &str, fingerprint: &str, response: Value)
+        -> Result<()>;
+
+    /// Removes an entry (used when the first call failed before doing
+    /// anything). Removing a key that is not stored is not an error.
+    async fn abandon_idempotency(&self, key: &str) -> Result<()>;
+
+    /// Deletes idempotency entries that expired at or before `now`; returns how many.
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize>;
+
+    /// Drops the tombstones of numbers deleted strictly before `deleted_before`;
+    /// returns how many were dropped.
+    ///
+    /// A tombstone (see [`Write`]) only has to outlive every writer that may
+    /// still hold a revision of the deleted record: once none can, a store may
+    /// drop it, and a later insert of the number may then start again at
+    /// revision `1`. Operations are bounded in time (a purchase claim lives
+    /// [`Config::claim_ttl`](crate::Config::claim_ttl)), so the manager's
+    /// [`purge_expired`](crate::NumberManager::purge_expired) calls this with
+    /// `now - `[`Config::tombstone_horizon`](crate::Config::tombstone_horizon)
+    /// (default 24 hours). The cutoff is
+    /// compared with the deletion stamps the store took itself, from the wall
+    /// clock (`Utc::now()`), not from the manager's [`Clock`](crate::clock::Clock).
+    ///
+    /// A tombstone deleted at or after `deleted_before` is never dropped, and
+    /// dropping tombstones never makes an insert, update or delete fail.
+    ///
+    /// The default keeps every tombstone and returns `0` (right for a store
+    /// that keeps none, or that bounds them itself); a store that keeps
+    /// tombstones should override it, or they grow with every delete (each
+    /// expired search result is one).
+    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
+        let _ = deleted_before;
+        Ok(0)
+    }
+
+    /// How many records match `query` (ignoring `start_key` and `limit`).
+    /// The default pages through [`Store::list`]; backends should override it
+    /// with something cheaper (an index size, `COUNT(*)`).
+    async fn count(&self, query: &ListQuery) -> Result<usize> {
+        let mut q = query.clone();
+        q.start_key = None;
+        q.limit = 1000;
+        let mut total = 0;
+        loop {
+            let page = self.list(&q).await?;
+            total += page.records.len();
+            match page.next_start_key {
+                Some(k) => q.start_key = Some(k),
+                None => return Ok(total),
+            }
+        }
+    }
+}
+
+/// Single-record conveniences over any [`Store`].
+#[async_trait]
+pub trait StoreExt: Store {
+    /// Reads one record.
+    async fn get(&self, number: &PhoneNumber) -> Result<Option<NumberRecord>> {
+        Ok(self
+            .get_many(std::slice::from_ref(number))
+            .await?
+            .into_iter()
+            .next()
+            .flatten())
+    }
+
+    /// Inserts a new record; returns its revision.
+    async fn insert(&self, record: NumberRecord) -> Result<Revision> {
+        one(self
+            .write_batch(vec![Write::Insert(record)], BatchMode::PerItem)
+            .await?)
+    }
+
+    /// Compare-and-swap update; returns the new revision.
+    async fn update(&self, record: NumberRecord, expected: Revision) -> Result<Revision> {
+        one(self
+            .write_batch(vec![Write::Update { record, expected }], BatchMode::PerItem)
+            .await?)
+    }
+
+    /// Compare-and-swap delete.
+    async fn delete(&self, number: &PhoneNumber, expected: Revision) -> Result<()> {
+        one(self
+            .write_batch(
+                vec![Write::Delete {
+                    number: *number,
+                    expected,
+                }],
+                BatchMode::PerItem,
+            )
+            .await?)
+        .map(|_| ())
+    }
+}
+
+impl<T: Store + ?Sized> StoreExt for T {}
+
+/// Walks a listing page by page, following `next_start_key`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use number_manager::store::{ListQuery, MemoryStore, Pages};
+/// let store = MemoryStore::new();
+/// let mut pages = Pages::new(&store, ListQuery { limit: 100, ..Default::default() });
+/// while let Some(records) = pages.next().await.unwrap() {
+///     assert!(records.is_empty());
+/// }
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct Pages<'a, S: ?Sized> {
+    store: &'a S,
+    query: ListQuery,
+    done: bool,
+}
+
+impl<'a, S: Store + ?Sized> Pages<'a, S> {
+    /// Starts at `query.start_key`, `query.limit` records a page.
+    pub fn new(store: &'a S, query: ListQuery) -> Self {
+        Pages {
+            store,
+            query,
+            done: false,
+        }
+    }
+
+    /// The next page, or `None` once the listing is exhausted.
+    pub async fn next(&mut self) -> Result<Option<Vec<NumberRecord>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.store.list(&self.query).await?;
+        match page.next_start_key {
+            Some(k) => self.query.start_key = Some(k),
+            None => self.done = true,
+        }
+        Ok(Some(page.records))
+    }
+}
+
+fn one(mut results: Vec<WriteResult>) -> Result<Revision> {
+    results.pop().unwrap_or_else(|| {
+        Err(Error::Internal {
+            cause: "store returned no result for a write".into(),
+        })
+    })
+}
+
+#[async_trait]
+impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
+    async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>> {
+        (**self).get_many(numbers).await
+    }
+    async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
+        (**self).write_batch(writes, mode).await
+    }
+    async fn list(&self, query: &ListQuery) -> Result<Page> {
+        (**self).list(query).await
+    }
+    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
+        (**self).get_idempotency(key).await
+    }
+    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
+        (**self).begin_idempotency(entry).await
+    }
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        response: Value,
+    ) -> Result<()> {
+        (**self)
+            .finish_idempotency(key, fingerprint, response)
+            .await
+    }
+    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
+        (**self).abandon_idempotency(key).await
+    }
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
+        (**self).purge_idempotency(now).await
+    }
+    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
+        (**self).purge_tombstones(deleted_before).await
+    }
+    async fn count(&self, query: &ListQuery) -> Result<usize> {
+        (**self).count(query).await
+    }
+}
+
+/// Whether `record` passes every filter of `query` except `start_key`/`limit`.
+/// Backends may use it to post-filter; SQL backends express the same in SQL.
+pub fn matches_query(record: &NumberRecord, query: &ListQuery) -> bool {
+    if !query.accounts.is_empty()
+        && !record
+            .assigned_to
+            .as_ref()
+            .is_some_and(|a| query.accounts.contains(a))
+    {
+        return false;
+    }
+    if let Some(p) = &query.prefix {
+        if !record.number.as_str().starts_with(p.as_str()) {
+            return false;
+        }
+    }
+    if query.states.is_empty() {
+        if record.state == NumberState::Discovery {
+            return false;
+        }
+    } else if !query.states.contains(&record.state) {
+        return false;
+    }
+    if query.created_from.is_some_and(|t| record.created < t) {
+        return false;
+    }
+    if query.created_to.is_some_and(|t| record.created > t) {
+        return false;
+    }
+    if query.modified_before.is_some_and(|t| record.modified >= t) {
+        return false;
+    }
+    if let Some(t) = query.expires_before {
+        if record.expires_at.is_none_or(|e| e > t) {
+            return false;
+        }
+    }
+    true
+}

@@ -1,0 +1,710 @@
+//! [`SqliteStore`]: a durable [`Store`] in one SQLite file (feature `sqlite`).
+//!
+//! Everything about it is documented on the type.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, Row as _, SqliteConnection};
+
+use super::sql_common::{self, Arg, Dialect, Sql};
+use super::{BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::number::PhoneNumber;
+use crate::record::{NumberRecord, Revision};
+
+/// The schema version this library writes.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
+const MIGRATIONS: &[&[&str]] = &[V1, V2];
+
+/// Version 1: numbers and idempotency entries.
+const V1: &[&str] = &[
+    "CREATE TABLE nm_numbers (
+        number TEXT PRIMARY KEY NOT NULL,
+        revision INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        assigned_to TEXT,
+        created_ns INTEGER NOT NULL,
+        modified_ns INTEGER NOT NULL,
+        expires_ns INTEGER,
+        doc TEXT NOT NULL
+    ) WITHOUT ROWID",
+    "CREATE INDEX nm_numbers_assigned_to ON nm_numbers (assigned_to, number)",
+    "CREATE INDEX nm_numbers_state ON nm_numbers (state, number)",
+    "CREATE INDEX nm_numbers_expires ON nm_numbers (expires_ns) WHERE expires_ns IS NOT NULL",
+    "CREATE INDEX nm_numbers_created ON nm_numbers (created_ns)",
+    "CREATE INDEX nm_numbers_modified ON nm_numbers (modified_ns)",
+    "CREATE TABLE nm_idempotency (
+        key TEXT PRIMARY KEY NOT NULL,
+        fingerprint TEXT NOT NULL,
+        expires_ns INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        response TEXT
+    ) WITHOUT ROWID",
+    "CREATE INDEX nm_idempotency_expires ON nm_idempotency (expires_ns)",
+];
+
+/// Version 2: the last revision of every deleted number and when it was
+/// deleted, so that a number inserted again never reuses a revision (until
+/// its tombstone is purged).
+const V2: &[&str] = &[
+    "CREATE TABLE nm_tombstones (
+        number TEXT PRIMARY KEY NOT NULL,
+        revision INTEGER NOT NULL,
+        deleted_ns INTEGER NOT NULL
+    ) WITHOUT ROWID",
+    "CREATE INDEX nm_tombstones_deleted ON nm_tombstones (deleted_ns)",
+];
+
+const TABLE: &str = "nm_numbers";
+
+/// How [`SqliteStore::open_with`] opens a file.
+///
+/// ```
+/// use std::time::Duration;
+/// use number_manager::store::SqliteOptions;
+/// let options = SqliteOptions::default().busy_timeout(Duration::from_millis(500)).max_connections(8);
+/// assert_eq!(options.get_busy_timeout(), Duration::from_millis(500));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    busy_timeout: Duration,
+    read_only: bool,
+    max_connections: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            busy_timeout: Duration::from_secs(5),
+            read_only: false,
+            max_connections: 4,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// How long a statement waits for a lock held by another connection or
+    /// process before failing with [`Error::Database`] (default 5 s).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The busy timeout.
+    pub fn get_busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
+
+    /// Opens the file read-only (default `false`): the file must exist and be
+    /// migrated already; every write fails with [`Error::Database`].
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Connections kept open at most (default 4; at least 1). Reads run in
+    /// parallel; writes take turns.
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+}
+
+/// A [`Store`] in one SQLite file, or in memory.
+///
+/// - One file in WAL mode (readers never wait for the writer), `synchronous =
+///   FULL` (a committed write survives a power cut), a busy timeout so a file
+///   locked by another process gives a clear [`Error::Database`] instead of a
+///   hang.
+/// - The schema is created and migrated when the file is opened; the
+///   `nm_schema_version` table records which migrations were applied. A file
+///   written by a newer version of this library is refused rather than guessed
+///   at.
+/// - A record is stored as its JSON document plus the columns every query
+///   filters on, each with an index: `number` (primary key), `(assigned_to,
+///   number)`, `(state, number)`, `expires_ns`, `created_ns`, `modified_ns`.
+///   Times are nanoseconds since the Unix epoch (exact from 1677 to 2262; see
+///   [`ListQuery`]).
+/// - Every write is a compare-and-swap in SQL (`UPDATE ... WHERE number = ?
+///   AND revision = ?`), and a batch runs in one `BEGIN IMMEDIATE` transaction,
+///   so several processes may share the file.
+/// - A delete leaves a tombstone in `nm_tombstones` (the number, its last
+///   revision and when it was deleted, from the wall clock), and inserting the
+///   number again stores that revision + 1, so revisions never repeat (see
+///   [`Write`]). [`Store::purge_tombstones`] drops the tombstones deleted
+///   before its cutoff in one `DELETE` (on the `deleted_ns` index).
+/// - It runs on tokio (through sqlx): open and use it inside a tokio runtime;
+///   opening it elsewhere fails with [`Error::Database`].
+///
+/// Schema (version 2; a file at version 1 is upgraded in place when opened):
+///
+/// ```sql
+/// CREATE TABLE nm_numbers (
+///     number      TEXT PRIMARY KEY NOT NULL,   -- E.164
+///     revision    INTEGER NOT NULL,            -- the store's revision
+///     state       TEXT NOT NULL,
+///     assigned_to TEXT,
+///     created_ns  INTEGER NOT NULL,
+///     modified_ns INTEGER NOT NULL,
+///     expires_ns  INTEGER,
+///     doc         TEXT NOT NULL                -- the NumberRecord as JSON
+/// ) WITHOUT ROWID;
+/// CREATE TABLE nm_idempotency (
+///     key         TEXT PRIMARY KEY NOT NULL,
+///     fingerprint TEXT NOT NULL,
+///     expires_ns  INTEGER NOT NULL,
+///     entry       TEXT NOT NULL,               -- the entry as JSON, without response
+///     response    TEXT                         -- JSON, NULL while running
+/// ) WITHOUT ROWID;
+/// CREATE TABLE nm_tombstones (                 -- version 2
+///     number      TEXT PRIMARY KEY NOT NULL,   -- a deleted number
+///     revision    INTEGER NOT NULL,            -- the last revision it had
+///     deleted_ns  INTEGER NOT NULL             -- when it was deleted
+/// ) WITHOUT ROWID;
+/// CREATE INDEX nm_tombstones_deleted ON nm_tombstones (deleted_ns);
+/// ```
+///
+/// # Example
+///
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use number_manager::record::NumberRecord;
+/// use number_manager::state::NumberState;
+/// use number_manager::store::{SqliteStore, StoreExt};
+/// use number_manager::PhoneNumber;
+///
+/// let dir = std::env::temp_dir().join(format!("nm-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("numbers.db");
+/// # let _ = std::fs::remove_file(&path);
+/// let store = SqliteStore::open(&path).await?;
+/// let number = PhoneNumber::parse("+14155550100")?;
+/// let record = NumberRecord::new(number, NumberState::Reserved, "local", chrono::Utc::now());
+/// let revision = store.insert(record).await?;
+/// store.close().await;
+///
+/// let reopened = SqliteStore::open(&path).await?;
+/// assert_eq!(reopened.get(&number).await?.map(|r| r.revision), Some(revision));
+/// # reopened.close().await;
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: Option<PathBuf>,
+}
+
+fn db(context: &str) -> impl Fn(sqlx::Error) -> crate::error::Error + '_ {
+    move |e| crate::error::Error::database(format!("sqlite: {context}: {e}"))
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database file at `path` with the
+    /// default [`SqliteOptions`], and migrates its schema.
+    ///
+    /// Fails with [`Error::Database`] when the file cannot be opened or created,
+    /// is not a SQLite database, is locked past the busy timeout while it needs
+    /// migrating, or was written by a newer version of this library.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens the database file at `path` with `options`.
+    pub async fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        sql_common::require_tokio("sqlite")?;
+        let path = path.as_ref().to_path_buf();
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(!options.read_only)
+            .read_only(options.read_only)
+            .busy_timeout(options.busy_timeout)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .min_connections(0)
+            .acquire_timeout(
+                options
+                    .busy_timeout
+                    .max(Duration::from_secs(1))
+                    .saturating_mul(2),
+            )
+            .connect_with(connect)
+            .await
+            .map_err(|e| {
+                crate::error::Error::database(format!(
+                    "sqlite: cannot open {}: {e}",
+                    path.display()
+                ))
+            })?;
+        let store = SqliteStore {
+            pool,
+            path: Some(path),
+        };
+        if let Err(e) = store.migrate(options.read_only).await {
+            store.pool.close().await;
+            return Err(e);
+        }
+        Ok(store)
+    }
+
+    /// A fresh database in memory, gone when the store is dropped (for tests
+    /// and short-lived tools). It has one connection, so operations take turns.
+    pub async fn open_in_memory() -> Result<Self> {
+        sql_common::require_tokio("sqlite")?;
+        let connect = SqliteConnectOptions::new()
+            .in_memory(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(connect)
+            .await
+            .map_err(db("cannot open an in-memory database"))?;
+        let store = SqliteStore { pool, path: None };
+        store.migrate(false).await?;
+        Ok(store)
+    }
+
+    /// The file this store keeps its data in (`None` in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Closes every connection, waiting for operations in progress. The store
+    /// (and its clones) fail with [`Error::Database`] afterwards.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check` over the whole database (every
+    /// page, index and constraint), e.g. after a crash or before a backup.
+    ///
+    /// Returns `Ok(())` when SQLite answers `ok`, and [`Error::Database`]
+    /// listing what SQLite found (at most its first 100 problems) otherwise,
+    /// or when the check cannot run. It reads every page, so it takes time in
+    /// proportion to the file's size; it does not block writers in WAL mode.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use number_manager::store::SqliteStore;
+    /// let store = SqliteStore::open_in_memory().await?;
+    /// store.integrity_check().await?;
+    /// # Ok::<(), number_manager::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn integrity_check(&self) -> Result<()> {
+        let problems: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("cannot run the integrity check"))?;
+        if problems.len() == 1 && problems.iter().all(|p| p == "ok") {
+            return Ok(());
+        }
+        if problems.is_empty() {
+            return Err(crate::error::Error::database(
+                "sqlite: the integrity check gave no answer",
+            ));
+        }
+        Err(crate::error::Error::database(format!(
+            "sqlite: integrity check failed: {}",
+            problems.join("; ")
+        )))
+    }
+
+    async fn migrate(&self, read_only: bool) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db("cannot connect"))?;
+        if !read_only && self.path.is_some() {
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db("cannot read the journal mode"))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                let _: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db("cannot switch to WAL mode"))?;
+            }
+        }
+        let version = schema_version(&mut conn).await?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version > SCHEMA_VERSION {
+            return Err(crate::error::Error::database(format!(
+                "sqlite: schema version {version} is newer than this library's ({SCHEMA_VERSION})"
+            )));
+        }
+        if read_only {
+            return Err(crate::error::Error::database(format!(
+                "sqlite: schema version {version} needs migrating to {SCHEMA_VERSION}, and the file is opened read-only"
+            )));
+        }
+        let mut tx = conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("cannot lock the file to migrate it"))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS nm_schema_version (version INTEGER PRIMARY KEY NOT NULL, applied_ns INTEGER NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db("cannot create the schema version table"))?;
+        // Another process may have migrated while we waited for the lock.
+        let version = schema_version(&mut tx).await?;
+        for (i, statements) in MIGRATIONS.iter().enumerate() {
+            let target = i as i64 + 1;
+            if target <= version {
+                continue;
+            }
+            for statement in *statements {
+                sqlx::query(statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(&format!("migration {target} failed")))?;
+            }
+            sqlx::query("INSERT INTO nm_schema_version (version, applied_ns) VALUES (?, ?)")
+                .bind(target)
+                .bind(sql_common::to_ns(Utc::now()))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("cannot record the schema version"))?;
+        }
+        tx.commit().await.map_err(db("cannot commit the migration"))
+    }
+
+    async fn fetch_records(&self, sql: Sql) -> Result<Vec<NumberRecord>> {
+        let rows = bound(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("cannot list numbers"))?;
+        rows.iter().map(decode_row).collect()
+    }
+}
+
+async fn schema_version(conn: &mut SqliteConnection) -> Result<i64> {
+    let exists: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'nm_schema_version'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db("cannot read the schema"))?;
+    if exists == 0 {
+        return Ok(0);
+    }
+    let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM nm_schema_version")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db("cannot read the schema version"))?;
+    Ok(version.unwrap_or(0))
+}
+
+/// The statement with its arguments bound.
+fn bound(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    let mut q = sqlx::query(&sql.text);
+    for arg in &sql.args {
+        q = match arg.clone() {
+            Arg::Text(s) => q.bind(s),
+            Arg::Int(i) => q.bind(i),
+            Arg::Texts(v) => q.bind(Value::from(v).to_string()),
+        };
+    }
+    q
+}
+
+fn decode_row(row: &sqlx::sqlite::SqliteRow) -> Result<NumberRecord> {
+    let number: String = row.try_get("number").map_err(db("cannot read a row"))?;
+    let revision: i64 = row.try_get("revision").map_err(db("cannot read a row"))?;
+    let doc: String = row.try_get("doc").map_err(db("cannot read a row"))?;
+    sql_common::decode(&number, revision, &doc)
+}
+
+/// Runs one write inside the batch transaction.
+async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<WriteResult> {
+    match write {
+        Write::Insert(record) => {
+            // The transaction holds the write lock: the tombstone read here is
+            // still the latest when the row is inserted.
+            let number = record.number.as_str();
+            let tombstone: Option<i64> =
+                sqlx::query_scalar("SELECT revision FROM nm_tombstones WHERE number = ?")
+                    .bind(number)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db("cannot read a tombstone"))?;
+            let rev = match tombstone {
+                Some(last) => sql_common::rev_from_sql(number, last)?.next(),
+                None => Revision::NEW.next(),
+            };
+            let row = sql_common::encode(record, rev)?;
+            let done = sqlx::query(
+                "INSERT INTO nm_numbers (number, revision, state, assigned_to, created_ns, modified_ns, expires_ns, doc)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (number) DO NOTHING",
+            )
+            .bind(&row.number)
+            .bind(row.revision)
+            .bind(row.state)
+            .bind(&row.assigned_to)
+            .bind(row.created_ns)
+            .bind(row.modified_ns)
+            .bind(row.expires_ns)
+            .bind(&row.doc)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("cannot insert"))?;
+            Ok(if done.rows_affected() == 1 {
+                Ok(rev)
+            } else {
+                Err(sql_common::exists(&row.number))
+            })
+        }
+        Write::Update { record, expected } => {
+            let number = record.number.as_str();
+            let Ok(expected_sql) = sql_common::rev_to_sql(*expected) else {
+                return Ok(Err(sql_common::conflict(
+                    number,
+                    *expected,
+                    stored_revision(conn, number).await?,
+                )));
+            };
+            let rev = expected.next();
+            let row = sql_common::encode(record, rev)?;
+            let done = sqlx::query(
+                "UPDATE nm_numbers SET revision = ?, state = ?, assigned_to = ?, created_ns = ?, modified_ns = ?,
+                 expires_ns = ?, doc = ? WHERE number = ? AND revision = ?",
+            )
+            .bind(row.revision)
+            .bind(row.state)
+            .bind(&row.assigned_to)
+            .bind(row.created_ns)
+            .bind(row.modified_ns)
+            .bind(row.expires_ns)
+            .bind(&row.doc)
+            .bind(&row.number)
+            .bind(expected_sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("cannot update"))?;
+            if done.rows_affected() == 1 {
+                Ok(Ok(rev))
+            } else {
+                Ok(Err(sql_common::conflict(
+                    number,
+                    *expected,
+                    stored_revision(conn, number).await?,
+                )))
+            }
+        }
+        Write::Delete { number, expected } => {
+            let number = number.as_str();
+            let Ok(expected_sql) = sql_common::rev_to_sql(*expected) else {
+                return Ok(Err(sql_common::conflict(
+                    number,
+                    *expected,
+                    stored_revision(conn, number).await?,
+                )));
+            };
+            let rows = sqlx::query("DELETE FROM nm_numbers WHERE number = ? AND revision = ?")
+                .bind(number)
+                .bind(expected_sql)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("cannot delete"))?
+                .rows_affected();
+            if rows == 1 {
+                // The deleted row had revision `expected`: remember it, and when.
+                sqlx::query(
+                    "INSERT INTO nm_tombstones (number, revision, deleted_ns) VALUES (?, ?, ?)
+                     ON CONFLICT (number) DO UPDATE SET revision = max(nm_tombstones.revision, excluded.revision),
+                     deleted_ns = max(nm_tombstones.deleted_ns, excluded.deleted_ns)",
+                )
+                .bind(number)
+                .bind(expected_sql)
+                .bind(sql_common::to_ns(Utc::now()))
+                .execute(&mut *conn)
+                .await
+                .map_err(db("cannot record a tombstone"))?;
+                Ok(Ok(Revision::NEW))
+            } else {
+                Ok(Err(sql_common::conflict(
+                    number,
+                    *expected,
+                    stored_revision(conn, number).await?,
+                )))
+            }
+        }
+    }
+}
+
+async fn stored_revision(conn: &mut SqliteConnection, number: &str) -> Result<Option<i64>> {
+    sqlx::query_scalar("SELECT revision FROM nm_numbers WHERE number = ?")
+        .bind(number)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("cannot read a revision"))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = Value::from(numbers.iter().map(|n| n.as_str()).collect::<Vec<_>>()).to_string();
+        let rows =
+            sqlx::query("SELECT number, revision, doc FROM nm_numbers WHERE number IN (SELECT value FROM json_each(?))")
+                .bind(list)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("cannot read numbers"))?;
+        let records = rows.iter().map(decode_row).collect::<Result<Vec<_>>>()?;
+        Ok(sql_common::into_slots(numbers, records))
+    }
+
+    async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("cannot start a write transaction"))?;
+        let mut results = Vec::with_capacity(writes.len());
+        for w in &writes {
+            results.push(apply(&mut tx, w).await?);
+        }
+        if mode == BatchMode::Atomic && results.iter().any(|r| r.is_err()) {
+            tx.rollback().await.map_err(db("cannot roll back"))?;
+            let numbers: Vec<String> = writes
+                .iter()
+                .map(|w| w.number().as_str().to_string())
+                .collect();
+            return Ok(sql_common::abort(results, &numbers));
+        }
+        tx.commit().await.map_err(db("cannot commit"))?;
+        Ok(results)
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page> {
+        sql_common::list_page(Dialect::Sqlite, TABLE, query, |sql| self.fetch_records(sql)).await
+    }
+
+    async fn count(&self, query: &ListQuery) -> Result<usize> {
+        let Some(sql) = sql_common::count_sql(Dialect::Sqlite, TABLE, query) else {
+            return sql_common::count_by_listing(self, query).await;
+        };
+        let row = bound(&sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("cannot count numbers"))?;
+        let n: i64 = row.try_get(0).map_err(db("cannot count numbers"))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
+        let row = sqlx::query("SELECT entry, response FROM nm_idempotency WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("cannot read an idempotency entry"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let entry: String = row.try_get("entry").map_err(db("cannot read a row"))?;
+        let response: Option<String> = row.try_get("response").map_err(db("cannot read a row"))?;
+        sql_common::decode_entry(key, &entry, response.as_deref()).map(Some)
+    }
+
+    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
+        let doc = sql_common::encode_entry(&entry)?;
+        let response = entry
+            .response
+            .as_ref()
+            .map(sql_common::encode_value)
+            .transpose()?;
+        let done = sqlx::query(
+            "INSERT INTO nm_idempotency (key, fingerprint, expires_ns, entry, response) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, expires_ns = excluded.expires_ns,
+             entry = excluded.entry, response = excluded.response
+             WHERE nm_idempotency.expires_ns <= ?",
+        )
+        .bind(&entry.key)
+        .bind(&entry.fingerprint)
+        .bind(sql_common::to_ns(entry.expires_at))
+        .bind(doc)
+        .bind(response)
+        .bind(sql_common::to_ns(entry.created))
+        .execute(&self.pool)
+        .await
+        .map_err(db("cannot begin an idempotency entry"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        response: Value,
+    ) -> Result<()> {
+        let text = sql_common::encode_value(&response)?;
+        let done =
+            sqlx::query("UPDATE nm_idempotency SET response = ? WHERE key = ? AND fingerprint = ?")
+                .bind(text)
+                .bind(key)
+                .bind(fingerprint)
+                .execute(&self.pool)
+                .await
+                .map_err(db("cannot finish an idempotency entry"))?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT fingerprint FROM nm_idempotency WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("cannot read an idempotency entry"))?;
+        Err(sql_common::finish_conflict(key, stored))
+    }
+
+    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM nm_idempotency WHERE key = ?")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db("cannot abandon an idempotency entry"))?;
+        Ok(())
+    }
+
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
+        let done = sqlx::query("DELETE FROM nm_idempotency WHERE expires_ns <= ?")
+            .bind(sql_common::to_ns(now))
+            .execute(&self.pool)
+            .await
+            .map_err(db("cannot purge idempotency entries"))?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
+        let done = sqlx::query("DELETE FROM nm_tombstones WHERE deleted_ns < ?")
+            .bind(sql_common::to_ns(deleted_before))
+            .execute(&self.pool)
+            .await
+            .map_err(db("cannot purge tombstones"))?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+}

@@ -1,0 +1,208 @@
+//! Purchase claims: what happens when a carrier call hangs, when a claim's
+//! holder died mid-purchase, and when the record of a purchase cannot be
+//! written. Nothing may end up bought twice or paid for without a record.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::World;
+use number_manager::carrier::{Carrier, Fault, NumberOrder};
+use number_manager::manager::SearchQuery;
+use number_manager::record::{NumberRecord, Pending, Revision};
+use number_manager::state::NumberState;
+use number_manager::store::{
+    BatchMode, IdempotencyEntry, ListQuery, MemoryStore, Page, Store, StoreExt, Write, WriteResult,
+};
+use number_manager::{Config, Error, PhoneNumber};
+use serde_json::Map;
+
+async fn one_search_result(w: &World) -> PhoneNumber {
+    let mut q = SearchQuery::new("415", 1);
+    q.account = Some(w.customer.clone());
+    w.manager.search(&q).await.unwrap()[0].number
+}
+
+fn quick_config() -> Config {
+    Config {
+        carrier_timeout: Duration::from_millis(200),
+        claim_ttl: chrono::Duration::seconds(60),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn a_hung_purchase_times_out_and_keeps_its_claim_until_reconciled() {
+    let w = World::with(Arc::new(MemoryStore::new()), quick_config());
+    let n = one_search_result(&w).await;
+    w.carrier
+        .fail_next_acquire(Fault::Delay(Duration::from_secs(5)), 1);
+    let started = std::time::Instant::now();
+    let e = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(e.to_json()["message"], "timeout");
+    // The purchase may still complete upstream: the claim stays as its trace.
+    let r = w.store.get(&n).await.unwrap().unwrap();
+    assert!(r.pending.is_some());
+    let e = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), 409, "a live claim blocks other buyers");
+    // A search does not paper over the trace.
+    one_search_result(&w).await;
+    assert!(w.store.get(&n).await.unwrap().unwrap().pending.is_some());
+    // After the claim lapses, the carrier says the number is still on offer
+    // (the hung call never completed), so buying goes ahead, once.
+    w.clock.advance(chrono::Duration::seconds(61));
+    let bought = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap();
+    assert_eq!(bought.record.state, NumberState::InService);
+    assert_eq!(w.carrier.purchase_count(), 1);
+}
+
+#[tokio::test]
+async fn a_dead_holders_purchase_is_never_bought_again() {
+    let w = World::with(Arc::new(MemoryStore::new()), quick_config());
+    let n = one_search_result(&w).await;
+    // Another instance claimed the number, bought it, and died before recording it.
+    let mut r = w.store.get(&n).await.unwrap().unwrap();
+    let rev = r.revision;
+    r.pending = Some(Pending {
+        operation: "activate".into(),
+        by: w.other.to_string(),
+        until: chrono::Utc::now() - chrono::Duration::days(365 * 100),
+    });
+    w.store.update(r, rev).await.unwrap();
+    w.carrier
+        .acquire(&NumberOrder {
+            number: n,
+            account: Some(w.other.clone()),
+            carrier_data: Map::new(),
+        })
+        .await
+        .unwrap();
+    let e = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
+    assert_eq!(w.carrier.purchase_count(), 1, "no second purchase");
+    // purge_expired keeps the out-of-date entry and reports it instead of
+    // erasing the only trace of the purchase.
+    w.clock.advance(chrono::Duration::days(2));
+    let report = w.manager.purge_expired().await.unwrap();
+    assert_eq!(report.unresolved_claims, vec![n.to_string()]);
+    assert!(w.store.get(&n).await.unwrap().unwrap().pending.is_some());
+    // Once the carrier has it back, the next purge clears the entry.
+    w.carrier
+        .disconnect(&NumberOrder {
+            number: n,
+            account: Some(w.other.clone()),
+            carrier_data: Map::new(),
+        })
+        .await
+        .unwrap();
+    let report = w.manager.purge_expired().await.unwrap();
+    assert!(report.unresolved_claims.is_empty());
+    assert!(w.store.get(&n).await.unwrap().is_none());
+}
+
+/// A store whose n-th batch write fails with a database error.
+#[derive(Debug)]
+struct FailNthWrite {
+    inner: MemoryStore,
+    calls: AtomicUsize,
+    fail_at: usize,
+}
+
+#[async_trait::async_trait]
+impl Store for FailNthWrite {
+    async fn get_many(
+        &self,
+        numbers: &[PhoneNumber],
+    ) -> number_manager::Result<Vec<Option<NumberRecord>>> {
+        self.inner.get_many(numbers).await
+    }
+    async fn write_batch(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+    ) -> number_manager::Result<Vec<WriteResult>> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
+            return Err(Error::database("disk full"));
+        }
+        self.inner.write_batch(writes, mode).await
+    }
+    async fn list(&self, query: &ListQuery) -> number_manager::Result<Page> {
+        self.inner.list(query).await
+    }
+    async fn get_idempotency(&self, key: &str) -> number_manager::Result<Option<IdempotencyEntry>> {
+        self.inner.get_idempotency(key).await
+    }
+    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> number_manager::Result<bool> {
+        self.inner.begin_idempotency(entry).await
+    }
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        fp: &str,
+        response: serde_json::Value,
+    ) -> number_manager::Result<()> {
+        self.inner.finish_idempotency(key, fp, response).await
+    }
+    async fn abandon_idempotency(&self, key: &str) -> number_manager::Result<()> {
+        self.inner.abandon_idempotency(key).await
+    }
+    async fn purge_idempotency(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> number_manager::Result<usize> {
+        self.inner.purge_idempotency(now).await
+    }
+}
+
+#[tokio::test]
+async fn a_purchase_whose_record_cannot_be_written_is_given_back() {
+    // Write 1 is the search's discovery entries, 2 the claim, 3 the commit.
+    let store = Arc::new(FailNthWrite {
+        inner: MemoryStore::new(),
+        calls: AtomicUsize::new(0),
+        fail_at: 3,
+    });
+    let w = World::with(store.clone(), quick_config());
+    let n = one_search_result(&w).await;
+    let e = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_json()["message"], "database_error");
+    assert_eq!(w.carrier.purchase_count(), 1);
+    assert_eq!(
+        w.carrier.disconnects().len(),
+        1,
+        "the purchase was given back"
+    );
+    assert!(!w.carrier.is_sold(&n));
+    // The claim is left for reconciliation; once it lapses the number sells normally.
+    w.clock.advance(chrono::Duration::seconds(61));
+    let ok = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap();
+    assert_eq!(ok.record.state, NumberState::InService);
+    assert!(ok.record.revision > Revision(1));
+}

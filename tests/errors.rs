@@ -1,0 +1,193 @@
+//! The error catalogue produces the seeds' JSON byte for byte.
+
+use number_manager::state::NumberState;
+use number_manager::{Error, FieldError};
+use serde_json::json;
+
+fn compact(v: &serde_json::Value) -> String {
+    serde_json::to_string(v).unwrap()
+}
+
+#[test]
+fn number_exists_is_409_with_the_seeds_data() {
+    let e = Error::NumberExists {
+        number: "+14155550000".into(),
+    };
+    assert_eq!(e.code(), 409);
+    assert_eq!(e.name(), "number_exists");
+    assert_eq!(
+        compact(&e.to_json()),
+        r#"{"cause":"+14155550000","code":409,"error":"number_exists","message":"number +14155550000 already exists"}"#
+    );
+    let (status, message, data) = e.envelope();
+    assert_eq!((status, message.as_str()), (409, "number_exists"));
+    assert_eq!(data, e.to_json());
+}
+
+#[test]
+fn not_reconcilable_is_404() {
+    let e = Error::NotReconcilable {
+        number: "+141510010+15".into(),
+    };
+    assert_eq!(
+        e.to_json(),
+        json!({"cause": "+141510010+15", "code": 404, "error": "not_reconcilable", "message": "number +141510010+15 is not reconcilable"})
+    );
+    assert_eq!(e.envelope().1, "not_reconcilable");
+}
+
+#[test]
+fn not_found_is_bad_identifier_in_the_envelope() {
+    let e = Error::NotFound {
+        number: "+14155550000".into(),
+    };
+    let (status, message, data) = e.envelope();
+    assert_eq!(status, 404);
+    assert_eq!(message, "bad_identifier");
+    assert_eq!(
+        compact(&data),
+        r#"{"message":"bad identifier","not_found":"The number could not be found"}"#
+    );
+}
+
+#[test]
+fn no_change_required_has_no_cause() {
+    let e = Error::NoChangeRequired {
+        number: "+14155550000".into(),
+    };
+    assert_eq!(
+        compact(&e.to_json()),
+        r#"{"code":400,"error":"no_change_required","message":"no change required"}"#
+    );
+}
+
+#[test]
+fn carrier_faults_are_500_unspecified_fault() {
+    let e = Error::ByCarrier {
+        number: "+14155550000".into(),
+        reason: "boom".into(),
+    };
+    assert_eq!(
+        compact(&e.to_json()),
+        r#"{"cause":"+14155550000","code":500,"error":"unspecified_fault","message":"fault by carrier"}"#
+    );
+    let e = Error::Unspecified {
+        message: "missing_provider_url".into(),
+        cause: None,
+    };
+    assert_eq!(
+        compact(&e.to_json()),
+        r#"{"code":500,"error":"unspecified_fault","message":"missing_provider_url"}"#
+    );
+}
+
+#[test]
+fn forbidden_and_state_transition_causes() {
+    let e = Error::forbidden("can not assign to self");
+    assert_eq!(e.code(), 403);
+    assert_eq!(e.to_json()["error"], "forbidden");
+    assert_eq!(e.to_json()["cause"], "can not assign to self");
+    let e = Error::InvalidStateTransition {
+        from: Some(NumberState::Available),
+        to: NumberState::Available,
+    };
+    assert_eq!(e.code(), 400);
+    assert_eq!(e.to_json()["cause"], "from available to available");
+    let e = Error::InvalidStateTransition {
+        from: None,
+        to: NumberState::InService,
+    };
+    assert_eq!(e.to_json()["cause"], "from (nothing) to in_service");
+}
+
+#[test]
+fn e911_outcomes_match_the_seeds() {
+    let address = json!({
+        "postal_code": "94105",
+        "street_address": "1 NOWHERE",
+        "extended_address": "APT 1",
+        "locality": "SAN FRANCISCO",
+        "region": "CA"
+    });
+    let e = Error::E911Invalid {
+        provider: "dash_e911".into(),
+        address: Box::new(address.clone()),
+        message: "Location is not geocoded".into(),
+    };
+    let (status, message, data) = e.envelope();
+    assert_eq!((status, message.as_str()), (400, "invalid data"));
+    assert_eq!(
+        data,
+        json!({"address": {"invalid": {"cause": address, "message": "Location is not geocoded", "provider": "dash_e911"}}})
+    );
+    let e = Error::MultipleChoice {
+        provider: "dash_e911".into(),
+        address: Box::new(address.clone()),
+        details: vec![address.clone(), address.clone()],
+        message: "more than one address found".into(),
+    };
+    let (status, message, data) = e.envelope();
+    assert_eq!((status, message.as_str()), (400, "multiple_choice"));
+    assert_eq!(
+        data,
+        json!({"multiple_choice": {"dash_e911": {"cause": address, "details": [address, address], "message": "more than one address found"}}})
+    );
+}
+
+#[test]
+fn validation_errors_group_by_field() {
+    let e = Error::Validation {
+        errors: vec![
+            FieldError::new("numbers", "required", "list of numbers missing"),
+            FieldError::new(
+                "cnam.display_name",
+                "maxLength",
+                "String must not be more than 15 characters",
+            ),
+        ],
+    };
+    let (status, message, data) = e.envelope();
+    assert_eq!((status, message.as_str()), (400, "validation error"));
+    assert_eq!(
+        data["numbers"]["required"]["message"],
+        "list of numbers missing"
+    );
+    assert_eq!(
+        data["cnam.display_name"]["maxLength"]["message"],
+        "String must not be more than 15 characters"
+    );
+}
+
+#[test]
+fn init_failed_keeps_its_data() {
+    let e = Error::InitFailed {
+        data: Box::new(json!("Unable to acquire numbers missing carrier url")),
+    };
+    let (status, message, data) = e.envelope();
+    assert_eq!((status, message.as_str()), (500, "init failed"));
+    assert_eq!(data, json!("Unable to acquire numbers missing carrier url"));
+}
+
+#[test]
+fn errors_round_trip_through_serde() {
+    let all = vec![
+        Error::NumberExists {
+            number: "+1".into(),
+        },
+        Error::forbidden("x"),
+        Error::InvalidStateTransition {
+            from: Some(NumberState::Reserved),
+            to: NumberState::InService,
+        },
+        Error::validation("f", "type", "m"),
+        Error::NotIdentified {
+            number: "+1".into(),
+            reason: "unassigned".into(),
+            account_id: None,
+        },
+    ];
+    for e in all {
+        let back: Error = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+    }
+}

@@ -691,40 +691,54 @@ async fn opening_in_a_missing_directory_is_a_database_error() {
     assert!(is_database_error(&r), "{r:?}");
 }
 
+/// Several processes starting at once on a file that does not exist yet all
+/// race to create it, switch it to WAL and migrate it. SQLite refuses a
+/// journal-mode change outright (no busy wait) while another connection holds
+/// the file, so this is repeated on fresh files to hit that window.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_stores_open_a_fresh_file_at_once() {
-    let dir = TempDir::new();
-    let path = dir.file();
-    let opens: Vec<_> = (0..6)
-        .map(|_| {
-            let path = path.clone();
-            tokio::spawn(async move { SqliteStore::open(path).await })
-        })
-        .collect();
-    let mut stores = Vec::new();
-    for o in opens {
-        stores.push(o.await.expect("join").expect("open"));
-    }
-    for (i, s) in stores.iter().enumerate() {
-        s.insert(record(i as u32)).await.expect("insert");
-    }
-    for s in &stores {
-        let page = s
-            .list(&ListQuery {
-                limit: 100,
-                ..Default::default()
+    for round in 0..20 {
+        let dir = TempDir::new();
+        let path = dir.file();
+        let opens: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                tokio::spawn(async move { SqliteStore::open(path).await })
             })
+            .collect();
+        let mut stores = Vec::new();
+        for o in opens {
+            match o.await.expect("join") {
+                Ok(store) => stores.push(store),
+                Err(e) => panic!("round {round}: open: {e:?}"),
+            }
+        }
+        for (i, s) in stores.iter().enumerate() {
+            s.insert(record(i as u32)).await.expect("insert");
+        }
+        for s in &stores {
+            let page = s
+                .list(&ListQuery {
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .expect("list");
+            assert_eq!(page.records.len(), stores.len());
+            s.close().await;
+        }
+        let mut conn = raw(&path).await;
+        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM nm_schema_version")
+            .fetch_all(&mut conn)
             .await
-            .expect("list");
-        assert_eq!(page.records.len(), stores.len());
-        s.close().await;
+            .expect("versions");
+        assert_eq!(versions, vec![1, 2]);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut conn)
+            .await
+            .expect("journal mode");
+        assert_eq!(mode, "wal", "round {round}");
     }
-    let mut conn = raw(&path).await;
-    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM nm_schema_version")
-        .fetch_all(&mut conn)
-        .await
-        .expect("versions");
-    assert_eq!(versions, vec![1, 2]);
 }
 
 /// Two stores on one file, used in turns, as two processes would: the whole

@@ -252,7 +252,7 @@ impl SqliteStore {
             pool,
             path: Some(path),
         };
-        if let Err(e) = store.migrate(options.read_only).await {
+        if let Err(e) = store.migrate(options.read_only, options.busy_timeout).await {
             store.pool.close().await;
             return Err(e);
         }
@@ -275,7 +275,7 @@ impl SqliteStore {
             .await
             .map_err(db("cannot open an in-memory database"))?;
         let store = SqliteStore { pool, path: None };
-        store.migrate(false).await?;
+        store.migrate(false, Duration::ZERO).await?;
         Ok(store)
     }
 
@@ -325,19 +325,10 @@ impl SqliteStore {
         )))
     }
 
-    async fn migrate(&self, read_only: bool) -> Result<()> {
+    async fn migrate(&self, read_only: bool, busy_timeout: Duration) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(db("cannot connect"))?;
         if !read_only && self.path.is_some() {
-            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db("cannot read the journal mode"))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                let _: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db("cannot switch to WAL mode"))?;
-            }
+            switch_to_wal(&mut conn, busy_timeout).await?;
         }
         let version = schema_version(&mut conn).await?;
         if version == SCHEMA_VERSION {
@@ -392,6 +383,58 @@ impl SqliteStore {
             .await
             .map_err(db("cannot list numbers"))?;
         rows.iter().map(decode_row).collect()
+    }
+}
+
+/// Puts the file in WAL mode (a no-op when it already is).
+///
+/// Changing the journal mode needs the file to itself, and SQLite answers
+/// `SQLITE_BUSY` at once, without waiting on the busy handler, when another
+/// connection holds it meanwhile: several processes opening one fresh file at
+/// the same moment do exactly that. So a busy answer is retried, with a
+/// growing pause, until `busy_timeout` has passed; the mode is read again
+/// before each try, since the other opener has usually switched it already.
+async fn switch_to_wal(conn: &mut SqliteConnection, busy_timeout: Duration) -> Result<()> {
+    let deadline = std::time::Instant::now() + busy_timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let attempt: std::result::Result<String, sqlx::Error> = async {
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut *conn)
+                .await?;
+            if mode.eq_ignore_ascii_case("wal") {
+                return Ok(mode);
+            }
+            sqlx::query_scalar("PRAGMA journal_mode = WAL")
+                .fetch_one(&mut *conn)
+                .await
+        }
+        .await;
+        match attempt {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(crate::error::Error::database(format!(
+                    "sqlite: cannot switch to WAL mode: the file stays in {mode} mode"
+                )))
+            }
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                crate::util::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(db("cannot switch to WAL mode")(e)),
+        }
+    }
+}
+
+/// Whether SQLite answered `SQLITE_BUSY` or `SQLITE_LOCKED` (or one of their
+/// extended codes, which keep the primary code in the low byte).
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        _ => false,
     }
 }
 

@@ -60,15 +60,26 @@ pub fn worker_binary() -> &'static Path {
     })
 }
 
+/// One line of the worker's output.
+enum Line {
+    /// A line with its newline.
+    Whole(String),
+    /// The output ended in the middle of a line.
+    Cut(String),
+}
+
 /// A running worker: its output lines arrive on a channel, read by a thread,
 /// so every wait has a deadline. Dropping it kills the process.
 pub struct Worker {
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    lines: Receiver<Line>,
     stderr: Arc<Mutex<String>>,
     /// Every JSON line the worker printed so far.
     pub seen: Vec<Value>,
+    /// The half-written last line of a killed worker, if the kill cut one.
+    pub cut: Option<String>,
+    killed: bool,
     eof: bool,
 }
 
@@ -85,8 +96,21 @@ impl Worker {
         let stderr = child.stderr.take().expect("worker stderr");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut buf = Vec::new();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = String::from_utf8_lossy(&buf).into_owned();
+                // Without its newline, this is the last line and the process
+                // died while writing it (a SIGKILL lands between any two
+                // bytes the worker writes).
+                let line = match line.strip_suffix('\n') {
+                    Some(whole) => Line::Whole(whole.to_string()),
+                    None => Line::Cut(line),
+                };
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -108,6 +132,8 @@ impl Worker {
             lines,
             stderr: err_text,
             seen: Vec::new(),
+            cut: None,
+            killed: false,
             eof: false,
         }
     }
@@ -123,11 +149,23 @@ impl Worker {
         }
         let wait = deadline.saturating_duration_since(Instant::now());
         match self.lines.recv_timeout(wait) {
-            Ok(line) => {
+            Ok(Line::Whole(line)) => {
                 let v: Value = serde_json::from_str(&line)
                     .unwrap_or_else(|e| panic!("worker printed a non-JSON line {line:?}: {e}"));
                 self.seen.push(v.clone());
                 Some(v)
+            }
+            Ok(Line::Cut(line)) => {
+                // Only a kill may cut a line; a worker that ends on its own
+                // must have finished every line it started.
+                assert!(
+                    self.killed,
+                    "the worker's output ended mid-line {line:?}; stderr:\n{}",
+                    self.stderr()
+                );
+                self.cut = Some(line);
+                self.eof = true;
+                None
             }
             Err(RecvTimeoutError::Disconnected) => {
                 self.eof = true;
@@ -186,6 +224,7 @@ impl Worker {
     }
     /// SIGKILL, then collect what it had printed.
     pub fn kill(&mut self, deadline: Instant) -> ExitStatus {
+        self.killed = true;
         self.child.kill().expect("kill the worker");
         self.finish(deadline)
     }

@@ -61,8 +61,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use number_manager::account::{AccountId, MemoryAccounts};
 use number_manager::carrier::{
-    Availability, Capabilities, Carrier, CarrierRegistry, LocalCarrier, NumberOrder, SearchRequest,
-    SearchResult, SimulatedCarrier,
+    Availability, Capabilities, Carrier, CarrierRegistry, LocalCarrier, NumberOrder, Ownership,
+    SearchRequest, SearchResult, SimulatedCarrier,
 };
 use number_manager::manager::SearchQuery;
 use number_manager::store::{PostgresOptions, PostgresStore, SqliteStore, Store};
@@ -438,6 +438,13 @@ impl Carrier for Stalling {
         numbers: &[PhoneNumber],
     ) -> number_manager::Result<std::collections::BTreeMap<PhoneNumber, Availability>> {
         self.inner.check_numbers(numbers).await
+    }
+
+    async fn owned_numbers(
+        &self,
+        numbers: &[PhoneNumber],
+    ) -> number_manager::Result<std::collections::BTreeMap<PhoneNumber, Ownership>> {
+        self.inner.owned_numbers(numbers).await
     }
 }
 

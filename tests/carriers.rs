@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use number_manager::account::AccountId;
 use number_manager::carrier::{
-    Availability, Carrier, CarrierRegistry, Fault, InventoryCarrier, NumberOrder, SearchRequest,
-    SearchResult, SimulatedCarrier,
+    Availability, Carrier, CarrierRegistry, Fault, InventoryCarrier, NumberOrder, Ownership,
+    SearchRequest, SearchResult, SimulatedCarrier,
 };
 use number_manager::state::NumberState;
 use number_manager::{Error, PhoneNumber};
@@ -463,6 +463,38 @@ async fn check_numbers_reports_what_can_be_bought() {
     assert_eq!(answer[&unknown], Availability::Error);
     // Checking does not use up a one-shot fault.
     assert!(carrier.acquire(&order(faulted)).await.is_err());
+}
+
+#[tokio::test]
+async fn owned_numbers_says_what_this_system_holds() {
+    let carrier = SimulatedCarrier::new(6);
+    assert!(carrier.capabilities().owned_numbers);
+    assert!(
+        !SimulatedCarrier::new(6)
+            .without_owned_numbers()
+            .capabilities()
+            .owned_numbers
+    );
+    let found = find(&carrier, "+1646", 2, 0).await;
+    let (held, free) = (found[0], found[1]);
+    let data = carrier.acquire(&order(held)).await.unwrap();
+    let answer = carrier.owned_numbers(&[held, free]).await.unwrap();
+    assert_eq!(answer.len(), 2);
+    match &answer[&held] {
+        Ownership::Ours { carrier_data } => {
+            assert_eq!(carrier_data["order_id"], data["order_id"]);
+        }
+        other => panic!("{held} was bought: {other:?}"),
+    }
+    assert_eq!(answer[&free], Ownership::NotOurs);
+    // Given back, it is no longer ours.
+    carrier.disconnect(&order(held)).await.unwrap();
+    let answer = carrier.owned_numbers(&[held]).await.unwrap();
+    assert_eq!(answer[&held], Ownership::NotOurs);
+    // Faults apply as to any call, and are counted.
+    carrier.fail_next_owned(Fault::Error, 1);
+    assert!(carrier.owned_numbers(&[held]).await.is_err());
+    assert_eq!(carrier.owned_calls(), 3);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::World;
-use number_manager::carrier::{Carrier, Fault, NumberOrder};
+use number_manager::carrier::{Carrier, Fault, NumberOrder, SimulatedCarrier};
 use number_manager::manager::SearchQuery;
 use number_manager::record::{NumberRecord, Pending, Revision};
 use number_manager::state::NumberState;
@@ -71,11 +71,9 @@ async fn a_hung_purchase_times_out_and_keeps_its_claim_until_reconciled() {
     assert_eq!(w.carrier.purchase_count(), 1);
 }
 
-#[tokio::test]
-async fn a_dead_holders_purchase_is_never_bought_again() {
-    let w = World::with(Arc::new(MemoryStore::new()), quick_config());
-    let n = one_search_result(&w).await;
-    // Another instance claimed the number, bought it, and died before recording it.
+/// Another instance claimed `n` for `w.other`, bought it, and died before
+/// recording it: the store holds a lapsed claim, the carrier a sale.
+async fn interrupted_purchase(w: &World, n: PhoneNumber) {
     let mut r = w.store.get(&n).await.unwrap().unwrap();
     let rev = r.revision;
     r.pending = Some(Pending {
@@ -92,6 +90,18 @@ async fn a_dead_holders_purchase_is_never_bought_again() {
         })
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_dead_holders_purchase_is_never_bought_again() {
+    // A carrier that cannot say what we hold: only that it no longer offers it.
+    let w = World::with_carrier(
+        Arc::new(MemoryStore::new()),
+        quick_config(),
+        SimulatedCarrier::new(2600).without_owned_numbers(),
+    );
+    let n = one_search_result(&w).await;
+    interrupted_purchase(&w, n).await;
     let e = w
         .manager
         .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
@@ -99,6 +109,11 @@ async fn a_dead_holders_purchase_is_never_bought_again() {
         .unwrap_err();
     assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
     assert_eq!(w.carrier.purchase_count(), 1, "no second purchase");
+    assert_eq!(
+        w.carrier.owned_calls(),
+        0,
+        "not asked what it cannot answer"
+    );
     // purge_expired keeps the out-of-date entry and reports it instead of
     // erasing the only trace of the purchase.
     w.clock.advance(chrono::Duration::days(2));
@@ -117,6 +132,114 @@ async fn a_dead_holders_purchase_is_never_bought_again() {
     let report = w.manager.purge_expired().await.unwrap();
     assert!(report.unresolved_claims.is_empty());
     assert!(w.store.get(&n).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_next_buyer_takes_over_a_dead_holders_purchase() {
+    let w = World::with(Arc::new(MemoryStore::new()), quick_config());
+    let n = one_search_result(&w).await;
+    interrupted_purchase(&w, n).await;
+    let order_id = w.carrier.purchases()[0].order_id.clone();
+    let bought = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap();
+    assert_eq!(bought.record.state, NumberState::InService);
+    assert_eq!(bought.record.assigned_to.as_ref(), Some(&w.customer));
+    assert!(bought.record.pending.is_none());
+    assert_eq!(bought.record.carrier_data["order_id"], order_id);
+    assert_eq!(w.carrier.owned_calls(), 1);
+    assert_eq!(w.carrier.purchase_count(), 1, "no second purchase");
+    assert!(w.carrier.disconnects().is_empty(), "and nothing given back");
+    assert!(w.carrier.is_sold(&n));
+    let stored = w.store.get(&n).await.unwrap().unwrap();
+    assert_eq!(stored.state, NumberState::InService);
+    assert_eq!(stored.carrier_data["order_id"], order_id);
+}
+
+#[tokio::test]
+async fn a_purchase_that_never_happened_is_bought_normally() {
+    let w = World::with(Arc::new(MemoryStore::new()), quick_config());
+    let n = one_search_result(&w).await;
+    interrupted_purchase(&w, n).await;
+    // The dead holder's call never reached the carrier after all.
+    w.carrier
+        .disconnect(&NumberOrder {
+            number: n,
+            account: Some(w.other.clone()),
+            carrier_data: Map::new(),
+        })
+        .await
+        .unwrap();
+    let bought = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap();
+    assert_eq!(bought.record.state, NumberState::InService);
+    assert_eq!(w.carrier.purchase_count(), 2, "bought afresh");
+    let fresh = &w.carrier.purchases()[1];
+    assert_eq!(fresh.account.as_ref(), Some(&w.customer));
+    assert_eq!(bought.record.carrier_data["order_id"], fresh.order_id);
+}
+
+#[tokio::test]
+async fn when_the_carrier_cannot_tell_the_claim_stays() {
+    let w = World::with(Arc::new(MemoryStore::new()), quick_config());
+    let n = one_search_result(&w).await;
+    interrupted_purchase(&w, n).await;
+    w.carrier.fail_next_owned(Fault::Error, 1);
+    let e = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
+    assert_eq!(w.carrier.purchase_count(), 1, "no second purchase");
+    assert!(w.carrier.disconnects().is_empty());
+    let r = w.store.get(&n).await.unwrap().unwrap();
+    assert_eq!(r.state, NumberState::Discovery);
+    assert!(r.pending.is_some(), "the trace stays");
+    // A hung answer is no answer either.
+    w.carrier
+        .fail_next_owned(Fault::Delay(Duration::from_secs(5)), 1);
+    let e = w
+        .manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
+    assert_eq!(w.carrier.purchase_count(), 1);
+}
+
+#[tokio::test]
+async fn maintenance_gives_back_a_dead_holders_purchase() {
+    let w = World::with(Arc::new(MemoryStore::new()), quick_config());
+    let n = one_search_result(&w).await;
+    interrupted_purchase(&w, n).await;
+    w.clock.advance(chrono::Duration::days(2));
+    // Giving it back fails once: the entry stays, reported.
+    w.carrier.fail_next_disconnect(Fault::Error, 1);
+    let report = w.manager.purge_expired().await.unwrap();
+    assert_eq!(report.unresolved_claims, vec![n.to_string()]);
+    assert!(w.carrier.is_sold(&n));
+    assert!(w.store.get(&n).await.unwrap().unwrap().pending.is_some());
+    // The next run gives it back and drops the entry.
+    let report = w.manager.purge_expired().await.unwrap();
+    assert!(report.unresolved_claims.is_empty(), "{report:?}");
+    assert_eq!(report.discovery_removed, 1);
+    assert!(w.store.get(&n).await.unwrap().is_none());
+    assert!(!w.carrier.is_sold(&n));
+    let back = w.carrier.disconnects();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].number, n);
+    assert_eq!(
+        back[0].account.as_ref(),
+        Some(&w.other),
+        "from the claimant's order"
+    );
+    assert_eq!(w.carrier.purchase_count(), 1);
 }
 
 /// A store whose n-th batch write fails with a database error.
@@ -205,4 +328,33 @@ async fn a_purchase_whose_record_cannot_be_written_is_given_back() {
         .unwrap();
     assert_eq!(ok.record.state, NumberState::InService);
     assert!(ok.record.revision > Revision(1));
+}
+
+#[tokio::test]
+async fn fix_gives_back_a_dead_holders_purchase_but_not_in_a_dry_run() {
+    let w = World::with(Arc::new(MemoryStore::new()), quick_config());
+    let n = one_search_result(&w).await;
+    interrupted_purchase(&w, n).await;
+    let said = "interrupted purchase given back to the carrier; stale claim cleared";
+    let dry = w
+        .manager
+        .fix_number(n.as_str(), &w.as_master().dry_run())
+        .await
+        .unwrap();
+    assert_eq!(dry.fixed[n.as_str()], vec![said.to_string()]);
+    assert!(w.carrier.is_sold(&n), "a dry run gives nothing back");
+    assert!(w.carrier.disconnects().is_empty());
+    assert!(w.store.get(&n).await.unwrap().unwrap().pending.is_some());
+
+    let done = w
+        .manager
+        .fix_number(n.as_str(), &w.as_master())
+        .await
+        .unwrap();
+    assert_eq!(done, dry);
+    assert!(!w.carrier.is_sold(&n));
+    assert_eq!(w.carrier.disconnects().len(), 1);
+    let r = w.store.get(&n).await.unwrap().unwrap();
+    assert!(r.pending.is_none());
+    assert_eq!(r.state, NumberState::Discovery);
 }

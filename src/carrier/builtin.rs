@@ -179,6 +179,7 @@ impl Carrier for LocalCarrier {
         Capabilities {
             is_local: true,
             check_numbers: false,
+            owned_numbers: false,
             maximal_prefix_length: 10,
             billable: false,
             should_lookup_cnam: true,
@@ -276,6 +277,7 @@ impl Carrier for ReservedCarrier {
         Capabilities {
             is_local: true,
             check_numbers: false,
+            owned_numbers: false,
             maximal_prefix_length: 10,
             billable: false,
             should_lookup_cnam: true,
@@ -449,6 +451,7 @@ impl Carrier for InventoryCarrier {
         Capabilities {
             is_local: false,
             check_numbers: true,
+            owned_numbers: false,
             maximal_prefix_length: 10,
             billable: false,
             should_lookup_cnam: true,

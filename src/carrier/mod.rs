@@ -31,6 +31,9 @@ pub struct Capabilities {
     pub is_local: bool,
     /// `check_numbers` is implemented.
     pub check_numbers: bool,
+    /// `owned_numbers` is implemented: the carrier can tell which numbers
+    /// this system holds, so an interrupted purchase can be settled for sure.
+    pub owned_numbers: bool,
     /// The longest search prefix the carrier honours (digits after the country code).
     pub maximal_prefix_length: usize,
     /// Numbers from this carrier cost money.
@@ -44,6 +47,7 @@ impl Default for Capabilities {
         Capabilities {
             is_local: false,
             check_numbers: false,
+            owned_numbers: false,
             maximal_prefix_length: 15,
             billable: true,
             should_lookup_cnam: true,
@@ -109,6 +113,20 @@ impl Availability {
     }
 }
 
+/// Whether this system holds a number at its carrier, per `owned_numbers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ownership {
+    /// Bought and not disconnected, with the carrier data of the order (what
+    /// `acquire` would have returned, e.g. an order id).
+    Ours {
+        /// The order's carrier data.
+        carrier_data: Map<String, Value>,
+    },
+    /// Not held by this system.
+    NotOurs,
+}
+
 /// A source of phone numbers.
 ///
 /// Contract: `acquire` either buys the number and returns the carrier data to
@@ -137,6 +155,27 @@ pub trait Carrier: Send + Sync + std::fmt::Debug {
         &self,
         numbers: &[PhoneNumber],
     ) -> Result<BTreeMap<PhoneNumber, Availability>> {
+        let _ = numbers;
+        Err(Error::Unspecified {
+            message: "not_implemented".into(),
+            cause: Some(self.name().to_string()),
+        })
+    }
+
+    /// Which of `numbers` this system holds at the carrier now (bought and
+    /// not disconnected); only called when `capabilities().owned_numbers`.
+    ///
+    /// The manager asks it to settle a purchase that was interrupted before
+    /// its record was written (the call timed out, or the process making it
+    /// died): a number that is ours is handed to the next buyer without a
+    /// second purchase, or given back by maintenance (`fix`,
+    /// `purge_expired`); one that is not is free to buy. A number missing from
+    /// the answer counts as "cannot tell", and so does an error: the claim
+    /// then stays, as with a carrier that cannot answer at all.
+    async fn owned_numbers(
+        &self,
+        numbers: &[PhoneNumber],
+    ) -> Result<BTreeMap<PhoneNumber, Ownership>> {
         let _ = numbers;
         Err(Error::Unspecified {
             message: "not_implemented".into(),

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use super::builtin::{e164_prefix, number_data};
-use super::{Availability, Capabilities, Carrier, NumberOrder, SearchRequest, SearchResult};
+use super::{
+    Availability, Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult,
+};
 use crate::account::AccountId;
 use crate::error::{Error, Result};
 use crate::locality::nanp::{self, NanpArea};
@@ -147,13 +149,14 @@ pub struct Disconnect {
     pub sequence: u64,
 }
 
-/// The four carrier calls, for per-call fault scripts.
+/// The carrier calls, for per-call fault scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Op {
     Find,
     Acquire,
     Disconnect,
     Check,
+    Owned,
 }
 
 /// One in this many candidate numbers is in a simulated catalogue.
@@ -274,6 +277,7 @@ pub struct SimulatedCarrier {
     seed: u64,
     latency: Option<Duration>,
     accept_any: bool,
+    answers_owned: bool,
     state: Mutex<State>,
 }
 
@@ -285,6 +289,7 @@ impl SimulatedCarrier {
             seed,
             latency: None,
             accept_any: false,
+            answers_owned: true,
             state: Mutex::new(State::default()),
         }
     }
@@ -307,6 +312,14 @@ impl SimulatedCarrier {
     /// catalogue too. Sold numbers still cannot be sold twice.
     pub fn accept_any_number(mut self) -> Self {
         self.accept_any = true;
+        self
+    }
+
+    /// Makes the carrier say it cannot tell which numbers this system holds
+    /// (`Capabilities::owned_numbers` false), as many real carriers' APIs
+    /// cannot: interrupted purchases are then settled through `check_numbers`.
+    pub fn without_owned_numbers(mut self) -> Self {
+        self.answers_owned = false;
         self
     }
 
@@ -390,6 +403,11 @@ impl SimulatedCarrier {
         self.fail_next(Op::Check, fault, times);
     }
 
+    /// Makes the next `times` calls of `owned_numbers` fail with `fault`.
+    pub fn fail_next_owned(&self, fault: Fault, times: usize) {
+        self.fail_next(Op::Owned, fault, times);
+    }
+
     /// Makes every call fail with `fault` until [`restore`](Self::restore).
     pub fn outage(&self, fault: Fault) {
         self.lock().outage = Some(fault);
@@ -445,6 +463,11 @@ impl SimulatedCarrier {
     /// How many `check_numbers` calls were made (failed ones included).
     pub fn check_calls(&self) -> usize {
         self.calls(Op::Check)
+    }
+
+    /// How many `owned_numbers` calls were made (failed ones included).
+    pub fn owned_calls(&self) -> usize {
+        self.calls(Op::Owned)
     }
 
     fn calls(&self, op: Op) -> usize {
@@ -572,6 +595,7 @@ impl Carrier for SimulatedCarrier {
         Capabilities {
             is_local: false,
             check_numbers: true,
+            owned_numbers: self.answers_owned,
             maximal_prefix_length: 10,
             billable: true,
             should_lookup_cnam: true,
@@ -661,6 +685,32 @@ impl Carrier for SimulatedCarrier {
             );
         }
         Ok(out)
+    }
+
+    async fn owned_numbers(
+        &self,
+        numbers: &[PhoneNumber],
+    ) -> Result<BTreeMap<PhoneNumber, Ownership>> {
+        let subject = numbers.first().map(PhoneNumber::as_str).unwrap_or("");
+        let faults = self.take_faults(Op::Owned, None);
+        self.endure(faults, subject).await?;
+        let state = self.lock();
+        Ok(numbers
+            .iter()
+            .map(|n| {
+                let held = if state.sold.contains(n) {
+                    let order = state.purchases.iter().rev().find(|p| p.number == *n);
+                    let mut carrier_data = Map::new();
+                    if let Some(p) = order {
+                        carrier_data.insert("order_id".into(), json!(p.order_id));
+                    }
+                    Ownership::Ours { carrier_data }
+                } else {
+                    Ownership::NotOurs
+                };
+                (*n, held)
+            })
+            .collect())
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::pipeline::{Change, Request};
+use super::pipeline::{Change, Request, Settled};
 use super::{BatchResult, NumberManager, Options};
 use crate::account::{AccountId, AccountsExt, Actor};
 use crate::carrier::{Availability, Carrier, SearchRequest, SearchResult};
@@ -167,8 +167,9 @@ pub struct PurgeReport {
     /// `now - Config::tombstone_horizon`; see
     /// [`Store::purge_tombstones`](crate::store::Store::purge_tombstones)).
     pub tombstones_removed: usize,
-    /// Search results whose interrupted purchase may have gone through (the
-    /// carrier no longer offers them): kept, for a person to look at.
+    /// Search results whose interrupted purchase may have gone through and
+    /// could not be settled (the carrier cannot tell, or giving the number
+    /// back failed): kept, for a person or the next run to look at.
     pub unresolved_claims: Vec<String>,
 }
 
@@ -564,9 +565,10 @@ impl NumberManager {
 
     /// Repairs an account's numbers (seeds' `POST .../fix`): recomputes features
     /// from public fields, settles lapsed leases, clears lapsed claims the
-    /// carrier shows never became a purchase (others are reported), and
-    /// repairs records whose owner and state disagree. Reports what changed; with
-    /// `dry_run` it reports what would change and writes nothing.
+    /// carrier shows never became a purchase or takes back (a dry run asks
+    /// but gives nothing back; claims the carrier cannot settle are reported),
+    /// and repairs records whose owner and state disagree. Reports what
+    /// changed; with `dry_run` it reports what would change and writes nothing.
     pub async fn fix(&self, account: &AccountId, opts: &Options) -> Result<FixReport> {
         self.may_address(&opts.auth_by, account).await?;
         let mut report = FixReport::default();
@@ -624,10 +626,23 @@ impl NumberManager {
                 continue;
             }
             if rec.pending.is_some() && !rec.is_claimed(now) {
-                match self.reconcile_stale_claim(&rec).await {
-                    Ok(()) => {
+                // A dry run asks the carrier but gives nothing back.
+                let settled = if opts.dry_run {
+                    self.reconcile_stale_claim(&rec)
+                        .await
+                        .map(|s| matches!(s, Settled::Ours(_)))
+                } else {
+                    self.settle_stale_claim(&rec).await
+                };
+                match settled {
+                    Ok(given_back) => {
                         fixed.pending = None;
-                        what.push("stale claim cleared".to_string());
+                        what.push(if given_back {
+                            "interrupted purchase given back to the carrier; stale claim cleared"
+                                .to_string()
+                        } else {
+                            "stale claim cleared".to_string()
+                        });
                     }
                     Err(e) => {
                         report.errors.insert(rec.number.to_string(), e.to_string());
@@ -760,7 +775,8 @@ impl NumberManager {
     }
 
     /// Removes expired discovery entries. Claimed ones stay: a lapsed claim is
-    /// dropped only when the carrier shows the purchase never happened.
+    /// dropped only once the carrier shows the purchase never happened, or
+    /// says it went through and takes the number back.
     async fn purge_discoveries(&self, now: DateTime<Utc>, report: &mut PurgeReport) -> Result<()> {
         let mut pages = Pages::new(
             &*self.inner.store,
@@ -774,7 +790,7 @@ impl NumberManager {
         while let Some(records) = pages.next().await? {
             let mut writes = Vec::new();
             for r in records.iter().filter(|r| !r.is_claimed(now)) {
-                if r.pending.is_some() && self.reconcile_stale_claim(r).await.is_err() {
+                if r.pending.is_some() && self.settle_stale_claim(r).await.is_err() {
                     report.unresolved_claims.push(r.number.to_string());
                     continue;
                 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{BatchResult, NumberManager, Options, Outcome};
 use crate::account::{AccountId, AccountInfo, Actor};
-use crate::carrier::{Availability, NumberOrder};
+use crate::carrier::{Availability, NumberOrder, Ownership};
 use crate::e911::{E911Address, Validation};
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -70,6 +70,10 @@ struct Prepared {
     noop: bool,
     /// The carrier sold us the number in this operation.
     acquired: bool,
+    /// An interrupted purchase of the number went through earlier: this
+    /// system holds it already, with this order data, so the operation takes
+    /// it over instead of buying it again.
+    held: Option<Map<String, Value>>,
     /// A carrier call timed out: it may still have gone through upstream, so the
     /// claim stays in place as the trace that reconciliation needs.
     uncertain: bool,
@@ -82,6 +86,15 @@ enum E911Work {
         caller_name: String,
     },
     Remove,
+}
+
+/// What became of an interrupted purchase, as far as the carrier can tell.
+pub(crate) enum Settled {
+    /// No claim to settle, or the purchase never happened.
+    Free,
+    /// The purchase went through: this system holds the number, with this
+    /// order data.
+    Ours(Map<String, Value>),
 }
 
 fn carrier_timeout(number: PhoneNumber) -> Error {
@@ -418,9 +431,12 @@ impl NumberManager {
         if plan.reset && had_e911 {
             e911 = Some(E911Work::Remove);
         }
+        let mut held = None;
         if plan.carrier == CarrierAction::Acquire {
             if let Some(r) = &read {
-                self.reconcile_stale_claim(r).await?;
+                if let Settled::Ours(data) = self.reconcile_stale_claim(r).await? {
+                    held = Some(data);
+                }
             }
         }
         Ok(Prepared {
@@ -431,6 +447,7 @@ impl NumberManager {
             e911,
             noop,
             acquired: false,
+            held,
             uncertain: false,
         })
     }
@@ -754,30 +771,111 @@ impl NumberManager {
 
     /// A record still carrying a claim whose holder died (the claim expired)
     /// may have been bought by that holder before it could record the purchase.
-    /// Ask the carrier when it can tell: if the number is still available the
-    /// claim is stale and may be replaced; otherwise refuse, so nothing is
-    /// bought twice. Carriers that cannot check are trusted to refuse a number
-    /// they already sold.
-    pub(crate) async fn reconcile_stale_claim(&self, record: &NumberRecord) -> Result<()> {
+    /// Ask the carrier when it can tell:
+    ///
+    /// - a carrier that answers `owned_numbers` says for sure: the number is
+    ///   ours (the purchase went through; its order data comes back) or not;
+    /// - else one that answers `check_numbers`: still on offer means the
+    ///   purchase never happened; anything else is refused as a conflict, so
+    ///   nothing is bought twice;
+    /// - a carrier that can do neither is trusted to refuse a number it has
+    ///   already sold.
+    ///
+    /// No answer (an error, a timeout, a number left out) is a conflict too.
+    pub(crate) async fn reconcile_stale_claim(&self, record: &NumberRecord) -> Result<Settled> {
         if record.pending.is_none() {
-            return Ok(());
+            return Ok(Settled::Free);
         }
         let Some(carrier) = self.inner.carriers.get(&record.carrier) else {
-            return Ok(());
+            return Ok(Settled::Free);
         };
-        if !carrier.capabilities().check_numbers {
-            return Ok(());
+        let caps = carrier.capabilities();
+        let number = std::slice::from_ref(&record.number);
+        let conflict = |reason: &str| Error::Conflict {
+            number: record.number.to_string(),
+            reason: reason.into(),
+        };
+        if caps.owned_numbers {
+            let answer = timeout(
+                self.inner.config.carrier_timeout,
+                carrier.owned_numbers(number),
+            )
+            .await;
+            return match answer.and_then(|a| a.ok()).and_then(|mut m| m.remove(&record.number)) {
+                Some(Ownership::Ours { carrier_data }) => Ok(Settled::Ours(carrier_data)),
+                Some(Ownership::NotOurs) => Ok(Settled::Free),
+                None => Err(conflict(
+                    "an interrupted purchase of this number may have gone through; the carrier cannot tell now",
+                )),
+            };
+        }
+        if !caps.check_numbers {
+            return Ok(Settled::Free);
         }
         let answer = timeout(
             self.inner.config.carrier_timeout,
-            carrier.check_numbers(std::slice::from_ref(&record.number)),
+            carrier.check_numbers(number),
         )
         .await;
         match answer {
-            Some(Ok(m)) if m.get(&record.number) == Some(&Availability::Success) => Ok(()),
-            _ => Err(Error::Conflict {
+            Some(Ok(m)) if m.get(&record.number) == Some(&Availability::Success) => {
+                Ok(Settled::Free)
+            }
+            _ => Err(conflict(
+                "an interrupted purchase of this number may have gone through; the carrier no longer offers it",
+            )),
+        }
+    }
+
+    /// Maintenance's side of [`reconcile_stale_claim`](Self::reconcile_stale_claim),
+    /// where nobody is buying the number now: a purchase that went through is
+    /// given back to the carrier (its caller was told it failed, or never heard
+    /// back), so the claim can go. `Ok(true)` when one was given back.
+    pub(crate) async fn settle_stale_claim(&self, record: &NumberRecord) -> Result<bool> {
+        let Settled::Ours(carrier_data) = self.reconcile_stale_claim(record).await? else {
+            return Ok(false);
+        };
+        let order = NumberOrder {
+            number: record.number,
+            account: record
+                .pending
+                .as_ref()
+                .and_then(|p| AccountId::new(&p.by).ok()),
+            carrier_data,
+        };
+        let given_back = match self.inner.carriers.get(&record.carrier) {
+            Some(carrier) => {
+                timeout(
+                    self.inner.config.carrier_timeout,
+                    carrier.disconnect(&order),
+                )
+                .await
+            }
+            None => None,
+        };
+        match given_back {
+            Some(Ok(())) => {
+                self.inner.events.emit(&Event {
+                    number: record.number,
+                    operation: "interrupted_purchase_given_back".into(),
+                    from: Some(record.state),
+                    to: record.state,
+                    actor: Actor::System,
+                    at: self.inner.clock.now(),
+                    before: record.revision,
+                    after: record.revision,
+                });
+                Ok(true)
+            }
+            Some(Err(e)) => Err(Error::Conflict {
                 number: record.number.to_string(),
-                reason: "an interrupted purchase of this number may have gone through; the carrier no longer offers it".into(),
+                reason: format!(
+                    "an interrupted purchase of this number went through and giving it back failed: {e}"
+                ),
+            }),
+            None => Err(Error::Conflict {
+                number: record.number.to_string(),
+                reason: "an interrupted purchase of this number went through and giving it back timed out".into(),
             }),
         }
     }
@@ -805,6 +903,17 @@ impl NumberManager {
         let mut acquired = false;
         match p.plan.carrier {
             CarrierAction::None => {}
+            CarrierAction::Acquire if p.held.is_some() => {
+                // Taken over from an interrupted purchase: no second sale. If
+                // this commit fails in turn, it is given back like a fresh one.
+                if let (Some(data), Some(rec)) = (p.held.take(), p.new.as_mut()) {
+                    for (k, v) in data {
+                        rec.carrier_data.insert(k, v);
+                    }
+                }
+                acquired = true;
+                p.acquired = true;
+            }
             CarrierAction::Acquire => {
                 let carrier =
                     self.inner

@@ -34,6 +34,11 @@ impl World {
     }
 
     pub fn with(store: Arc<dyn Store>, config: Config) -> Self {
+        Self::with_carrier(store, config, SimulatedCarrier::new(2600))
+    }
+
+    /// A world whose simulated carrier is `carrier`.
+    pub fn with_carrier(store: Arc<dyn Store>, config: Config, carrier: SimulatedCarrier) -> Self {
         let accounts = Arc::new(MemoryAccounts::new());
         let master = accounts
             .add("master0000000000000000000000000a", "Master", None)
@@ -57,7 +62,7 @@ impl World {
             .add("other000000000000000000000000000", "Other", Some(&reseller))
             .unwrap();
         let clock = Arc::new(ManualClock::at_gregorian(T0));
-        let carrier = Arc::new(SimulatedCarrier::new(2600));
+        let carrier = Arc::new(carrier);
         let e911 = Arc::new(SimulatedE911::seed_demo());
         let carriers = CarrierRegistry::new()
             .with(Arc::new(LocalCarrier::new(store.clone())))

@@ -2,9 +2,10 @@
 //! DECISIONS 3-4).
 //!
 //! Classifiers are an ordered list: a number belongs to the **first** classifier
-//! whose regex matches its normalized form. The list is compiled once into a
-//! [`regex::RegexSet`], so one scan of the number decides, however many
-//! classifiers there are; the answer is still exactly the in-order first match.
+//! whose regex matches its normalized form. The list is compiled once into one
+//! multi-pattern automaton, so one scan of the number decides, however many
+//! classifiers there are; the answer is still exactly the in-order first match
+//! (see [`Classifiers`] for how).
 //!
 //! ```
 //! use number_manager::classify::{classify, Classifiers};
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use once_cell::sync::Lazy;
 use regex::RegexSet;
+use regex_automata::meta::Regex as MetaRegex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -218,6 +220,13 @@ impl Classification {
 /// An ordered list of classifiers compiled into one matcher, with the
 /// [`Normalizer`] that classification runs first. Cloning is cheap (shared).
 ///
+/// When every pattern starts with `^` (Kazoo's lists do), the matcher is one
+/// leftmost-first search over all the patterns: every match starts at 0, and
+/// among matches at one start it prefers the earliest pattern, so it stops at
+/// exactly the first classifier in order that matches. Otherwise it is a
+/// [`regex::RegexSet`], whose lowest matching index is that classifier. Either
+/// way one scan of the number decides.
+///
 /// ```
 /// use number_manager::classify::Classifiers;
 /// let json = serde_json::json!({
@@ -241,7 +250,50 @@ pub struct Classifiers {
 #[derive(Debug)]
 struct Compiled {
     list: Vec<Classifier>,
-    set: RegexSet,
+    matcher: Matcher,
+}
+
+/// The compiled list: one automaton for all the patterns.
+#[derive(Debug)]
+enum Matcher {
+    /// Every pattern can only match at the start of the input (it begins with
+    /// `^`), so all matches start at 0, and a leftmost-first search, which
+    /// prefers the lowest pattern among matches at the leftmost start, stops
+    /// at exactly the first pattern in order that matches.
+    FirstAnchored(MetaRegex),
+    /// Some pattern may match further in: the set reports every pattern that
+    /// matches anywhere, and the lowest index is the first in order.
+    Set(RegexSet),
+}
+
+impl Matcher {
+    fn compile(patterns: &[String]) -> std::result::Result<Matcher, String> {
+        let anchored = patterns.iter().all(|p| {
+            regex_automata::util::syntax::parse(p).is_ok_and(|hir| {
+                hir.properties()
+                    .look_set_prefix()
+                    .contains(regex_syntax::hir::Look::Start)
+            })
+        });
+        if anchored && !patterns.is_empty() {
+            return MetaRegex::new_many(patterns)
+                .map(Matcher::FirstAnchored)
+                .map_err(|e| e.to_string());
+        }
+        RegexSet::new(patterns)
+            .map(Matcher::Set)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The index of the first pattern in order that matches `haystack`.
+    fn first(&self, haystack: &str) -> Option<usize> {
+        match self {
+            Matcher::FirstAnchored(re) => re
+                .search(&regex_automata::Input::new(haystack))
+                .map(|m| m.pattern().as_usize()),
+            Matcher::Set(set) => set.matches(haystack).iter().next(),
+        }
+    }
 }
 
 // Kazoo's current default regexes (reference §3.1).
@@ -297,7 +349,7 @@ impl Classifiers {
             })?;
             patterns.push(pattern);
         }
-        let set = RegexSet::new(&patterns).map_err(|e| {
+        let matcher = Matcher::compile(&patterns).map_err(|e| {
             Error::validation(
                 "classifiers",
                 "pattern",
@@ -305,7 +357,7 @@ impl Classifiers {
             )
         })?;
         Ok(Classifiers {
-            inner: Arc::new(Compiled { list, set }),
+            inner: Arc::new(Compiled { list, matcher }),
             normalizer: default_normalizer(),
         })
     }
@@ -314,7 +366,7 @@ impl Classifiers {
         Classifiers {
             inner: Arc::new(Compiled {
                 list: Vec::new(),
-                set: RegexSet::empty(),
+                matcher: Matcher::Set(RegexSet::empty()),
             }),
             normalizer: default_normalizer(),
         }
@@ -384,9 +436,7 @@ impl Classifiers {
     /// The first classifier whose regex matches `normalized`, which is matched
     /// as given (no normalization).
     pub fn first_match(&self, normalized: &str) -> Option<&Classifier> {
-        // The set reports every pattern that matches, lowest index first, from a
-        // single scan; the lowest index is the in-order first match.
-        let index = self.inner.set.matches(normalized).iter().next()?;
+        let index = self.inner.matcher.first(normalized)?;
         self.inner.list.get(index)
     }
 

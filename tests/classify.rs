@@ -838,3 +838,56 @@ proptest! {
         }
     }
 }
+
+/// Patterns for custom lists: start-anchored ones (which the one-pass
+/// leftmost-first search serves), ones that can match further in (which need
+/// the set), overlapping prefixes of different lengths, an end-only anchor, a
+/// multi-line `^`, and catch-alls.
+const POOL: &[&str] = &[
+    r"^\+1",
+    r"^\+14155551234$",
+    r"^\+1415",
+    r"^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$",
+    r"^(911|999)$",
+    r"^\+([2-9]\d{7,})$",
+    r"^(?:\+44|0044)",
+    r"^$",
+    r"^(.*)$",
+    r"^.",
+    r"555",
+    r"1234$",
+    r"\d{3}-",
+    r"(?m)^\+",
+    r"(^\+1800|9)",
+    r"[2-9]\d{6}$",
+    r"^\+|^0",
+    r".*",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn custom_lists_keep_in_order_first_match(
+        picks in proptest::collection::vec(0..POOL.len(), 1..8).prop_map(|mut v| { v.dedup(); v }),
+        samples in proptest::collection::vec(inputs(), 8),
+    ) {
+        let list: Vec<Classifier> = picks
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| !picks[..*i].contains(p))
+            .map(|(i, &p)| Classifier::new(format!("c{i}"), POOL[p], "Custom"))
+            .collect();
+        let compiled = Classifiers::new(list).unwrap();
+        let naive = Naive::new(&compiled);
+        for raw in samples {
+            for s in [raw.clone(), normalize(&raw)] {
+                prop_assert_eq!(
+                    compiled.first_match(&s).map(|c| c.name.as_str()),
+                    naive.first(&s),
+                    "list {:?} on {:?}", compiled.iter().map(|c| &c.regex).collect::<Vec<_>>(), s
+                );
+            }
+        }
+    }
+}

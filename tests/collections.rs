@@ -478,3 +478,67 @@ async fn fix_dry_run_reports_without_writing() {
     );
     assert_eq!(w.store.get(&n).await.unwrap().unwrap(), before);
 }
+
+#[tokio::test]
+async fn a_rare_public_filter_walks_the_account_in_few_store_reads() {
+    let counting = std::sync::Arc::new(common::CountingStore::new(
+        number_manager::store::MemoryStore::new(),
+    ));
+    let w = World::with(counting.clone(), number_manager::Config::default());
+    let o = w.as_customer();
+    let numbers: Vec<String> = (0..3000).map(|i| format!("+1415200{i:04}")).collect();
+    for chunk in numbers.chunks(1000) {
+        let made = w
+            .manager
+            .create_many(&w.customer, chunk, PublicChange::default(), &o)
+            .await
+            .unwrap();
+        assert_eq!(made.success.len(), 1000);
+    }
+    let tagged = [
+        "+14152000007",
+        "+14152001500",
+        "+14152001501",
+        "+14152002999",
+    ];
+    for n in tagged {
+        let mut patch = Map::new();
+        patch.insert("team".into(), json!({"name": "rare"}));
+        w.manager.patch(n, patch, &o).await.unwrap();
+    }
+    let before = counting.lists();
+    let mut seen = Vec::new();
+    let mut start_key = None;
+    let mut pages = 0;
+    loop {
+        let page = w
+            .manager
+            .list_numbers(
+                &w.customer,
+                &ListOptions {
+                    page_size: Some(3),
+                    start_key,
+                    public_filters: vec![("team.name".into(), "rare".into())],
+                    ..Default::default()
+                },
+                &o,
+            )
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.numbers.len() <= 3);
+        seen.extend(page.numbers.iter().map(|r| r.number.to_string()));
+        match page.next_start_key {
+            Some(k) => start_key = Some(k),
+            None => break,
+        }
+        assert!(pages < 10, "the walk ends");
+    }
+    assert_eq!(seen, tagged, "every match once, in order");
+    assert_eq!(pages, 2);
+    // 3,000 numbers read 500 at a time: one walk over the account (7 reads
+    // at most, the second page resuming where the first stopped), where pages
+    // of 3 took a thousand.
+    let reads = counting.lists() - before;
+    assert!(reads <= 8, "{reads} store reads");
+}

@@ -375,7 +375,14 @@ impl NumberManager {
             created_from: list.created_from,
             created_to: list.created_to,
             start_key: list.start_key,
-            limit: page_size,
+            // Public-field filters are checked here, not by the store: read
+            // wide store pages then, so that a rarely matching filter costs a
+            // few round trips rather than one per `page_size` numbers.
+            limit: if list.public_filters.is_empty() {
+                page_size
+            } else {
+                page_size.max(PAGE)
+            },
             ..Default::default()
         };
         let mut numbers = Vec::with_capacity(page_size);

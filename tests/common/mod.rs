@@ -118,6 +118,7 @@ pub struct CountingStore<S> {
     pub inner: S,
     pub get_many: std::sync::atomic::AtomicUsize,
     pub write_batch: std::sync::atomic::AtomicUsize,
+    pub list: std::sync::atomic::AtomicUsize,
 }
 
 impl<S> CountingStore<S> {
@@ -126,6 +127,7 @@ impl<S> CountingStore<S> {
             inner,
             get_many: Default::default(),
             write_batch: Default::default(),
+            list: Default::default(),
         }
     }
     pub fn reads(&self) -> usize {
@@ -133,6 +135,9 @@ impl<S> CountingStore<S> {
     }
     pub fn writes(&self) -> usize {
         self.write_batch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub fn lists(&self) -> usize {
+        self.list.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -159,6 +164,7 @@ impl<S: Store> Store for CountingStore<S> {
         &self,
         query: &number_manager::store::ListQuery,
     ) -> number_manager::Result<number_manager::store::Page> {
+        self.list.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.list(query).await
     }
     async fn get_idempotency(

@@ -71,6 +71,15 @@ async fn a_hung_purchase_times_out_and_keeps_its_claim_until_reconciled() {
     assert_eq!(w.carrier.purchase_count(), 1);
 }
 
+/// The order the dead claimant (`w.other`) placed for `n`.
+fn claimants_order(w: &World, n: PhoneNumber) -> NumberOrder {
+    NumberOrder {
+        number: n,
+        account: Some(w.other.clone()),
+        carrier_data: Map::new(),
+    }
+}
+
 /// Another instance claimed `n` for `w.other`, bought it, and died before
 /// recording it: the store holds a lapsed claim, the carrier a sale.
 async fn interrupted_purchase(w: &World, n: PhoneNumber) {
@@ -82,14 +91,7 @@ async fn interrupted_purchase(w: &World, n: PhoneNumber) {
         until: chrono::Utc::now() - chrono::Duration::days(365 * 100),
     });
     w.store.update(r, rev).await.unwrap();
-    w.carrier
-        .acquire(&NumberOrder {
-            number: n,
-            account: Some(w.other.clone()),
-            carrier_data: Map::new(),
-        })
-        .await
-        .unwrap();
+    w.carrier.acquire(&claimants_order(w, n)).await.unwrap();
 }
 
 #[tokio::test]
@@ -121,14 +123,7 @@ async fn a_dead_holders_purchase_is_never_bought_again() {
     assert_eq!(report.unresolved_claims, vec![n.to_string()]);
     assert!(w.store.get(&n).await.unwrap().unwrap().pending.is_some());
     // Once the carrier has it back, the next purge clears the entry.
-    w.carrier
-        .disconnect(&NumberOrder {
-            number: n,
-            account: Some(w.other.clone()),
-            carrier_data: Map::new(),
-        })
-        .await
-        .unwrap();
+    w.carrier.disconnect(&claimants_order(&w, n)).await.unwrap();
     let report = w.manager.purge_expired().await.unwrap();
     assert!(report.unresolved_claims.is_empty());
     assert!(w.store.get(&n).await.unwrap().is_none());
@@ -164,14 +159,7 @@ async fn a_purchase_that_never_happened_is_bought_normally() {
     let n = one_search_result(&w).await;
     interrupted_purchase(&w, n).await;
     // The dead holder's call never reached the carrier after all.
-    w.carrier
-        .disconnect(&NumberOrder {
-            number: n,
-            account: Some(w.other.clone()),
-            carrier_data: Map::new(),
-        })
-        .await
-        .unwrap();
+    w.carrier.disconnect(&claimants_order(&w, n)).await.unwrap();
     let bought = w
         .manager
         .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())

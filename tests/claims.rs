@@ -16,7 +16,7 @@ use number_manager::state::NumberState;
 use number_manager::store::{
     BatchMode, IdempotencyEntry, ListQuery, MemoryStore, Page, Store, StoreExt, Write, WriteResult,
 };
-use number_manager::{Config, Error, PhoneNumber};
+use number_manager::{Config, Error, Outcome, PhoneNumber};
 use serde_json::Map;
 
 async fn one_search_result(w: &World) -> PhoneNumber {
@@ -40,21 +40,13 @@ async fn a_hung_purchase_times_out_and_keeps_its_claim_until_reconciled() {
     w.carrier
         .fail_next_acquire(Fault::Delay(Duration::from_secs(5)), 1);
     let started = std::time::Instant::now();
-    let e = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap_err();
+    let e = buy(&w, n).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(e.to_json()["message"], "timeout");
     // The purchase may still complete upstream: the claim stays as its trace.
     let r = w.store.get(&n).await.unwrap().unwrap();
     assert!(r.pending.is_some());
-    let e = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap_err();
+    let e = buy(&w, n).await.unwrap_err();
     assert_eq!(e.code(), 409, "a live claim blocks other buyers");
     // A search does not paper over the trace.
     one_search_result(&w).await;
@@ -62,13 +54,16 @@ async fn a_hung_purchase_times_out_and_keeps_its_claim_until_reconciled() {
     // After the claim lapses, the carrier says the number is still on offer
     // (the hung call never completed), so buying goes ahead, once.
     w.clock.advance(chrono::Duration::seconds(61));
-    let bought = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap();
+    let bought = buy(&w, n).await.unwrap();
     assert_eq!(bought.record.state, NumberState::InService);
     assert_eq!(w.carrier.purchase_count(), 1);
+}
+
+/// The customer activates (buys) `n`.
+async fn buy(w: &World, n: PhoneNumber) -> number_manager::Result<Outcome> {
+    w.manager
+        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+        .await
 }
 
 /// The order the dead claimant (`w.other`) placed for `n`.
@@ -104,11 +99,7 @@ async fn a_dead_holders_purchase_is_never_bought_again() {
     );
     let n = one_search_result(&w).await;
     interrupted_purchase(&w, n).await;
-    let e = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap_err();
+    let e = buy(&w, n).await.unwrap_err();
     assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
     assert_eq!(w.carrier.purchase_count(), 1, "no second purchase");
     assert_eq!(
@@ -135,11 +126,7 @@ async fn the_next_buyer_takes_over_a_dead_holders_purchase() {
     let n = one_search_result(&w).await;
     interrupted_purchase(&w, n).await;
     let order_id = w.carrier.purchases()[0].order_id.clone();
-    let bought = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap();
+    let bought = buy(&w, n).await.unwrap();
     assert_eq!(bought.record.state, NumberState::InService);
     assert_eq!(bought.record.assigned_to.as_ref(), Some(&w.customer));
     assert!(bought.record.pending.is_none());
@@ -160,11 +147,7 @@ async fn a_purchase_that_never_happened_is_bought_normally() {
     interrupted_purchase(&w, n).await;
     // The dead holder's call never reached the carrier after all.
     w.carrier.disconnect(&claimants_order(&w, n)).await.unwrap();
-    let bought = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap();
+    let bought = buy(&w, n).await.unwrap();
     assert_eq!(bought.record.state, NumberState::InService);
     assert_eq!(w.carrier.purchase_count(), 2, "bought afresh");
     let fresh = &w.carrier.purchases()[1];
@@ -178,11 +161,7 @@ async fn when_the_carrier_cannot_tell_the_claim_stays() {
     let n = one_search_result(&w).await;
     interrupted_purchase(&w, n).await;
     w.carrier.fail_next_owned(Fault::Error, 1);
-    let e = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap_err();
+    let e = buy(&w, n).await.unwrap_err();
     assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
     assert_eq!(w.carrier.purchase_count(), 1, "no second purchase");
     assert!(w.carrier.disconnects().is_empty());
@@ -192,11 +171,7 @@ async fn when_the_carrier_cannot_tell_the_claim_stays() {
     // A hung answer is no answer either.
     w.carrier
         .fail_next_owned(Fault::Delay(Duration::from_secs(5)), 1);
-    let e = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap_err();
+    let e = buy(&w, n).await.unwrap_err();
     assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
     assert_eq!(w.carrier.purchase_count(), 1);
 }
@@ -294,11 +269,7 @@ async fn a_purchase_whose_record_cannot_be_written_is_given_back() {
     });
     let w = World::with(store.clone(), quick_config());
     let n = one_search_result(&w).await;
-    let e = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap_err();
+    let e = buy(&w, n).await.unwrap_err();
     assert_eq!(e.to_json()["message"], "database_error");
     assert_eq!(w.carrier.purchase_count(), 1);
     assert_eq!(
@@ -309,11 +280,7 @@ async fn a_purchase_whose_record_cannot_be_written_is_given_back() {
     assert!(!w.carrier.is_sold(&n));
     // The claim is left for reconciliation; once it lapses the number sells normally.
     w.clock.advance(chrono::Duration::seconds(61));
-    let ok = w
-        .manager
-        .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
-        .await
-        .unwrap();
+    let ok = buy(&w, n).await.unwrap();
     assert_eq!(ok.record.state, NumberState::InService);
     assert!(ok.record.revision > Revision(1));
 }

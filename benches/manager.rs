@@ -14,91 +14,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use number_manager::account::{AccountId, MemoryAccounts};
-use number_manager::carrier::{CarrierRegistry, SimulatedCarrier};
 use number_manager::manager::ListOptions;
-use number_manager::record::NumberRecord;
 use number_manager::state::NumberState;
-use number_manager::store::{BatchMode, MemoryStore, Store, Write};
-use number_manager::{NumberManager, Options, PhoneNumber, PublicChange};
-use tokio::runtime::Runtime;
+use number_manager::store::MemoryStore;
+use number_manager::{Options, PhoneNumber, PublicChange};
+use support::{runtime, seed, setup};
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
-
-struct Setup {
-    manager: NumberManager,
-    store: Arc<MemoryStore>,
-    small: AccountId,
-    large: AccountId,
-    buyer: AccountId,
-}
-
-fn setup() -> Setup {
-    let accounts = Arc::new(MemoryAccounts::new());
-    let master = accounts.add("master", "Master", None).unwrap();
-    accounts.set_master(&master, true);
-    let small = accounts.add("small", "Small", Some(&master)).unwrap();
-    let large = accounts.add("large", "Large", Some(&master)).unwrap();
-    let buyer = accounts.add("buyer", "Buyer", Some(&master)).unwrap();
-    accounts.set_allow_additions(&buyer, true);
-    let store = Arc::new(MemoryStore::new());
-    let carrier = Arc::new(SimulatedCarrier::new(7).accept_any_number());
-    let manager = NumberManager::builder()
-        .store(store.clone())
-        .accounts(accounts)
-        .carriers(CarrierRegistry::new().with(carrier))
-        .build();
-    Setup {
-        manager,
-        store,
-        small,
-        large,
-        buyer,
-    }
-}
-
-async fn seed(store: &MemoryStore, owner: &AccountId, base: u64, count: u64, state: NumberState) {
-    let now = chrono::Utc::now();
-    let mut writes = Vec::with_capacity(10_000);
-    for i in 0..count {
-        let n = PhoneNumber::from_e164(&format!("+1{}", base + i)).unwrap();
-        let mut r = NumberRecord::new(n, state, "simulated", now);
-        if state != NumberState::Discovery {
-            r.assigned_to = Some(owner.clone());
-        }
-        writes.push(Write::Insert(r));
-        if writes.len() == 10_000 {
-            store
-                .write_batch(std::mem::take(&mut writes), BatchMode::PerItem)
-                .await
-                .unwrap();
-        }
-    }
-    if !writes.is_empty() {
-        store.write_batch(writes, BatchMode::PerItem).await.unwrap();
-    }
-}
+mod support;
 
 fn list_page(c: &mut Criterion) {
     let rt = runtime();
-    let s = setup();
+    let store = Arc::new(MemoryStore::new());
+    let s = setup(store.clone());
     rt.block_on(seed(
-        &s.store,
+        &*store,
         &s.small,
         2_000_000_000,
         1_000,
         NumberState::InService,
+        10_000,
     ));
     rt.block_on(seed(
-        &s.store,
+        &*store,
         &s.large,
         3_000_000_000,
         1_000_000,
         NumberState::InService,
+        10_000,
     ));
     let mut group = c.benchmark_group("list_page");
     group.measurement_time(Duration::from_secs(5));
@@ -132,13 +74,15 @@ fn activate_many(c: &mut Criterion) {
     group.bench_function("1000", |b| {
         b.iter_batched(
             || {
-                let s = setup();
+                let store = Arc::new(MemoryStore::new());
+                let s = setup(store.clone());
                 rt.block_on(seed(
-                    &s.store,
+                    &*store,
                     &s.buyer,
                     4_150_000_000,
                     1000,
                     NumberState::Discovery,
+                    1000,
                 ));
                 let numbers: Vec<String> = (0..1000u64)
                     .map(|i| format!("+1{}", 4_150_000_000 + i))
@@ -165,7 +109,7 @@ fn activate_many(c: &mut Criterion) {
 
 fn create_release(c: &mut Criterion) {
     let rt = runtime();
-    let s = setup();
+    let s = setup(Arc::new(MemoryStore::new()));
     let opts = Options::as_account(&s.buyer);
     c.bench_function("create_release", |b| {
         b.iter(|| {

@@ -18,21 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use number_manager::account::{AccountId, MemoryAccounts};
-use number_manager::carrier::{CarrierRegistry, SimulatedCarrier};
 use number_manager::manager::ListOptions;
-use number_manager::record::NumberRecord;
 use number_manager::state::NumberState;
-use number_manager::store::{BatchMode, MemoryStore, SqliteStore, Store, Write};
-use number_manager::{NumberManager, Options, PhoneNumber, PublicChange};
+use number_manager::store::{MemoryStore, SqliteStore, Store};
+use number_manager::{Options, PhoneNumber, PublicChange};
+use support::{runtime, seed, setup};
 use tokio::runtime::Runtime;
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
+mod support;
 
 /// A store under test, with what must happen when the bench is done.
 struct Backend {
@@ -104,66 +97,6 @@ fn backends(rt: &Runtime) -> Vec<Backend> {
     all
 }
 
-struct Setup {
-    manager: NumberManager,
-    small: AccountId,
-    large: AccountId,
-    buyer: AccountId,
-}
-
-fn setup(store: Arc<dyn Store>) -> Setup {
-    let accounts = Arc::new(MemoryAccounts::new());
-    let master = accounts.add("master", "Master", None).expect("account");
-    accounts.set_master(&master, true);
-    let small = accounts
-        .add("small", "Small", Some(&master))
-        .expect("account");
-    let large = accounts
-        .add("large", "Large", Some(&master))
-        .expect("account");
-    let buyer = accounts
-        .add("buyer", "Buyer", Some(&master))
-        .expect("account");
-    accounts.set_allow_additions(&buyer, true);
-    let carrier = Arc::new(SimulatedCarrier::new(7).accept_any_number());
-    let manager = NumberManager::builder()
-        .store(store)
-        .accounts(accounts)
-        .carriers(CarrierRegistry::new().with(carrier))
-        .build();
-    Setup {
-        manager,
-        small,
-        large,
-        buyer,
-    }
-}
-
-async fn seed(store: &dyn Store, owner: &AccountId, base: u64, count: u64, state: NumberState) {
-    let now = chrono::Utc::now();
-    let mut writes = Vec::with_capacity(1000);
-    for i in 0..count {
-        let n = PhoneNumber::from_e164(&format!("+1{}", base + i)).expect("number");
-        let mut r = NumberRecord::new(n, state, "simulated", now);
-        if state != NumberState::Discovery {
-            r.assigned_to = Some(owner.clone());
-        }
-        writes.push(Write::Insert(r));
-        if writes.len() == 1000 {
-            store
-                .write_batch(std::mem::take(&mut writes), BatchMode::Atomic)
-                .await
-                .expect("seed");
-        }
-    }
-    if !writes.is_empty() {
-        store
-            .write_batch(writes, BatchMode::Atomic)
-            .await
-            .expect("seed");
-    }
-}
-
 fn stores(c: &mut Criterion) {
     let rt = runtime();
     for backend in backends(&rt) {
@@ -175,6 +108,7 @@ fn stores(c: &mut Criterion) {
             2_000_000_000,
             1_000,
             NumberState::InService,
+            1000,
         ));
         rt.block_on(seed(
             store,
@@ -182,6 +116,7 @@ fn stores(c: &mut Criterion) {
             3_000_000_000,
             100_000,
             NumberState::InService,
+            1000,
         ));
 
         let mut group = c.benchmark_group(format!("list_page/{}", backend.name));
@@ -216,7 +151,14 @@ fn stores(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     let base = next_base.fetch_add(1000, Ordering::Relaxed);
-                    rt.block_on(seed(store, &s.buyer, base, 1000, NumberState::Discovery));
+                    rt.block_on(seed(
+                        store,
+                        &s.buyer,
+                        base,
+                        1000,
+                        NumberState::Discovery,
+                        1000,
+                    ));
                     (0..1000u64)
                         .map(|i| format!("+1{}", base + i))
                         .collect::<Vec<_>>()

@@ -34,9 +34,10 @@ impl Revision {
 /// (claim first, then call the carrier, then commit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
-    /// The operation holding the claim (`activate`, `reserve`, ...).
+    /// The operation holding the claim (`activate`, `reserve`, ...; `give_back`
+    /// while maintenance gives an interrupted purchase back to its carrier).
     pub operation: String,
-    /// Who holds it.
+    /// Who holds it (for `give_back`, the claimant of the purchase being given back).
     pub by: String,
     /// When the claim lapses (a crashed holder does not block the number forever).
     pub until: DateTime<Utc>,

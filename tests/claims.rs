@@ -187,8 +187,14 @@ async fn maintenance_gives_back_a_dead_holders_purchase() {
     let report = w.manager.purge_expired().await.unwrap();
     assert_eq!(report.unresolved_claims, vec![n.to_string()]);
     assert!(w.carrier.is_sold(&n));
-    assert!(w.store.get(&n).await.unwrap().unwrap().pending.is_some());
-    // The next run gives it back and drops the entry.
+    // The give-back claimed the record first, and that claim stays until it
+    // lapses.
+    let r = w.store.get(&n).await.unwrap().unwrap();
+    assert_eq!(r.pending.as_ref().unwrap().operation, "give_back");
+    let report = w.manager.purge_expired().await.unwrap();
+    assert_eq!(report.discovery_removed, 0, "a live claim is left alone");
+    // Once it lapses, the next run gives the number back and drops the entry.
+    w.clock.advance(chrono::Duration::seconds(61));
     let report = w.manager.purge_expired().await.unwrap();
     assert!(report.unresolved_claims.is_empty(), "{report:?}");
     assert_eq!(report.discovery_removed, 1);
@@ -291,6 +297,23 @@ async fn fix_gives_back_a_dead_holders_purchase_but_not_in_a_dry_run() {
     let n = one_search_result(&w).await;
     interrupted_purchase(&w, n).await;
     let said = "interrupted purchase given back to the carrier; stale claim cleared";
+    // Giving it back fails once: the record keeps the give-back's own claim,
+    // and while it lives no buyer can take over a number that may be going back.
+    w.carrier.fail_next_disconnect(Fault::Error, 1);
+    let e = w
+        .manager
+        .fix_number(n.as_str(), &w.as_master())
+        .await
+        .unwrap_err();
+    let cause = e.to_json()["cause"].to_string();
+    assert!(cause.contains("giving it back failed"), "{cause}");
+    let r = w.store.get(&n).await.unwrap().unwrap();
+    assert_eq!(r.pending.as_ref().unwrap().operation, "give_back");
+    let e = buy(&w, n).await.unwrap_err();
+    assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
+    assert!(w.carrier.is_sold(&n));
+    w.clock.advance(chrono::Duration::seconds(61));
+
     let dry = w
         .manager
         .fix_number(n.as_str(), &w.as_master().dry_run())

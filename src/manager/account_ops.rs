@@ -632,6 +632,7 @@ impl NumberManager {
                 lapsed.push(rec.number);
                 continue;
             }
+            let mut expected = rec.revision;
             if rec.pending.is_some() && !rec.is_claimed(now) {
                 // A dry run asks the carrier but gives nothing back.
                 let settled = if opts.dry_run {
@@ -639,7 +640,12 @@ impl NumberManager {
                         .await
                         .map(|s| matches!(s, Settled::Ours(_)))
                 } else {
-                    self.settle_stale_claim(&rec).await
+                    self.settle_stale_claim(&rec).await.map(|given_back| {
+                        if let Some(revision) = given_back {
+                            expected = revision;
+                        }
+                        given_back.is_some()
+                    })
                 };
                 match settled {
                     Ok(given_back) => {
@@ -695,7 +701,7 @@ impl NumberManager {
                 fixed.modified = now;
                 writes.push(Write::Update {
                     record: fixed,
-                    expected: rec.revision,
+                    expected,
                 });
                 changes.push((rec.number, what));
             }
@@ -797,13 +803,20 @@ impl NumberManager {
         while let Some(records) = pages.next().await? {
             let mut writes = Vec::new();
             for r in records.iter().filter(|r| !r.is_claimed(now)) {
-                if r.pending.is_some() && self.settle_stale_claim(r).await.is_err() {
-                    report.unresolved_claims.push(r.number.to_string());
-                    continue;
+                let mut expected = r.revision;
+                if r.pending.is_some() {
+                    match self.settle_stale_claim(r).await {
+                        Ok(Some(revision)) => expected = revision,
+                        Ok(None) => {}
+                        Err(_) => {
+                            report.unresolved_claims.push(r.number.to_string());
+                            continue;
+                        }
+                    }
                 }
                 writes.push(Write::Delete {
                     number: r.number,
-                    expected: r.revision,
+                    expected,
                 });
             }
             report.discovery_removed += self.written(writes).await?;

@@ -19,7 +19,7 @@ use crate::record::{
     merge_public, sanitize_public, validate_public, NumberRecord, Pending, Revision,
 };
 use crate::state::{self, ActorFacts, CarrierAction, NumberState, Op, Plan};
-use crate::store::{BatchMode, Write};
+use crate::store::{BatchMode, StoreExt, Write};
 use crate::util::{join_all, timeout};
 
 /// How an operation changes public fields.
@@ -830,10 +830,20 @@ impl NumberManager {
     /// Maintenance's side of [`reconcile_stale_claim`](Self::reconcile_stale_claim),
     /// where nobody is buying the number now: a purchase that went through is
     /// given back to the carrier (its caller was told it failed, or never heard
-    /// back), so the claim can go. `Ok(true)` when one was given back.
-    pub(crate) async fn settle_stale_claim(&self, record: &NumberRecord) -> Result<bool> {
+    /// back), so the claim can go.
+    ///
+    /// Before giving it back, the record is claimed afresh with
+    /// compare-and-swap, as a purchase claims it: otherwise a buyer taking the
+    /// number over at the same moment could record a number that was just
+    /// given away. Returns the record's new revision when the number was given
+    /// back (the caller's next write must expect it), `None` when there was
+    /// nothing to give back.
+    pub(crate) async fn settle_stale_claim(
+        &self,
+        record: &NumberRecord,
+    ) -> Result<Option<Revision>> {
         let Settled::Ours(carrier_data) = self.reconcile_stale_claim(record).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         let order = NumberOrder {
             number: record.number,
@@ -843,6 +853,30 @@ impl NumberManager {
                 .and_then(|p| AccountId::new(&p.by).ok()),
             carrier_data,
         };
+        let now = self.inner.clock.now();
+        let mut claimed = record.clone();
+        claimed.pending = Some(Pending {
+            operation: "give_back".into(),
+            // Still the purchase's claimant, so a retry gives back the same order.
+            by: record
+                .pending
+                .as_ref()
+                .map_or_else(|| Actor::System.to_string(), |p| p.by.clone()),
+            until: now + self.inner.config.claim_ttl,
+        });
+        let revision = self
+            .inner
+            .store
+            .update(claimed, record.revision)
+            .await
+            .map_err(|e| match e {
+                // The record changed since it was read: someone else settles it.
+                Error::Conflict { .. } => Error::Conflict {
+                    number: record.number.to_string(),
+                    reason: "number is being changed by another operation".into(),
+                },
+                other => other,
+            })?;
         let given_back = match self.inner.carriers.get(&record.carrier) {
             Some(carrier) => {
                 timeout(
@@ -853,6 +887,7 @@ impl NumberManager {
             }
             None => None,
         };
+        // On failure the fresh claim stays: it lapses, and the next run asks again.
         match given_back {
             Some(Ok(())) => {
                 self.inner.events.emit(&Event {
@@ -861,11 +896,11 @@ impl NumberManager {
                     from: Some(record.state),
                     to: record.state,
                     actor: Actor::System,
-                    at: self.inner.clock.now(),
+                    at: now,
                     before: record.revision,
-                    after: record.revision,
+                    after: revision,
                 });
-                Ok(true)
+                Ok(Some(revision))
             }
             Some(Err(e)) => Err(Error::Conflict {
                 number: record.number.to_string(),

@@ -9,16 +9,14 @@
 //!
 //! `cargo bench --bench manager -- --test` runs each once as a smoke test.
 
-use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use number_manager::manager::ListOptions;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use number_manager::state::NumberState;
 use number_manager::store::MemoryStore;
-use number_manager::{Options, PhoneNumber, PublicChange};
-use support::{runtime, seed, setup};
+use number_manager::{Options, PublicChange};
+use support::{list_pages, runtime, seed, setup};
 
 mod support;
 
@@ -44,25 +42,15 @@ fn list_page(c: &mut Criterion) {
     ));
     let mut group = c.benchmark_group("list_page");
     group.measurement_time(Duration::from_secs(5));
-    for (label, account, start) in [
-        ("1k", &s.small, "+12000000500"),
-        ("1M", &s.large, "+13000500000"),
-    ] {
-        let opts = Options::as_account(account);
-        let list = ListOptions {
-            page_size: Some(50),
-            start_key: Some(PhoneNumber::from_e164(start).unwrap()),
-            ..Default::default()
-        };
-        group.bench_with_input(BenchmarkId::from_parameter(label), &list, |b, list| {
-            b.iter(|| {
-                let page = rt
-                    .block_on(s.manager.list_numbers(account, list, &opts))
-                    .unwrap();
-                black_box(page.numbers.len())
-            })
-        });
-    }
+    list_pages(
+        &mut group,
+        &rt,
+        &s.manager,
+        [
+            ("1k", &s.small, "+12000000500"),
+            ("1M", &s.large, "+13000500000"),
+        ],
+    );
     group.finish();
 }
 

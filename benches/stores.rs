@@ -11,18 +11,16 @@
 //! `NUMBER_MANAGER_PG_URL` is set (a fresh schema, dropped at the end).
 //! `cargo bench --bench stores -- --test` runs each once as a smoke test.
 
-use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use number_manager::manager::ListOptions;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use number_manager::state::NumberState;
 use number_manager::store::{MemoryStore, SqliteStore, Store};
-use number_manager::{Options, PhoneNumber, PublicChange};
-use support::{runtime, seed, setup};
+use number_manager::{Options, PublicChange};
+use support::{list_pages, runtime, seed, setup};
 use tokio::runtime::Runtime;
 
 mod support;
@@ -121,25 +119,15 @@ fn stores(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(format!("list_page/{}", backend.name));
         group.measurement_time(Duration::from_secs(3));
-        for (label, account, start) in [
-            ("1k", &s.small, "+12000000500"),
-            ("100k", &s.large, "+13000050000"),
-        ] {
-            let opts = Options::as_account(account);
-            let list = ListOptions {
-                page_size: Some(50),
-                start_key: Some(PhoneNumber::from_e164(start).expect("number")),
-                ..Default::default()
-            };
-            group.bench_with_input(BenchmarkId::from_parameter(label), &list, |b, list| {
-                b.iter(|| {
-                    let page = rt
-                        .block_on(s.manager.list_numbers(account, list, &opts))
-                        .expect("list");
-                    black_box(page.numbers.len())
-                })
-            });
-        }
+        list_pages(
+            &mut group,
+            &rt,
+            &s.manager,
+            [
+                ("1k", &s.small, "+12000000500"),
+                ("100k", &s.large, "+13000050000"),
+            ],
+        );
         group.finish();
 
         // Each iteration buys 1,000 fresh search results.

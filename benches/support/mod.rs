@@ -3,12 +3,17 @@
 
 use std::sync::Arc;
 
+use std::hint::black_box;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId};
 use number_manager::account::{AccountId, MemoryAccounts};
 use number_manager::carrier::{CarrierRegistry, SimulatedCarrier};
+use number_manager::manager::ListOptions;
 use number_manager::record::NumberRecord;
 use number_manager::state::NumberState;
 use number_manager::store::{BatchMode, Store, Write};
-use number_manager::{NumberManager, PhoneNumber};
+use number_manager::{NumberManager, Options, PhoneNumber};
 use tokio::runtime::Runtime;
 
 pub fn runtime() -> Runtime {
@@ -86,5 +91,31 @@ pub async fn seed(
             .write_batch(writes, BatchMode::PerItem)
             .await
             .expect("seed");
+    }
+}
+
+/// One benchmark per `(label, account, start key)`: a 50-number page of the
+/// account's listing from that key.
+pub fn list_pages(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    manager: &NumberManager,
+    cases: [(&str, &AccountId, &str); 2],
+) {
+    for (label, account, start) in cases {
+        let opts = Options::as_account(account);
+        let list = ListOptions {
+            page_size: Some(50),
+            start_key: Some(PhoneNumber::from_e164(start).expect("number")),
+            ..Default::default()
+        };
+        group.bench_with_input(BenchmarkId::from_parameter(label), &list, |b, list| {
+            b.iter(|| {
+                let page = rt
+                    .block_on(manager.list_numbers(account, list, &opts))
+                    .expect("list");
+                black_box(page.numbers.len())
+            })
+        });
     }
 }

@@ -750,22 +750,34 @@ impl NumberManager {
         self.give_back(p.number, &carrier_name, &order).await;
     }
 
+    /// Disconnects `order` through the carrier `carrier_name` within
+    /// `Config::carrier_timeout` (a timeout is the `timeout` fault). `None`
+    /// when no such carrier is configured.
+    async fn disconnect_timed(
+        &self,
+        carrier_name: &str,
+        order: &NumberOrder,
+    ) -> Option<Result<()>> {
+        let carrier = self.inner.carriers.get(carrier_name)?;
+        Some(
+            timeout(self.inner.config.carrier_timeout, carrier.disconnect(order))
+                .await
+                .unwrap_or_else(|| Err(carrier_timeout(order.number))),
+        )
+    }
+
     async fn give_back(&self, number: PhoneNumber, carrier_name: &str, order: &NumberOrder) {
-        if let Some(carrier) = self.inner.carriers.get(carrier_name) {
-            let undone =
-                timeout(self.inner.config.carrier_timeout, carrier.disconnect(order)).await;
-            if !matches!(undone, Some(Ok(()))) {
-                self.inner.events.emit(&Event {
-                    number,
-                    operation: "undo_purchase_failed".into(),
-                    from: None,
-                    to: NumberState::Discovery,
-                    actor: Actor::System,
-                    at: self.inner.clock.now(),
-                    before: Revision::NEW,
-                    after: Revision::NEW,
-                });
-            }
+        if let Some(Err(_)) = self.disconnect_timed(carrier_name, order).await {
+            self.inner.events.emit(&Event {
+                number,
+                operation: "undo_purchase_failed".into(),
+                from: None,
+                to: NumberState::Discovery,
+                actor: Actor::System,
+                at: self.inner.clock.now(),
+                before: Revision::NEW,
+                after: Revision::NEW,
+            });
         }
     }
 
@@ -877,18 +889,8 @@ impl NumberManager {
                 },
                 other => other,
             })?;
-        let given_back = match self.inner.carriers.get(&record.carrier) {
-            Some(carrier) => {
-                timeout(
-                    self.inner.config.carrier_timeout,
-                    carrier.disconnect(&order),
-                )
-                .await
-            }
-            None => None,
-        };
         // On failure the fresh claim stays: it lapses, and the next run asks again.
-        match given_back {
+        match self.disconnect_timed(&record.carrier, &order).await {
             Some(Ok(())) => {
                 self.inner.events.emit(&Event {
                     number: record.number,
@@ -910,7 +912,10 @@ impl NumberManager {
             }),
             None => Err(Error::Conflict {
                 number: record.number.to_string(),
-                reason: "an interrupted purchase of this number went through and giving it back timed out".into(),
+                reason: format!(
+                    "an interrupted purchase of this number went through and its carrier {} is not configured",
+                    record.carrier
+                ),
             }),
         }
     }
@@ -975,16 +980,8 @@ impl NumberManager {
             }
             CarrierAction::Disconnect => {
                 // A number of an unknown module is tolerated, as in Kazoo.
-                if let Some(carrier) = self.inner.carriers.get(&carrier_name) {
-                    match timeout(
-                        self.inner.config.carrier_timeout,
-                        carrier.disconnect(&order),
-                    )
-                    .await
-                    {
-                        Some(answer) => answer?,
-                        None => return Err(carrier_timeout(p.number)),
-                    }
+                if let Some(answer) = self.disconnect_timed(&carrier_name, &order).await {
+                    answer?;
                 }
             }
         }

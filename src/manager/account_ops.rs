@@ -635,22 +635,20 @@ impl NumberManager {
             let mut expected = rec.revision;
             if rec.pending.is_some() && !rec.is_claimed(now) {
                 // A dry run asks the carrier but gives nothing back.
+                // `Some(revision)`: the number was (or, in a dry run, would be)
+                // given back, and the record now stands at that revision.
                 let settled = if opts.dry_run {
                     self.reconcile_stale_claim(&rec)
                         .await
-                        .map(|s| matches!(s, Settled::Ours(_)))
+                        .map(|s| matches!(s, Settled::Ours(_)).then_some(rec.revision))
                 } else {
-                    self.settle_stale_claim(&rec).await.map(|given_back| {
-                        if let Some(revision) = given_back {
-                            expected = revision;
-                        }
-                        given_back.is_some()
-                    })
+                    self.settle_stale_claim(&rec).await
                 };
                 match settled {
                     Ok(given_back) => {
+                        expected = given_back.unwrap_or(rec.revision);
                         fixed.pending = None;
-                        what.push(if given_back {
+                        what.push(if given_back.is_some() {
                             "interrupted purchase given back to the carrier; stale claim cleared"
                                 .to_string()
                         } else {

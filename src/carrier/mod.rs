@@ -156,10 +156,7 @@ pub trait Carrier: Send + Sync + std::fmt::Debug {
         numbers: &[PhoneNumber],
     ) -> Result<BTreeMap<PhoneNumber, Availability>> {
         let _ = numbers;
-        Err(Error::Unspecified {
-            message: "not_implemented".into(),
-            cause: Some(self.name().to_string()),
-        })
+        Err(not_implemented(self.name()))
     }
 
     /// Which of `numbers` this system holds at the carrier now (bought and
@@ -177,10 +174,15 @@ pub trait Carrier: Send + Sync + std::fmt::Debug {
         numbers: &[PhoneNumber],
     ) -> Result<BTreeMap<PhoneNumber, Ownership>> {
         let _ = numbers;
-        Err(Error::Unspecified {
-            message: "not_implemented".into(),
-            cause: Some(self.name().to_string()),
-        })
+        Err(not_implemented(self.name()))
+    }
+}
+
+/// What an optional carrier call answers when the carrier does not have it.
+fn not_implemented(carrier: &str) -> Error {
+    Error::Unspecified {
+        message: "not_implemented".into(),
+        cause: Some(carrier.to_string()),
     }
 }
 

@@ -31,6 +31,8 @@ pub mod number;
 pub mod record;
 pub mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod util;
 
 pub use classify::{classify, Classification, Classifier, Classifiers};

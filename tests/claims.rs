@@ -4,18 +4,16 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::World;
 use number_manager::carrier::{Carrier, Fault, NumberOrder, SimulatedCarrier};
 use number_manager::manager::SearchQuery;
-use number_manager::record::{NumberRecord, Pending, Revision};
+use number_manager::record::{Pending, Revision};
 use number_manager::state::NumberState;
-use number_manager::store::{
-    BatchMode, IdempotencyEntry, ListQuery, MemoryStore, Page, Store, StoreExt, Write, WriteResult,
-};
+use number_manager::store::{MemoryStore, StoreExt};
+use number_manager::testing::{FaultKind, FaultPlan, FaultyStore};
 use number_manager::{Config, Error, Outcome, PhoneNumber};
 use serde_json::Map;
 
@@ -211,68 +209,13 @@ async fn maintenance_gives_back_a_dead_holders_purchase() {
     assert_eq!(w.carrier.purchase_count(), 1);
 }
 
-/// A store whose n-th batch write fails with a database error.
-#[derive(Debug)]
-struct FailNthWrite {
-    inner: MemoryStore,
-    calls: AtomicUsize,
-    fail_at: usize,
-}
-
-#[async_trait::async_trait]
-impl Store for FailNthWrite {
-    async fn get_many(
-        &self,
-        numbers: &[PhoneNumber],
-    ) -> number_manager::Result<Vec<Option<NumberRecord>>> {
-        self.inner.get_many(numbers).await
-    }
-    async fn write_batch(
-        &self,
-        writes: Vec<Write>,
-        mode: BatchMode,
-    ) -> number_manager::Result<Vec<WriteResult>> {
-        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
-            return Err(Error::database("disk full"));
-        }
-        self.inner.write_batch(writes, mode).await
-    }
-    async fn list(&self, query: &ListQuery) -> number_manager::Result<Page> {
-        self.inner.list(query).await
-    }
-    async fn get_idempotency(&self, key: &str) -> number_manager::Result<Option<IdempotencyEntry>> {
-        self.inner.get_idempotency(key).await
-    }
-    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> number_manager::Result<bool> {
-        self.inner.begin_idempotency(entry).await
-    }
-    async fn finish_idempotency(
-        &self,
-        key: &str,
-        fp: &str,
-        response: serde_json::Value,
-    ) -> number_manager::Result<()> {
-        self.inner.finish_idempotency(key, fp, response).await
-    }
-    async fn abandon_idempotency(&self, key: &str) -> number_manager::Result<()> {
-        self.inner.abandon_idempotency(key).await
-    }
-    async fn purge_idempotency(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> number_manager::Result<usize> {
-        self.inner.purge_idempotency(now).await
-    }
-}
-
 #[tokio::test]
 async fn a_purchase_whose_record_cannot_be_written_is_given_back() {
     // Write 1 is the search's discovery entries, 2 the claim, 3 the commit.
-    let store = Arc::new(FailNthWrite {
-        inner: MemoryStore::new(),
-        calls: AtomicUsize::new(0),
-        fail_at: 3,
-    });
+    let store = Arc::new(FaultyStore::new(
+        MemoryStore::new(),
+        FaultPlan::nth(3, FaultKind::Error).only(&["write_batch"]),
+    ));
     let w = World::with(store.clone(), quick_config());
     let n = one_search_result(&w).await;
     let e = buy(&w, n).await.unwrap_err();

@@ -481,7 +481,7 @@ async fn fix_dry_run_reports_without_writing() {
 
 #[tokio::test]
 async fn a_rare_public_filter_walks_the_account_in_few_store_reads() {
-    let counting = std::sync::Arc::new(common::CountingStore::new(
+    let counting = std::sync::Arc::new(number_manager::testing::Counting::new(
         number_manager::store::MemoryStore::new(),
     ));
     let w = World::with(counting.clone(), number_manager::Config::default());
@@ -506,7 +506,7 @@ async fn a_rare_public_filter_walks_the_account_in_few_store_reads() {
         patch.insert("team".into(), json!({"name": "rare"}));
         w.manager.patch(n, patch, &o).await.unwrap();
     }
-    let before = counting.lists();
+    let before = counting.calls("list");
     let mut seen = Vec::new();
     let mut start_key = None;
     let mut pages = 0;
@@ -539,6 +539,6 @@ async fn a_rare_public_filter_walks_the_account_in_few_store_reads() {
     // 3,000 numbers read 500 at a time: one walk over the account (7 reads
     // at most, the second page resuming where the first stopped), where pages
     // of 3 took a thousand.
-    let reads = counting.lists() - before;
+    let reads = counting.calls("list") - before;
     assert!(reads <= 8, "{reads} store reads");
 }

@@ -5,13 +5,14 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{CountingStore, World};
+use common::World;
 use number_manager::account::AccountId;
 use number_manager::carrier::Fault;
 use number_manager::manager::SearchQuery;
 use number_manager::record::NumberRecord;
 use number_manager::state::NumberState;
 use number_manager::store::{ListQuery, MemoryStore, Store, StoreExt};
+use number_manager::testing::Counting;
 use number_manager::{Config, Error, Options, PhoneNumber};
 use serde_json::Map;
 
@@ -34,7 +35,7 @@ async fn discover(w: &World, prefix: &str, count: usize) -> Vec<PhoneNumber> {
 
 #[tokio::test]
 async fn thousand_numbers_ten_scripted_failures() {
-    let counting = Arc::new(CountingStore::new(MemoryStore::new()));
+    let counting = Arc::new(Counting::new(MemoryStore::new()));
     let config = Config {
         max_search_quantity: 1000,
         ..Config::default()
@@ -95,8 +96,8 @@ async fn thousand_numbers_ten_scripted_failures() {
     let first = numbers.remove(0);
     assert_eq!(raws.len(), 1000);
 
-    let reads_before = counting.reads();
-    let writes_before = counting.writes();
+    let reads_before = counting.calls("get_many");
+    let writes_before = counting.calls("write_batch");
     let acquire_before = w.carrier.acquire_calls();
     let result = w
         .manager
@@ -120,11 +121,11 @@ async fn thousand_numbers_ten_scripted_failures() {
 
     // One read and a bounded number of batch writes for the whole collection
     // (claims, restores of failed claims, commits), not one per number.
-    assert_eq!(counting.reads() - reads_before, 1);
+    assert_eq!(counting.calls("get_many") - reads_before, 1);
     assert!(
-        counting.writes() - writes_before <= 3,
+        counting.calls("write_batch") - writes_before <= 3,
         "{} batch writes",
-        counting.writes() - writes_before
+        counting.calls("write_batch") - writes_before
     );
     // The carrier is called once per number that needs it.
     assert_eq!(w.carrier.acquire_calls() - acquire_before, 996);

@@ -14,16 +14,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use number_manager::record::{NumberRecord, Revision};
 use number_manager::state::NumberState;
 use number_manager::store::{
-    BatchMode, IdempotencyEntry, ListQuery, Page, PostgresOptions, PostgresStore, Store, StoreExt,
-    Write, WriteResult,
+    BatchMode, ListQuery, PostgresOptions, PostgresStore, Store, StoreExt, Write,
 };
-use number_manager::{Error, PhoneNumber, Result};
-use serde_json::{json, Value};
+use number_manager::testing::RoundRobinStore;
+use number_manager::{Error, PhoneNumber};
+use serde_json::json;
 use sqlx::PgPool;
 
 const URL_VAR: &str = "NUMBER_MANAGER_PG_URL";
@@ -580,78 +579,25 @@ async fn a_large_batch_takes_few_round_trips() {
     .await;
 }
 
-/// Two stores (two pools) on one schema, used in turns, as two processes
-/// would: the whole conformance suite must hold across them.
-#[derive(Debug)]
-struct TwoProcesses {
-    stores: [PostgresStore; 2],
-    turn: AtomicUsize,
-}
-
-impl TwoProcesses {
-    fn next(&self) -> &PostgresStore {
-        &self.stores[self.turn.fetch_add(1, Ordering::Relaxed) % 2]
-    }
-}
-
-#[async_trait]
-impl Store for TwoProcesses {
-    async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>> {
-        self.next().get_many(numbers).await
-    }
-    async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
-        self.next().write_batch(writes, mode).await
-    }
-    async fn list(&self, query: &ListQuery) -> Result<Page> {
-        self.next().list(query).await
-    }
-    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
-        self.next().get_idempotency(key).await
-    }
-    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
-        self.next().begin_idempotency(entry).await
-    }
-    async fn finish_idempotency(
-        &self,
-        key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
-        self.next()
-            .finish_idempotency(key, fingerprint, response)
-            .await
-    }
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        self.next().abandon_idempotency(key).await
-    }
-    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
-        self.next().purge_idempotency(now).await
-    }
-    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
-        self.next().purge_tombstones(deleted_before).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suite_holds_across_two_pools_on_one_schema() {
     with_schemas("two", 1, |url, schemas| async move {
-        let shared = Arc::new(TwoProcesses {
-            stores: [
-                PostgresStore::connect_with_schema(&url, &schemas[0])
-                    .await
-                    .expect("connect"),
-                PostgresStore::connect_with_schema(&url, &schemas[0])
-                    .await
-                    .expect("connect"),
-            ],
-            turn: AtomicUsize::new(0),
-        });
+        // Two stores (two pools) on one schema, used in turns, as two
+        // processes would: the whole conformance suite must hold across them.
+        let shared = Arc::new(RoundRobinStore::new(vec![
+            PostgresStore::connect_with_schema(&url, &schemas[0])
+                .await
+                .expect("connect"),
+            PostgresStore::connect_with_schema(&url, &schemas[0])
+                .await
+                .expect("connect"),
+        ]));
         number_manager::store::conformance::run_all(|| {
             let s = shared.clone();
             async move { s }
         })
         .await;
-        for s in &shared.stores {
+        for s in shared.stores() {
             s.close().await;
         }
     })

@@ -1,0 +1,190 @@
+//! [`Counting`]: any store, carrier or E911 provider, with its calls counted.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::carrier::{
+    Availability, Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult,
+};
+use crate::e911::{E911Address, E911Provider, Validation};
+use crate::error::Result;
+use crate::number::PhoneNumber;
+use crate::record::NumberRecord;
+use crate::store::{BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult};
+
+/// Wraps a [`Store`], [`Carrier`] or [`E911Provider`] and counts its async
+/// calls by method name (the trait's own names: `get_many`, `write_batch`,
+/// `acquire`, `provision`, ...). Calls are counted when they start, whatever
+/// they answer.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use number_manager::store::{ListQuery, MemoryStore, Store, StoreExt};
+/// use number_manager::testing::Counting;
+/// use number_manager::PhoneNumber;
+///
+/// let store = Counting::new(MemoryStore::new());
+/// let n = PhoneNumber::from_e164("+14155550100").unwrap();
+/// store.get(&n).await.unwrap();
+/// store.list(&ListQuery::default()).await.unwrap();
+/// assert_eq!(store.calls("get_many"), 1);
+/// assert_eq!(store.calls("write_batch"), 0);
+/// assert_eq!(store.total(), 2);
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct Counting<T> {
+    inner: T,
+    counts: Mutex<BTreeMap<&'static str, usize>>,
+}
+
+impl<T> Counting<T> {
+    /// Wraps `inner` with every count at zero.
+    pub fn new(inner: T) -> Self {
+        Counting {
+            inner,
+            counts: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<&'static str, usize>> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many calls of `method` were made.
+    pub fn calls(&self, method: &str) -> usize {
+        self.lock().get(method).copied().unwrap_or(0)
+    }
+
+    /// How many calls were made, all methods together.
+    pub fn total(&self) -> usize {
+        self.lock().values().sum()
+    }
+
+    /// Every count, by method name.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        self.lock().clone()
+    }
+
+    /// Sets every count back to zero.
+    pub fn reset(&self) {
+        self.lock().clear();
+    }
+
+    /// The wrapped value.
+    pub fn inner(&self) -> &T {
+        &self.inner
+    }
+
+    fn count<F: Future>(&self, method: &'static str, call: F) -> F {
+        *self.lock().entry(method).or_default() += 1;
+        call
+    }
+}
+
+#[async_trait]
+impl<S: Store> Store for Counting<S> {
+    async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>> {
+        self.count("get_many", self.inner.get_many(numbers)).await
+    }
+    async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
+        self.count("write_batch", self.inner.write_batch(writes, mode))
+            .await
+    }
+    async fn list(&self, query: &ListQuery) -> Result<Page> {
+        self.count("list", self.inner.list(query)).await
+    }
+    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
+        self.count("get_idempotency", self.inner.get_idempotency(key))
+            .await
+    }
+    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
+        self.count("begin_idempotency", self.inner.begin_idempotency(entry))
+            .await
+    }
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        response: Value,
+    ) -> Result<()> {
+        let call = self.inner.finish_idempotency(key, fingerprint, response);
+        self.count("finish_idempotency", call).await
+    }
+    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
+        self.count("abandon_idempotency", self.inner.abandon_idempotency(key))
+            .await
+    }
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
+        self.count("purge_idempotency", self.inner.purge_idempotency(now))
+            .await
+    }
+    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
+        let call = self.inner.purge_tombstones(deleted_before);
+        self.count("purge_tombstones", call).await
+    }
+    async fn count(&self, query: &ListQuery) -> Result<usize> {
+        Counting::count(self, "count", self.inner.count(query)).await
+    }
+}
+
+#[async_trait]
+impl<C: Carrier> Carrier for Counting<C> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn find_numbers(&self, request: &SearchRequest) -> Result<Vec<SearchResult>> {
+        self.count("find_numbers", self.inner.find_numbers(request))
+            .await
+    }
+    async fn acquire(&self, order: &NumberOrder) -> Result<Map<String, Value>> {
+        self.count("acquire", self.inner.acquire(order)).await
+    }
+    async fn disconnect(&self, order: &NumberOrder) -> Result<()> {
+        self.count("disconnect", self.inner.disconnect(order)).await
+    }
+    async fn check_numbers(
+        &self,
+        numbers: &[PhoneNumber],
+    ) -> Result<BTreeMap<PhoneNumber, Availability>> {
+        self.count("check_numbers", self.inner.check_numbers(numbers))
+            .await
+    }
+    async fn owned_numbers(
+        &self,
+        numbers: &[PhoneNumber],
+    ) -> Result<BTreeMap<PhoneNumber, Ownership>> {
+        self.count("owned_numbers", self.inner.owned_numbers(numbers))
+            .await
+    }
+}
+
+#[async_trait]
+impl<E: E911Provider> E911Provider for Counting<E> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn validate(&self, address: &E911Address) -> Result<Validation> {
+        self.count("validate", self.inner.validate(address)).await
+    }
+    async fn provision(
+        &self,
+        number: &PhoneNumber,
+        address: &E911Address,
+        caller_name: &str,
+    ) -> Result<E911Address> {
+        let call = self.inner.provision(number, address, caller_name);
+        self.count("provision", call).await
+    }
+    async fn remove(&self, number: &PhoneNumber) -> Result<()> {
+        self.count("remove", self.inner.remove(number)).await
+    }
+}

@@ -235,6 +235,26 @@ async fn a_purchase_whose_record_cannot_be_written_is_given_back() {
 }
 
 #[tokio::test]
+async fn a_purchase_recorded_before_the_store_failed_stays_bought() {
+    // Write 1 is the search's discovery entries, 2 the claim, 3 the commit:
+    // the commit goes through, and then the store reports a failure.
+    let store = Arc::new(FaultyStore::new(
+        MemoryStore::new(),
+        FaultPlan::nth(3, FaultKind::Ambiguous).only(&["write_batch"]),
+    ));
+    let w = World::with(store.clone(), quick_config());
+    let n = one_search_result(&w).await;
+    let e = buy(&w, n).await.unwrap_err();
+    assert_eq!(e.to_json()["message"], "database_error");
+    assert_eq!(store.injected(), 1);
+    let r = w.store.get(&n).await.unwrap().unwrap();
+    assert_eq!(r.state, NumberState::InService, "the record was written");
+    assert_eq!(r.assigned_to.as_ref(), Some(&w.customer));
+    assert!(w.carrier.is_sold(&n), "so the number stays bought");
+    assert!(w.carrier.disconnects().is_empty(), "nothing given back");
+}
+
+#[tokio::test]
 async fn fix_gives_back_a_dead_holders_purchase_but_not_in_a_dry_run() {
     let w = World::with(Arc::new(MemoryStore::new()), quick_config());
     let n = one_search_result(&w).await;

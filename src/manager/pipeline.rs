@@ -675,6 +675,7 @@ impl NumberManager {
         if writes.is_empty() {
             return retry;
         }
+        let expected: Vec<Option<Revision>> = writes.iter().map(expected_revision).collect();
         let results = match self
             .inner
             .store
@@ -683,10 +684,13 @@ impl NumberManager {
         {
             Ok(r) => r,
             Err(e) => {
-                for (p, ok) in &meta {
+                let unwritten = self.unwritten(&meta, &expected).await;
+                for ((p, ok), unwritten) in meta.iter().zip(unwritten) {
                     if *ok {
                         result.errors.insert(p.number.to_string(), e.clone());
-                        self.undo_purchase(p).await;
+                        if unwritten {
+                            self.undo_purchase(p).await;
+                        }
                     }
                 }
                 return retry;
@@ -724,6 +728,31 @@ impl NumberManager {
             }
         }
         retry
+    }
+
+    /// After a batch write failed as a whole, which of its writes surely did not
+    /// go through: the record still stands at the revision the write expected
+    /// (a failed batch may have been applied in part or in full). When the
+    /// store cannot be read either, none is sure: a purchase then keeps its
+    /// claim, and reconciliation settles it with the carrier.
+    async fn unwritten(
+        &self,
+        meta: &[(Prepared, bool)],
+        expected: &[Option<Revision>],
+    ) -> Vec<bool> {
+        let numbers: Vec<PhoneNumber> = meta.iter().map(|(p, _)| p.number).collect();
+        let Ok(stored) = self.inner.store.get_many(&numbers).await else {
+            return vec![false; meta.len()];
+        };
+        stored
+            .iter()
+            .zip(expected)
+            .map(|(r, exp)| match (r, exp) {
+                (Some(r), Some(exp)) => r.revision == *exp,
+                (None, None) => true,
+                _ => false,
+            })
+            .collect()
     }
 
     /// A number was bought but its record could not be written: give it back so
@@ -1040,6 +1069,14 @@ impl NumberManager {
             },
         };
         self.inner.events.emit(&event);
+    }
+}
+
+/// The revision a write expects the stored record to have (`None`: absent).
+fn expected_revision(w: &Write) -> Option<Revision> {
+    match w {
+        Write::Insert(_) => None,
+        Write::Update { expected, .. } | Write::Delete { expected, .. } => Some(*expected),
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{BatchResult, NumberManager, Options, Outcome};
 use crate::account::{AccountId, AccountInfo, Actor};
-use crate::carrier::{Availability, NumberOrder, Ownership};
+use crate::carrier::{Availability, Carrier, NumberOrder, Ownership};
 use crate::e911::{E911Address, Validation};
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -1015,6 +1015,27 @@ impl NumberManager {
         }
     }
 
+    /// After a purchase answered with an error: whether it may have gone
+    /// through all the same (the answer was lost on the way back). A carrier
+    /// that answers `owned_numbers` is asked, and only a clear "not ours" rules
+    /// it out; one that cannot tell is trusted to have bought nothing.
+    async fn may_hold(&self, carrier: &dyn Carrier, number: PhoneNumber) -> bool {
+        if !carrier.capabilities().owned_numbers {
+            return false;
+        }
+        let answer = timeout(
+            self.inner.config.carrier_timeout,
+            carrier.owned_numbers(std::slice::from_ref(&number)),
+        )
+        .await;
+        !matches!(
+            answer
+                .and_then(|a| a.ok())
+                .and_then(|mut m| m.remove(&number)),
+            Some(Ownership::NotOurs)
+        )
+    }
+
     /// Carrier and E911 calls for one number; on failure nothing is left half done.
     async fn side_effects(&self, p: &mut Prepared, req: &Request) -> Result<()> {
         let carrier_name = p
@@ -1064,7 +1085,13 @@ impl NumberManager {
                     p.uncertain = true;
                     return Err(carrier_timeout(p.number));
                 };
-                let data = answer?;
+                let data = match answer {
+                    Ok(data) => data,
+                    Err(e) => {
+                        p.uncertain = self.may_hold(carrier.as_ref(), p.number).await;
+                        return Err(e);
+                    }
+                };
                 if let Some(rec) = p.new.as_mut() {
                     for (k, v) in data {
                         rec.carrier_data.insert(k, v);

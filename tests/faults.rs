@@ -567,64 +567,6 @@ const KNOWN: &[(&str, &str, &str, &str, &str)] = &[
         "recorded as held but not held upstream",
         "lost disconnect",
     ),
-    // The E911 address is removed upstream before the record is written;
-    // when that write fails, the record still shows it.
-    (
-        "E911Remove",
-        "Store",
-        "Error",
-        "shows an E911 address not provisioned",
-        "e911 remove before write",
-    ),
-    (
-        "E911Remove",
-        "Store",
-        "Timeout",
-        "shows an E911 address not provisioned",
-        "e911 remove before write",
-    ),
-    (
-        "UpdateMany",
-        "Store",
-        "Error",
-        "shows an E911 address not provisioned",
-        "e911 remove before write",
-    ),
-    (
-        "UpdateMany",
-        "Store",
-        "Timeout",
-        "shows an E911 address not provisioned",
-        "e911 remove before write",
-    ),
-    (
-        "ReleaseMany",
-        "Store",
-        "Error",
-        "shows an E911 address not provisioned",
-        "e911 remove before write",
-    ),
-    (
-        "ReleaseMany",
-        "Store",
-        "Timeout",
-        "shows an E911 address not provisioned",
-        "e911 remove before write",
-    ),
-    (
-        "DeleteMany",
-        "Store",
-        "Error",
-        "shows an E911 address not provisioned",
-        "e911 remove before write",
-    ),
-    (
-        "DeleteMany",
-        "Store",
-        "Timeout",
-        "shows an E911 address not provisioned",
-        "e911 remove before write",
-    ),
 ];
 
 /// The entry of [`KNOWN`] a violation is, if any.
@@ -824,4 +766,30 @@ async fn a_failed_purchase_the_carrier_says_never_happened_frees_the_number() {
         .await
         .unwrap();
     assert_eq!(ok.record.state, NumberState::InService);
+}
+
+#[tokio::test]
+async fn an_e911_address_is_removed_only_once_the_record_no_longer_shows_it() {
+    let rig = Rig::new().await;
+    let n = rig.e911_number;
+    let c = rig.as_customer();
+    let without = || body(json!({"label": "no address"}));
+    rig.store
+        .set_plan(FaultPlan::nth(1, FaultKind::Error).only(&["write_batch"]));
+    let e = rig
+        .manager
+        .update(n.as_str(), without(), &c)
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_json()["message"], "database_error");
+    let r = rig.store.get(&n).await.unwrap().unwrap();
+    assert!(r.features.contains_key("e911"), "the record still shows it");
+    assert!(
+        rig.e911.inner().provisioned().contains_key(&n),
+        "so it stays provisioned"
+    );
+    rig.disarm();
+    rig.manager.update(n.as_str(), without(), &c).await.unwrap();
+    assert!(!rig.e911.inner().provisioned().contains_key(&n));
+    assert_eq!(rig.e911.inner().remove_count(), 1);
 }

@@ -762,12 +762,16 @@ impl NumberManager {
                 return retry;
             }
         };
+        let mut removals = Vec::new();
         for ((p, is_commit), r) in meta.into_iter().zip(results) {
             if !is_commit {
                 continue;
             }
             match r {
                 Ok(rev) => {
+                    if matches!(p.e911, Some(E911Work::Remove)) {
+                        removals.push(p.number);
+                    }
                     let mut record = outcome_record(&p, now);
                     if p.new.is_some() {
                         record.revision = rev;
@@ -793,7 +797,27 @@ impl NumberManager {
                 }
             }
         }
+        self.remove_e911(&removals).await;
         retry
+    }
+
+    /// Removes the E911 addresses of numbers whose records no longer show
+    /// them, concurrently. Kazoo treats a failed removal as removed: the
+    /// record is already written without the address.
+    async fn remove_e911(&self, numbers: &[PhoneNumber]) {
+        let Some(provider) = &self.inner.e911 else {
+            return;
+        };
+        let futures: Vec<BoxFut<'_, ()>> = numbers
+            .iter()
+            .map(|n| {
+                let fut: BoxFut<'_, ()> = Box::pin(async move {
+                    let _ = provider.remove(n).await;
+                });
+                fut
+            })
+            .collect();
+        join_all(futures).await;
     }
 
     /// After a batch write failed as a whole, which of its writes surely did not
@@ -1109,12 +1133,10 @@ impl NumberManager {
         }
         match &p.e911 {
             None => {}
-            Some(E911Work::Remove) => {
-                if let Some(provider) = &self.inner.e911 {
-                    // Kazoo treats a failed removal as removed; the record must not keep stale data.
-                    let _ = provider.remove(&p.number).await;
-                }
-            }
+            // Done once the record is written (`remove_e911`): removed upstream
+            // first, a failed write would leave the record showing an address
+            // that is gone.
+            Some(E911Work::Remove) => {}
             Some(E911Work::Provision {
                 key,
                 address,

@@ -537,36 +537,6 @@ const KNOWN: &[(&str, &str, &str, &str, &str)] = &[
         "recorded as held but not held upstream",
         "disconnect before write",
     ),
-    // A disconnect that went through but answered with an error (or too
-    // late) is taken as not done: the record stays, nothing reconciles it.
-    (
-        "Delete",
-        "Carrier",
-        "Ambiguous",
-        "recorded as held but not held upstream",
-        "lost disconnect",
-    ),
-    (
-        "Delete",
-        "Carrier",
-        "Hang",
-        "recorded as held but not held upstream",
-        "lost disconnect",
-    ),
-    (
-        "DeleteMany",
-        "Carrier",
-        "Ambiguous",
-        "recorded as held but not held upstream",
-        "lost disconnect",
-    ),
-    (
-        "DeleteMany",
-        "Carrier",
-        "Hang",
-        "recorded as held but not held upstream",
-        "lost disconnect",
-    ),
 ];
 
 /// The entry of [`KNOWN`] a violation is, if any.
@@ -792,4 +762,38 @@ async fn an_e911_address_is_removed_only_once_the_record_no_longer_shows_it() {
     rig.manager.update(n.as_str(), without(), &c).await.unwrap();
     assert!(!rig.e911.inner().provisioned().contains_key(&n));
     assert_eq!(rig.e911.inner().remove_count(), 1);
+}
+
+#[tokio::test]
+async fn a_disconnect_whose_answer_was_lost_still_deletes_the_number() {
+    let rig = Rig::new().await;
+    let n = rig.bought;
+    let plan = FaultPlan::nth(1, FaultKind::Ambiguous).only(&["disconnect"]);
+    rig.carrier.set_plan(plan);
+    let done = rig
+        .manager
+        .delete(n.as_str(), &rig.as_master())
+        .await
+        .unwrap();
+    assert_eq!(done.record.state, NumberState::Deleted);
+    assert_eq!(rig.carrier.injected(), 1);
+    assert!(!rig.carrier.inner().is_sold(&n), "gone upstream");
+    assert!(rig.store.get(&n).await.unwrap().is_none(), "and here");
+}
+
+#[tokio::test]
+async fn a_disconnect_that_failed_keeps_the_number() {
+    let rig = Rig::new().await;
+    let n = rig.bought;
+    rig.carrier
+        .set_plan(FaultPlan::nth(1, FaultKind::Error).only(&["disconnect"]));
+    let e = rig
+        .manager
+        .delete(n.as_str(), &rig.as_master())
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_json()["message"], "fault by carrier");
+    assert!(rig.carrier.inner().is_sold(&n));
+    let r = rig.store.get(&n).await.unwrap().unwrap();
+    assert_eq!(r.state, NumberState::InService);
 }

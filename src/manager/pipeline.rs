@@ -1044,20 +1044,45 @@ impl NumberManager {
     /// that answers `owned_numbers` is asked, and only a clear "not ours" rules
     /// it out; one that cannot tell is trusted to have bought nothing.
     async fn may_hold(&self, carrier: &dyn Carrier, number: PhoneNumber) -> bool {
+        carrier.capabilities().owned_numbers
+            && !matches!(
+                self.ownership(carrier, number).await,
+                Some(Ownership::NotOurs)
+            )
+    }
+
+    /// What the carrier says of `number` now, within the carrier timeout;
+    /// `None` when it cannot tell (no `owned_numbers`, an error, a timeout, a
+    /// number left out of the answer).
+    async fn ownership(&self, carrier: &dyn Carrier, number: PhoneNumber) -> Option<Ownership> {
         if !carrier.capabilities().owned_numbers {
-            return false;
+            return None;
         }
-        let answer = timeout(
+        timeout(
             self.inner.config.carrier_timeout,
             carrier.owned_numbers(std::slice::from_ref(&number)),
         )
-        .await;
-        !matches!(
-            answer
-                .and_then(|a| a.ok())
-                .and_then(|mut m| m.remove(&number)),
-            Some(Ownership::NotOurs)
-        )
+        .await
+        .and_then(|a| a.ok())
+        .and_then(|mut m| m.remove(&number))
+    }
+
+    /// A disconnect that failed, or answered too late: done all the same when
+    /// the carrier says the number is no longer ours (the answer was lost),
+    /// else its error.
+    async fn disconnect_failed(
+        &self,
+        carrier_name: &str,
+        number: PhoneNumber,
+        e: Error,
+    ) -> Result<()> {
+        let Some(carrier) = self.inner.carriers.get(carrier_name) else {
+            return Err(e);
+        };
+        match self.ownership(carrier.as_ref(), number).await {
+            Some(Ownership::NotOurs) => Ok(()),
+            _ => Err(e),
+        }
     }
 
     /// Carrier and E911 calls for one number; on failure nothing is left half done.
@@ -1126,8 +1151,8 @@ impl NumberManager {
             }
             CarrierAction::Disconnect => {
                 // A number of an unknown module is tolerated, as in Kazoo.
-                if let Some(answer) = self.disconnect_timed(&carrier_name, &order).await {
-                    answer?;
+                if let Some(Err(e)) = self.disconnect_timed(&carrier_name, &order).await {
+                    self.disconnect_failed(&carrier_name, p.number, e).await?;
                 }
             }
         }

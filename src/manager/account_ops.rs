@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::pipeline::{Change, Request, Settled};
+use super::pipeline::{is_removal_claim, Change, Request, Settled};
 use super::{BatchResult, NumberManager, Options};
 use crate::account::{AccountId, AccountsExt, Actor};
 use crate::carrier::{Availability, Carrier, SearchRequest, SearchResult};
@@ -634,7 +634,29 @@ impl NumberManager {
                 continue;
             }
             let mut expected = rec.revision;
-            if rec.pending.is_some() && !rec.is_claimed(now) {
+            let stale = rec.pending.is_some() && !rec.is_claimed(now);
+            if stale && is_removal_claim(&rec) {
+                match self.settle_removal_claim(&rec).await {
+                    Ok(true) => {
+                        writes.push(Write::Delete {
+                            number: rec.number,
+                            expected,
+                        });
+                        changes.push((
+                            rec.number,
+                            vec!["interrupted removal completed: the carrier no longer holds the number".into()],
+                        ));
+                        continue;
+                    }
+                    Ok(false) => {
+                        fixed.pending = None;
+                        what.push("stale claim cleared".to_string());
+                    }
+                    Err(e) => {
+                        report.errors.insert(rec.number.to_string(), e.to_string());
+                    }
+                }
+            } else if stale {
                 // A dry run asks the carrier but gives nothing back.
                 // `Some(revision)`: the number was (or, in a dry run, would be)
                 // given back, and the record now stands at that revision.

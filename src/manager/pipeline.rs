@@ -619,7 +619,7 @@ impl NumberManager {
         let claim_idx: Vec<usize> = work
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.plan.carrier == CarrierAction::Acquire && p.read.is_some())
+            .filter(|(_, p)| needs_claim(p))
             .map(|(i, _)| i)
             .collect();
         let mut claimed: HashMap<usize, Revision> = HashMap::new();
@@ -669,10 +669,7 @@ impl NumberManager {
         let work: Vec<(Prepared, Option<Revision>)> = work
             .into_iter()
             .enumerate()
-            .filter(|(i, p)| {
-                !(p.plan.carrier == CarrierAction::Acquire && p.read.is_some())
-                    || claimed.contains_key(i)
-            })
+            .filter(|(i, p)| !needs_claim(p) || claimed.contains_key(i))
             .map(|(i, p)| {
                 let c = claimed.get(&i).copied();
                 (p, c)
@@ -958,6 +955,26 @@ impl NumberManager {
         }
     }
 
+    /// Settles the lapsed claim of a removal (a delete, or a release that
+    /// deletes), whose holder died or whose write failed after it asked the
+    /// carrier to disconnect: `true` when the carrier says the number is no
+    /// longer ours (the disconnect went through, so the record must go too),
+    /// `false` when it is still ours (the removal never happened; only the
+    /// claim goes). A carrier that cannot tell leaves the claim: a conflict.
+    pub(crate) async fn settle_removal_claim(&self, record: &NumberRecord) -> Result<bool> {
+        let Some(carrier) = self.inner.carriers.get(&record.carrier) else {
+            return Ok(false);
+        };
+        match self.ownership(carrier.as_ref(), record.number).await {
+            Some(Ownership::NotOurs) => Ok(true),
+            Some(Ownership::Ours { .. }) => Ok(false),
+            None => Err(Error::Conflict {
+                number: record.number.to_string(),
+                reason: "an interrupted removal of this number may have disconnected it; the carrier cannot tell now".into(),
+            }),
+        }
+    }
+
     /// Maintenance's side of [`reconcile_stale_claim`](Self::reconcile_stale_claim),
     /// where nobody is buying the number now: a purchase that went through is
     /// given back to the carrier (its caller was told it failed, or never heard
@@ -1152,7 +1169,13 @@ impl NumberManager {
             CarrierAction::Disconnect => {
                 // A number of an unknown module is tolerated, as in Kazoo.
                 if let Some(Err(e)) = self.disconnect_timed(&carrier_name, &order).await {
-                    self.disconnect_failed(&carrier_name, p.number, e).await?;
+                    // A hung disconnect may still go through: keep its claim.
+                    let timed_out =
+                        matches!(&e, Error::Unspecified { message, .. } if message == "timeout");
+                    if let Err(e) = self.disconnect_failed(&carrier_name, p.number, e).await {
+                        p.uncertain = timed_out;
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -1210,6 +1233,26 @@ impl NumberManager {
         };
         self.inner.events.emit(&event);
     }
+}
+
+/// Whether a number is claimed before its side effects: a purchase (so no
+/// other writer buys it too) and a disconnect (so that, if the record cannot
+/// be written afterwards, the claim stays as the trace reconciliation needs).
+fn needs_claim(p: &Prepared) -> bool {
+    p.read.is_some()
+        && matches!(
+            p.plan.carrier,
+            CarrierAction::Acquire | CarrierAction::Disconnect
+        )
+}
+
+/// Whether a record's claim was taken by an operation that removes the
+/// number and disconnects it upstream.
+pub(crate) fn is_removal_claim(record: &NumberRecord) -> bool {
+    record
+        .pending
+        .as_ref()
+        .is_some_and(|p| p.operation == Op::Delete.name() || p.operation == Op::Release.name())
 }
 
 /// The revision a write expects the stored record to have (`None`: absent).

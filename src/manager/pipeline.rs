@@ -960,9 +960,16 @@ impl NumberManager {
     /// carrier to disconnect: `true` when the carrier says the number is no
     /// longer ours (the disconnect went through, so the record must go too),
     /// `false` when it is still ours (the removal never happened; only the
-    /// claim goes). A carrier that cannot tell leaves the claim: a conflict.
+    /// claim goes). A carrier without `owned_numbers` (a local one, say) is
+    /// trusted to have done nothing, as its failed disconnect said; one that
+    /// has it but does not answer leaves the claim: a conflict.
     pub(crate) async fn settle_removal_claim(&self, record: &NumberRecord) -> Result<bool> {
-        let Some(carrier) = self.inner.carriers.get(&record.carrier) else {
+        let Some(carrier) = self
+            .inner
+            .carriers
+            .get(&record.carrier)
+            .filter(|c| c.capabilities().owned_numbers)
+        else {
             return Ok(false);
         };
         match self.ownership(carrier.as_ref(), record.number).await {

@@ -332,8 +332,9 @@ pub fn validate_public(fields: &Map<String, Value>) -> Result<()> {
 /// Validates public fields against the seeds' `phone_numbers` schema:
 /// `carrier_name` 1..30, `cnam.display_name` 1..15, `cnam.inbound_lookup` bool,
 /// `create_with_state` a state, `e911` with its required fields, a 2-character
-/// region, `caller_name` of at least 3 characters, a known `status`, and
-/// `porting` an object; then against `limits` (nesting,
+/// region, `caller_name` of at least 3 characters, a known `status`,
+/// `legacy_data` an object of strings, and `porting` an object of strings
+/// whose `comments` is an array of strings; then against `limits` (nesting,
 /// string and key lengths, entry count, size). All failures are reported
 /// together.
 pub fn validate_public_within(fields: &Map<String, Value>, limits: &Limits) -> Result<()> {
@@ -406,13 +407,7 @@ fn schema_errors(fields: &Map<String, Value>, errors: &mut Vec<FieldError>) {
         }
     }
     if let Some(p) = fields.get("porting") {
-        if !p.is_object() {
-            errors.push(FieldError::new(
-                "porting",
-                "type",
-                "porting must be an object",
-            ));
-        }
+        validate_porting(errors, p);
     }
 }
 
@@ -432,6 +427,53 @@ fn validate_cnam(errors: &mut Vec<FieldError>, cnam: &Value) {
                 "cnam.inbound_lookup must be a boolean",
             ));
         }
+    }
+}
+
+/// The string sub-fields of `porting` (seeds' schema).
+const PORTING_STRINGS: &[&str] = &[
+    "billing_account_id",
+    "billing_extended_address",
+    "billing_locality",
+    "billing_name",
+    "billing_postal_code",
+    "billing_region",
+    "billing_street_address",
+    "billing_telephone_number",
+    "customer_contact",
+    "port_id",
+    "requested_port_date",
+    "service_provider",
+];
+
+fn validate_porting(errors: &mut Vec<FieldError>, porting: &Value) {
+    let Value::Object(p) = porting else {
+        errors.push(FieldError::new(
+            "porting",
+            "type",
+            "porting must be an object",
+        ));
+        return;
+    };
+    optional_strings(errors, "porting", p, PORTING_STRINGS);
+    match p.get("comments") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if !item.is_string() {
+                    errors.push(FieldError::new(
+                        format!("porting.comments.{i}"),
+                        "type",
+                        format!("porting.comments.{i} must be a string"),
+                    ));
+                }
+            }
+        }
+        Some(_) => errors.push(FieldError::new(
+            "porting.comments",
+            "type",
+            "porting.comments must be an array of strings",
+        )),
     }
 }
 
@@ -506,4 +548,18 @@ fn validate_e911(errors: &mut Vec<FieldError>, key: &str, e911: &Value) {
             "plus_four",
         ],
     );
+    match e.get("legacy_data") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(legacy)) => optional_strings(
+            errors,
+            &format!("{key}.legacy_data"),
+            legacy,
+            &["house_number", "predirectional", "streetname", "suite"],
+        ),
+        Some(_) => errors.push(FieldError::new(
+            format!("{key}.legacy_data"),
+            "type",
+            format!("{key}.legacy_data must be an object"),
+        )),
+    }
 }

@@ -1,6 +1,6 @@
 //! Input limits and the schema's nested fields, through `NumberManager` and
 //! through `api::Api`: one maximum for every list of numbers, bounded bodies
-//! and public fields.
+//! and public fields, and `porting` / `e911.legacy_data` checked like the rest.
 
 use std::sync::Arc;
 
@@ -339,4 +339,79 @@ async fn the_api_bounds_strings_and_keys() {
     let (s, v) = w.send(Method::Put, "/collection", body).await;
     envelope(s, &v, 400, "validation error");
     assert!(!w.stored("+14155550101").await);
+}
+
+// ---------- the schema's nested fields ----------
+
+#[tokio::test]
+async fn porting_sub_fields_are_strings_and_comments_a_list_of_strings() {
+    let w = World::new();
+    let bad = json!({"porting": {
+        "billing_name": 5,
+        "port_id": {"id": 1},
+        "requested_port_date": "2026-12-01",
+        "comments": "call after five",
+    }});
+    let d = details(w.create("+14155550100", bad).await);
+    assert!(d["porting.billing_name"]["type"].is_object(), "{d}");
+    assert!(d["porting.port_id"]["type"].is_object(), "{d}");
+    assert!(d["porting.comments"]["type"].is_object(), "{d}");
+    assert!(d.get("porting.requested_port_date").is_none(), "{d}");
+    let d = details(
+        w.create("+14155550100", json!({"porting": {"comments": ["ok", 7]}}))
+            .await,
+    );
+    assert!(d["porting.comments.1"]["type"].is_object(), "{d}");
+    assert!(!w.stored("+14155550100").await);
+    // The same through the API, and a valid one is kept.
+    let body = json!({"data": {"porting": {"customer_contact": 4155550100u64}}}).to_string();
+    let (s, v) = w.send(Method::Put, "/%2B14155550101/port", body).await;
+    let data = envelope(s, &v, 400, "validation error");
+    assert!(
+        data["porting.customer_contact"]["type"].is_object(),
+        "{data}"
+    );
+    let good = json!({"porting": {"billing_name": "Ann", "comments": ["a", "b"]}});
+    let body = json!({ "data": good }).to_string();
+    let (s, v) = w.send(Method::Put, "/%2B14155550101/port", body).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["data"]["porting"], good["porting"]);
+}
+
+#[tokio::test]
+async fn e911_legacy_data_is_an_object_of_strings() {
+    let w = World::new();
+    let address = |legacy: Value| {
+        json!({"e911": {
+            "street_address": "116 NATOMA ST",
+            "locality": "San Francisco",
+            "region": "CA",
+            "postal_code": "94105",
+            "legacy_data": legacy,
+        }})
+    };
+    let d = details(
+        w.create("+14155550100", address(json!(["116", "NATOMA ST"])))
+            .await,
+    );
+    assert!(d["e911.legacy_data"]["type"].is_object(), "{d}");
+    let d = details(
+        w.create("+14155550100", address(json!({"suite": 116})))
+            .await,
+    );
+    assert!(d["e911.legacy_data.suite"]["type"].is_object(), "{d}");
+    assert!(!w.stored("+14155550100").await);
+    // Through the API, under the `dash_e911` alias too.
+    let mut body = address(json!("116 NATOMA ST"));
+    let e911 = body["e911"].take();
+    let body = json!({"data": {"dash_e911": e911}}).to_string();
+    let (s, v) = w.send(Method::Put, "/%2B14155550100", body).await;
+    let data = envelope(s, &v, 400, "validation error");
+    assert!(data["dash_e911.legacy_data"]["type"].is_object(), "{data}");
+    // A PATCH is checked before it is merged.
+    w.create("+14155550101", json!({})).await.unwrap();
+    let body = json!({"data": {"e911": {"legacy_data": [1]}}}).to_string();
+    let (s, v) = w.send(Method::Patch, "/%2B14155550101", body).await;
+    let data = envelope(s, &v, 400, "validation error");
+    assert!(data["e911.legacy_data"]["type"].is_object(), "{data}");
 }

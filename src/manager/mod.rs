@@ -29,6 +29,7 @@ use crate::state::{Plan, StateConfig};
 use crate::store::{MemoryStore, Store};
 
 mod account_ops;
+mod idempotent;
 mod ops;
 mod pipeline;
 

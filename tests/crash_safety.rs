@@ -37,6 +37,11 @@
 //! speed); and as soon as a reader sees step 17's writes in the file (usually
 //! before the worker has reported them). None of the assertions depends on where exactly a
 //! kill lands, only on what the worker had reported by then.
+//!
+//! Two more tests kill a worker serving one keyed 1,000-number `activate_many`
+//! (its `keyed` job: while a purchase hangs, and as soon as the collection is
+//! committed) and retry with the same idempotency key: after the key's lease
+//! (seconds here), the retry gets the true outcome rather than 409 for a day.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -214,7 +214,7 @@ async fn a_purchase_whose_record_cannot_be_written_is_given_back() {
     // Write 1 is the search's discovery entries, 2 the claim, 3 the commit.
     let store = Arc::new(FaultyStore::new(
         MemoryStore::new(),
-        FaultPlan::nth(3, FaultKind::Error).only(&["write_batch"]),
+        FaultPlan::nth(3, FaultKind::Error).only(&["write_batch", "write_batch_journaled"]),
     ));
     let w = World::with(store.clone(), quick_config());
     let n = one_search_result(&w).await;
@@ -240,7 +240,7 @@ async fn a_purchase_recorded_before_the_store_failed_stays_bought() {
     // the commit goes through, and then the store reports a failure.
     let store = Arc::new(FaultyStore::new(
         MemoryStore::new(),
-        FaultPlan::nth(3, FaultKind::Ambiguous).only(&["write_batch"]),
+        FaultPlan::nth(3, FaultKind::Ambiguous).only(&["write_batch", "write_batch_journaled"]),
     ));
     let w = World::with(store.clone(), quick_config());
     let n = one_search_result(&w).await;

@@ -15,7 +15,9 @@ use crate::e911::{E911Address, E911Provider, Validation};
 use crate::error::Result;
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
-use crate::store::{BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult};
+use crate::store::{
+    BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult,
+};
 
 /// Wraps a [`Store`], [`Carrier`] or [`E911Provider`] and counts its async
 /// calls by method name (the trait's own names: `get_many`, `write_batch`,
@@ -107,18 +109,31 @@ impl<S: Store> Store for Counting<S> {
         self.count("begin_idempotency", self.inner.begin_idempotency(entry))
             .await
     }
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
-        let call = self.inner.finish_idempotency(key, fingerprint, response);
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let call = self.inner.renew_idempotency(key, owner, lease_until);
+        self.count("renew_idempotency", call).await
+    }
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        let call = self.inner.finish_idempotency(key, owner, response);
         self.count("finish_idempotency", call).await
     }
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        self.count("abandon_idempotency", self.inner.abandon_idempotency(key))
-            .await
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        let call = self.inner.abandon_idempotency(key, owner);
+        self.count("abandon_idempotency", call).await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        let call = self.inner.write_batch_journaled(writes, mode, journal);
+        self.count("write_batch_journaled", call).await
     }
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
         self.count("purge_idempotency", self.inner.purge_idempotency(now))

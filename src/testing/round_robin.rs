@@ -9,7 +9,9 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
-use crate::store::{BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult};
+use crate::store::{
+    BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult,
+};
 
 /// Several stores on the same backend (two connection pools on one database,
 /// as two processes would hold), each call going to the next one in turn.
@@ -75,18 +77,31 @@ impl<S: Store> Store for RoundRobinStore<S> {
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
         self.next()?.begin_idempotency(entry).await
     }
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
         self.next()?
-            .finish_idempotency(key, fingerprint, response)
+            .renew_idempotency(key, owner, lease_until)
             .await
     }
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        self.next()?.abandon_idempotency(key).await
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        self.next()?.finish_idempotency(key, owner, response).await
+    }
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        self.next()?.abandon_idempotency(key, owner).await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        self.next()?
+            .write_batch_journaled(writes, mode, journal)
+            .await
     }
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
         self.next()?.purge_idempotency(now).await

@@ -9,7 +9,9 @@ use super::FaultPlan;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
-use crate::store::{BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult};
+use crate::store::{
+    BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult,
+};
 
 const FAILURES: Failures = Failures {
     error: |method| Error::database(format!("injected fault in {method}")),
@@ -20,9 +22,10 @@ const FAILURES: Failures = Failures {
 /// other call goes straight to the inner store.
 ///
 /// The method names a plan can single out are those of [`Store`]:
-/// `get_many`, `write_batch`, `list`, `count`, `get_idempotency`,
-/// `begin_idempotency`, `finish_idempotency`, `abandon_idempotency`,
-/// `purge_idempotency`, `purge_tombstones`.
+/// `get_many`, `write_batch`, `write_batch_journaled`, `list`, `count`,
+/// `get_idempotency`, `begin_idempotency`, `renew_idempotency`,
+/// `finish_idempotency`, `abandon_idempotency`, `purge_idempotency`,
+/// `purge_tombstones`.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -96,19 +99,34 @@ impl<S: Store> Store for FaultyStore<S> {
         let call = self.inner.begin_idempotency(entry);
         self.faults.run("begin_idempotency", &FAILURES, call).await
     }
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
-        let call = self.inner.finish_idempotency(key, fingerprint, response);
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let call = self.inner.renew_idempotency(key, owner, lease_until);
+        self.faults.run("renew_idempotency", &FAILURES, call).await
+    }
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        let call = self.inner.finish_idempotency(key, owner, response);
         self.faults.run("finish_idempotency", &FAILURES, call).await
     }
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        let call = self.inner.abandon_idempotency(key);
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        let call = self.inner.abandon_idempotency(key, owner);
         self.faults
             .run("abandon_idempotency", &FAILURES, call)
+            .await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        let call = self.inner.write_batch_journaled(writes, mode, journal);
+        self.faults
+            .run("write_batch_journaled", &FAILURES, call)
             .await
     }
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {

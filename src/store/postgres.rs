@@ -779,6 +779,31 @@ impl PostgresStore {
 }
 
 /// The statement with its arguments bound.
+#[async_trait]
+impl sql_common::ListDb for PostgresStore {
+    async fn rows(&self, sql: Sql) -> Result<Vec<NumberRecord>> {
+        self.fetch_records(sql).await
+    }
+
+    async fn first_number(&self, sql: Sql) -> Result<Option<String>> {
+        let row = bound(&sql)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("cannot list numbers"))?;
+        row.map(|r| r.try_get::<String, _>(0))
+            .transpose()
+            .map_err(db("cannot list numbers"))
+    }
+
+    async fn row_count(&self, sql: Sql) -> Result<i64> {
+        let row = bound(&sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("cannot count numbers"))?;
+        row.try_get(0).map_err(db("cannot count numbers"))
+    }
+}
+
 fn bound(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let mut q = sqlx::query(&sql.text);
     for arg in &sql.args {
@@ -830,10 +855,7 @@ impl Store for PostgresStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
-        sql_common::list_page(Dialect::Postgres, &self.sql.table, query, |sql| {
-            self.fetch_records(sql)
-        })
-        .await
+        sql_common::list_page(Dialect::Postgres, &self.sql.table, query, self).await
     }
 
     async fn count(&self, query: &ListQuery) -> Result<usize> {

@@ -456,6 +456,31 @@ async fn schema_version(conn: &mut SqliteConnection) -> Result<i64> {
 }
 
 /// The statement with its arguments bound.
+#[async_trait]
+impl sql_common::ListDb for SqliteStore {
+    async fn rows(&self, sql: Sql) -> Result<Vec<NumberRecord>> {
+        self.fetch_records(sql).await
+    }
+
+    async fn first_number(&self, sql: Sql) -> Result<Option<String>> {
+        let row = bound(&sql)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("cannot list numbers"))?;
+        row.map(|r| r.try_get::<String, _>(0))
+            .transpose()
+            .map_err(db("cannot list numbers"))
+    }
+
+    async fn row_count(&self, sql: Sql) -> Result<i64> {
+        let row = bound(&sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("cannot count numbers"))?;
+        row.try_get(0).map_err(db("cannot count numbers"))
+    }
+}
+
 fn bound(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
     let mut q = sqlx::query(&sql.text);
     for arg in &sql.args {
@@ -643,7 +668,7 @@ impl Store for SqliteStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
-        sql_common::list_page(Dialect::Sqlite, TABLE, query, |sql| self.fetch_records(sql)).await
+        sql_common::list_page(Dialect::Sqlite, TABLE, query, self).await
     }
 
     async fn count(&self, query: &ListQuery) -> Result<usize> {

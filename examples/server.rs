@@ -200,7 +200,11 @@ pub async fn serve_with(listener: TcpListener, api: Api, limits: Limits) -> std:
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            // Full: say so if the socket takes it at once, and close.
+            // Full: say so if the socket takes it at once, and close. What the
+            // client already sent is read first: closing a socket with unread
+            // data resets it, and the client would lose the 503.
+            let mut sink = [0u8; 4096];
+            while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
             let _ = stream.try_write(BUSY);
             continue;
         };

@@ -2,7 +2,11 @@
 //!
 //! Everything lives behind one `RwLock`. Records sit in an ordered map keyed by
 //! number, with secondary ordered indexes per owner, per state and by expiry,
-//! so a listing page costs O(log n + page) whatever the account's size. A map of
+//! so a listing page costs O(log n + page) whatever the account's size. A page
+//! whose filters match few records scans in chunks of 1,024 records, each under
+//! its own read lock, yielding to the executor in between, so a long scan holds
+//! neither the lock nor a runtime thread for long (and
+//! [`ListQuery::scan_limit`] bounds it). A map of
 //! tombstones keeps the last revision of every deleted number (and when it was
 //! deleted), so a number inserted again never reuses a revision, until
 //! [`Store::purge_tombstones`] drops the tombstone.

@@ -8,16 +8,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use number_manager::record::{NumberRecord, Revision};
 use number_manager::state::NumberState;
 use number_manager::store::{
-    BatchMode, IdempotencyEntry, Journal, ListQuery, Page, SqliteOptions, SqliteStore, Store,
-    StoreExt, Write, WriteResult,
+    BatchMode, IdempotencyEntry, ListQuery, SqliteOptions, SqliteStore, Store, StoreExt, Write,
 };
+use number_manager::testing::RoundRobinStore;
 use number_manager::{Error, PhoneNumber, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
 
 /// A directory removed when dropped.
@@ -823,87 +822,23 @@ async fn many_stores_open_a_fresh_file_at_once() {
     }
 }
 
-/// Two stores on one file, used in turns, as two processes would: the whole
-/// conformance suite must hold across them.
-#[derive(Debug)]
-struct TwoProcesses {
-    stores: [SqliteStore; 2],
-    turn: AtomicUsize,
-}
-
-impl TwoProcesses {
-    fn next(&self) -> &SqliteStore {
-        &self.stores[self.turn.fetch_add(1, Ordering::Relaxed) % 2]
-    }
-}
-
-#[async_trait]
-impl Store for TwoProcesses {
-    async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>> {
-        self.next().get_many(numbers).await
-    }
-    async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
-        self.next().write_batch(writes, mode).await
-    }
-    async fn list(&self, query: &ListQuery) -> Result<Page> {
-        self.next().list(query).await
-    }
-    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
-        self.next().get_idempotency(key).await
-    }
-    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
-        self.next().begin_idempotency(entry).await
-    }
-    async fn renew_idempotency(
-        &self,
-        key: &str,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool> {
-        self.next().renew_idempotency(key, owner, lease_until).await
-    }
-    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
-        self.next().finish_idempotency(key, owner, response).await
-    }
-    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
-        self.next().abandon_idempotency(key, owner).await
-    }
-    async fn write_batch_journaled(
-        &self,
-        writes: Vec<Write>,
-        mode: BatchMode,
-        journal: &Journal,
-    ) -> Result<Vec<WriteResult>> {
-        self.next()
-            .write_batch_journaled(writes, mode, journal)
-            .await
-    }
-    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
-        self.next().purge_idempotency(now).await
-    }
-    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
-        self.next().purge_tombstones(deleted_before).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suite_holds_across_two_stores_on_one_file() {
     let dir = TempDir::new();
     let path = dir.file();
-    let shared = Arc::new(TwoProcesses {
-        stores: [
-            SqliteStore::open(&path).await.expect("open"),
-            SqliteStore::open(&path).await.expect("open"),
-        ],
-        turn: AtomicUsize::new(0),
-    });
+    // Two stores on one file, used in turns, as two processes would: the
+    // whole conformance suite must hold across them.
+    let shared = Arc::new(RoundRobinStore::new(vec![
+        SqliteStore::open(&path).await.expect("open"),
+        SqliteStore::open(&path).await.expect("open"),
+    ]));
     // Every check on the same pair of stores (each check uses its own numbers).
     number_manager::store::conformance::run_all(|| {
         let s = shared.clone();
         async move { s }
     })
     .await;
-    for s in &shared.stores {
+    for s in shared.stores() {
         s.close().await;
     }
 }
@@ -937,4 +872,75 @@ fn opening_outside_a_tokio_runtime_is_an_error_not_a_panic() {
     }
     let r = block_on_without_tokio(SqliteStore::open_in_memory());
     assert!(is_database_error(&r), "{r:?}");
+}
+
+/// A file of `n` padded records, closed, its WAL checkpointed into it.
+async fn filled_file(path: &Path, n: u32) {
+    let store = SqliteStore::open(path).await.expect("open");
+    let writes: Vec<Write> = (0..n)
+        .map(|i| {
+            let mut r = record(i);
+            r.public.insert("pad".into(), json!("x".repeat(200)));
+            Write::Insert(r)
+        })
+        .collect();
+    for chunk in writes.chunks(500) {
+        let results = store
+            .write_batch(chunk.to_vec(), BatchMode::PerItem)
+            .await
+            .expect("write");
+        assert!(results.iter().all(|r| r.is_ok()));
+    }
+    store.close().await;
+    // Move everything from the WAL into the file itself.
+    let mut conn = raw(path).await;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .expect("checkpoint");
+    conn.close().await.expect("close");
+    assert!(std::fs::metadata(path).expect("the file").len() > 1 << 20);
+}
+
+/// Overwrites four pages in the middle of the file with garbage.
+fn damage_the_middle(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("read the file");
+    let page = 4096;
+    let from = bytes.len() / 2 / page * page;
+    for (i, b) in bytes[from..from + 4 * page].iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    std::fs::write(path, bytes).expect("write the file");
+}
+
+#[tokio::test]
+async fn a_file_damaged_in_the_middle_fails_to_open() {
+    let dir = TempDir::new();
+    let path = dir.file();
+    filled_file(&path, 3000).await;
+    damage_the_middle(&path);
+    let e = SqliteStore::open(&path).await.expect_err("a damaged file");
+    let Error::Database { cause } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(cause.contains("quick_check"), "{cause}");
+    // Without the check it opens, and only a read finds the damage.
+    let store = SqliteStore::open_with(&path, SqliteOptions::default().quick_check(false))
+        .await
+        .expect("opens unchecked");
+    let mut pages = number_manager::store::Pages::new(
+        &store,
+        ListQuery {
+            limit: 1000,
+            ..Default::default()
+        },
+    );
+    let walk = async {
+        while pages.next().await?.is_some() {}
+        let numbers: Vec<PhoneNumber> = (0..3000).map(number).collect();
+        store.get_many(&numbers).await.map(|_| ())
+    };
+    let r = walk.await;
+    assert!(is_database_error(&r), "{r:?}");
+    store.close().await;
 }

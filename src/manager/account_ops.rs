@@ -14,9 +14,10 @@ use crate::account::{AccountId, AccountsExt, Actor};
 use crate::carrier::{Availability, Carrier, SearchRequest, SearchResult};
 use crate::classify::Classifiers;
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::features::{self, FeatureContext};
 use crate::number::PhoneNumber;
-use crate::record::NumberRecord;
+use crate::record::{NumberRecord, Revision};
 use crate::state::{NumberState, Op};
 use crate::store::{BatchMode, ListQuery, Pages, Write};
 use crate::util::{join_all, timeout};
@@ -834,6 +835,11 @@ impl NumberManager {
             },
         );
         while let Some(records) = pages.next().await? {
+            if records.is_empty() {
+                continue;
+            }
+            let before: Vec<(PhoneNumber, Revision)> =
+                records.iter().map(|r| (r.number, r.revision)).collect();
             let writes = records
                 .into_iter()
                 .map(|r| {
@@ -848,7 +854,27 @@ impl NumberManager {
                     }
                 })
                 .collect();
-            report.aged += self.written(writes).await?;
+            let results = self
+                .inner
+                .store
+                .write_batch(writes, BatchMode::PerItem)
+                .await?;
+            // A state change like any other: the event sink hears of it.
+            for ((number, revision), r) in before.into_iter().zip(results) {
+                if let Ok(after) = r {
+                    report.aged += 1;
+                    self.inner.events.emit(&Event {
+                        number,
+                        operation: "age".into(),
+                        from: Some(NumberState::Aging),
+                        to: NumberState::Available,
+                        actor: Actor::System,
+                        at: now,
+                        before: revision,
+                        after,
+                    });
+                }
+            }
         }
         Ok(())
     }

@@ -392,3 +392,18 @@ async fn maintenance_ageing_is_reported_as_an_event() {
     assert_eq!(last.after, stored.revision);
     assert_eq!(last.actor, number_manager::account::Actor::System);
 }
+
+/// An expired search result is as good as absent for `fix/{number}` too.
+#[tokio::test]
+async fn fixing_an_expired_search_result_is_not_found() {
+    let w = World::new();
+    let hits = w.manager.search(&SearchQuery::new("415", 1)).await.unwrap();
+    let n = hits[0].number;
+    w.clock.advance(chrono::Duration::hours(25));
+    let e = w
+        .manager
+        .fix_number(n.as_str(), &w.as_master())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+}

@@ -595,7 +595,14 @@ impl NumberManager {
         let n = self.inner.normalizer.parse(number)?;
         // Fixing is a change: ownership is checked the way an edit checks it.
         let actor = self.actor_ctx(&opts.auth_by).await?;
-        let record = self.inner.store.get(&n).await?;
+        let now = self.inner.clock.now();
+        // An expired search result is as good as absent, as for every other operation.
+        let record = self
+            .inner
+            .store
+            .get(&n)
+            .await?
+            .filter(|r| !(r.state == NumberState::Discovery && r.is_expired(now)));
         let facts = match &record {
             Some(r) => self.record_facts(&actor, r).await?.0,
             None => self.facts(&actor, None, None, None, ""),

@@ -10,12 +10,17 @@ mod model_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use model_support::{
     catalogue, check_invariants, pool, same_answer, Expect, Got, MConfig, MOp, Model, Tree, World,
 };
 use number_manager::manager::ListOptions;
+use number_manager::record::NumberRecord;
 use number_manager::state::NumberState;
-use number_manager::Options;
+use number_manager::store::{
+    BatchMode, IdempotencyEntry, ListQuery, MemoryStore, Page, Store, Write, WriteResult,
+};
+use number_manager::{Options, PhoneNumber, Result};
 use serde_json::{json, Map, Value};
 
 /// master 0 -> reseller 1 -> customer 2 (may add numbers) -> sub 3; master -> other 4
@@ -123,6 +128,16 @@ fn succeeded(g: &Got) -> bool {
     matches!(g, Got::Ok(_) | Got::Owner(_))
 }
 
+/// How many answers were lost races (409 `conflict`): the test means something
+/// only if writers really collide.
+static CONFLICTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn note(g: &Got) {
+    if matches!(g, Got::Err(e) if e == "conflict") {
+        CONFLICTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 async fn hammer(w: Arc<World>, task: usize, ops: usize, log: Arc<Mutex<Vec<Done>>>) {
     let mut rng = Rng(0x5EED ^ (task as u64) << 32);
     let k = tree().len();
@@ -144,6 +159,7 @@ async fn hammer(w: Arc<World>, task: usize, ops: usize, log: Arc<Mutex<Vec<Done>
             if let Some(gots) = w.many(actor, &op, &nums).await {
                 let mut log = log.lock().unwrap();
                 for (num, got) in nums.into_iter().zip(gots) {
+                    note(&got);
                     if succeeded(&got) {
                         log.push(Done {
                             actor,
@@ -158,6 +174,7 @@ async fn hammer(w: Arc<World>, task: usize, ops: usize, log: Arc<Mutex<Vec<Done>
         }
         let num = rng.below(n);
         let got = w.single(actor, &op, num, false).await;
+        note(&got);
         if succeeded(&got) {
             log.lock().unwrap().push(Done {
                 actor,
@@ -305,6 +322,66 @@ async fn one_owner_each(w: &World) -> Result<(), String> {
     Ok(())
 }
 
+/// A memory store that lets other tasks run before every read and write, so
+/// that read-modify-write windows really overlap.
+/// It counts the compare-and-swap writes that found the record changed under them.
+#[derive(Debug, Default)]
+struct YieldingStore(MemoryStore, std::sync::atomic::AtomicUsize);
+
+#[async_trait::async_trait]
+impl Store for YieldingStore {
+    async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>> {
+        tokio::task::yield_now().await;
+        self.0.get_many(numbers).await
+    }
+    async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
+        tokio::task::yield_now().await;
+        let results = self.0.write_batch(writes, mode).await;
+        if let Ok(rs) = &results {
+            let lost = rs
+                .iter()
+                .filter(|r| matches!(r, Err(number_manager::Error::Conflict { .. })))
+                .count();
+            self.1.fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
+        }
+        results
+    }
+    async fn list(&self, query: &ListQuery) -> Result<Page> {
+        self.0.list(query).await
+    }
+    async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
+        self.0.get_idempotency(key).await
+    }
+    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
+        self.0.begin_idempotency(entry).await
+    }
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        response: Value,
+    ) -> Result<()> {
+        self.0.finish_idempotency(key, fingerprint, response).await
+    }
+    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
+        self.0.abandon_idempotency(key).await
+    }
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
+        self.0.purge_idempotency(now).await
+    }
+    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
+        self.0.purge_tombstones(deleted_before).await
+    }
+    async fn count(&self, query: &ListQuery) -> Result<usize> {
+        self.0.count(query).await
+    }
+}
+
+fn world() -> (World, Arc<YieldingStore>) {
+    let store = Arc::new(YieldingStore::default());
+    (World::with_store(&tree(), config(), store.clone()), store)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
@@ -316,10 +393,11 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn concurrent_operations_are_serializable() {
     let rt = runtime();
-    let (tasks, ops, rounds) = (8, 40, 12);
-    let (mut total, mut committed) = (0, 0);
+    let (tasks, ops, rounds) = (8, 40, 20);
+    let (mut total, mut committed, mut cas) = (0, 0, 0);
     for round in 0..rounds {
-        let w = Arc::new(World::new(&tree(), config()));
+        let (w, store) = world();
+        let w = Arc::new(w);
         let log = Arc::new(Mutex::new(Vec::new()));
         rt.block_on(async {
             // Something to fight over: the carrier's numbers on offer, and one
@@ -336,6 +414,7 @@ fn concurrent_operations_are_serializable() {
         });
         let done = log.lock().unwrap().clone();
         total += tasks * ops;
+        cas += store.1.load(std::sync::atomic::Ordering::Relaxed);
         let (model, replayed) = replay(&w, &done).unwrap_or_else(|e| panic!("round {round}: {e}"));
         committed += replayed;
         let mut model = model;
@@ -357,7 +436,12 @@ fn concurrent_operations_are_serializable() {
                 .unwrap_or_else(|e| panic!("round {round}: {e}"));
         });
     }
-    eprintln!("races: {total} operations, {committed} committed changes replayed");
+    let conflicts = CONFLICTS.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "races: {total} operations, {committed} committed changes replayed, \
+         {cas} writes lost a compare-and-swap, {conflicts} operations gave up (409)"
+    );
+    assert!(cas > 0, "the writers never collided");
     assert!(
         committed > total / 10,
         "too few changes committed to mean anything"
@@ -368,7 +452,7 @@ fn concurrent_operations_are_serializable() {
 #[test]
 fn concurrent_patches_lose_nothing() {
     let rt = runtime();
-    let w = Arc::new(World::new(&tree(), config()));
+    let w = Arc::new(world().0);
     let tasks = 16;
     rt.block_on(async {
         let created = w

@@ -477,7 +477,7 @@ async fn build(common: &Common, job: &Job, out: &Out) -> Result<World, Error> {
     let mut config = Config::default();
     if let Job::Search { count, .. } | Job::Bulk { count, .. } = job {
         config.max_search_quantity = config.max_search_quantity.max(*count);
-        config.max_batch = config.max_batch.max(*count);
+        config.limits.max_numbers = config.limits.max_numbers.max(*count);
     }
     if let Some(secs) = common.claim_ttl_secs {
         config.claim_ttl = chrono::Duration::seconds(secs);

@@ -22,6 +22,7 @@ use crate::e911::E911Provider;
 use crate::error::{Error, Result};
 use crate::events::{AuditLog, EventSink};
 use crate::features::FeatureConfig;
+use crate::limits::Limits;
 use crate::locality::Locality;
 use crate::number::Normalizer;
 use crate::record::NumberRecord;
@@ -44,8 +45,8 @@ pub struct Config {
     pub state: StateConfig,
     /// Feature allow/deny configuration.
     pub features: FeatureConfig,
-    /// Largest collection accepted (default 1000).
-    pub max_batch: usize,
+    /// Input limits: numbers per call, body size, nesting, public-field sizes.
+    pub limits: Limits,
     /// Largest search quantity (default 500).
     pub max_search_quantity: usize,
     /// How long a search result may be bought (default 24 h).
@@ -86,7 +87,7 @@ impl Default for Config {
         Config {
             state: StateConfig::default(),
             features: FeatureConfig::default(),
-            max_batch: 1000,
+            limits: Limits::default(),
             max_search_quantity: 500,
             discovery_ttl: Duration::hours(24),
             search_timeout: std::time::Duration::from_secs(5),

@@ -104,17 +104,7 @@ impl NumberManager {
                 "minimum 1 number required",
             ));
         }
-        if numbers.len() > self.inner.config.max_batch {
-            return Err(Error::validation(
-                "numbers",
-                "maxItems",
-                format!(
-                    "at most {} numbers may be given at once, {} were",
-                    self.inner.config.max_batch,
-                    numbers.len()
-                ),
-            ));
-        }
+        self.inner.config.limits.check_numbers(numbers.len())?;
         let mut seen = HashSet::with_capacity(numbers.len());
         for raw in numbers {
             let key = self.inner.normalizer.normalize(raw.as_ref());

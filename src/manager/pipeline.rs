@@ -16,7 +16,7 @@ use crate::events::Event;
 use crate::features::{self, E911Step, FeatureContext, FeatureLists};
 use crate::number::PhoneNumber;
 use crate::record::{
-    merge_public, sanitize_public, validate_public, NumberRecord, Pending, Revision,
+    merge_public, sanitize_public, validate_public_within, NumberRecord, Pending, Revision,
 };
 use crate::state::{self, ActorFacts, CarrierAction, NumberState, Op, Plan};
 use crate::store::{BatchMode, StoreExt, Write};
@@ -426,7 +426,7 @@ impl NumberManager {
                 Change::UsedBy(app) => rec.used_by = app.clone(),
             }
             if rec.public != before_public {
-                validate_public(&rec.public)?;
+                validate_public_within(&rec.public, &self.inner.config.limits)?;
             }
             let reseller = self.reseller_lists(owner.as_ref(), cache).await?;
             let known = self.inner.carriers.names();

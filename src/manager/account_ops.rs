@@ -766,6 +766,7 @@ impl NumberManager {
             op: Op::Release,
             change: Change::Keep,
             opts: Options::system(),
+            journal: None,
         };
         let mut result = BatchResult::default();
         Box::pin(self.execute(numbers, &req, &mut result)).await?;

@@ -30,6 +30,7 @@ use crate::state::{Plan, StateConfig};
 use crate::store::{MemoryStore, Store};
 
 mod account_ops;
+mod idempotent;
 mod ops;
 mod pipeline;
 
@@ -57,7 +58,10 @@ pub struct Config {
     pub cas_retries: u32,
     /// How long a purchase claim blocks other writers if its holder dies (default
     /// 5 min). Keep it well above `carrier_timeout`, so no other instance can take
-    /// over a number while a purchase of it may still be in flight.
+    /// over a number while a purchase of it may still be in flight. A pending
+    /// idempotency key is leased for this and half of it again (renewed while
+    /// its request runs), so a retry after a crash takes the key over only once
+    /// the dead attempt's claims have lapsed.
     pub claim_ttl: Duration,
     /// How long one carrier purchase or disconnect may take (default 60 s). A
     /// purchase that times out keeps its claim, since it may still complete.

@@ -18,7 +18,7 @@ use number_manager::manager::ListOptions;
 use number_manager::record::NumberRecord;
 use number_manager::state::NumberState;
 use number_manager::store::{
-    BatchMode, IdempotencyEntry, ListQuery, MemoryStore, Page, Store, Write, WriteResult,
+    BatchMode, IdempotencyEntry, Journal, ListQuery, MemoryStore, Page, Store, Write, WriteResult,
 };
 use number_manager::{Options, PhoneNumber, Result};
 use serde_json::{json, Map, Value};
@@ -366,6 +366,18 @@ async fn one_owner_each(w: &World) -> Result<(), String> {
 #[derive(Debug, Default)]
 struct YieldingStore(MemoryStore, std::sync::atomic::AtomicUsize);
 
+impl YieldingStore {
+    fn count_lost(&self, results: &Result<Vec<WriteResult>>) {
+        if let Ok(rs) = results {
+            let lost = rs
+                .iter()
+                .filter(|r| matches!(r, Err(number_manager::Error::Conflict { .. })))
+                .count();
+            self.1.fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Store for YieldingStore {
     async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>> {
@@ -375,13 +387,18 @@ impl Store for YieldingStore {
     async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
         tokio::task::yield_now().await;
         let results = self.0.write_batch(writes, mode).await;
-        if let Ok(rs) = &results {
-            let lost = rs
-                .iter()
-                .filter(|r| matches!(r, Err(number_manager::Error::Conflict { .. })))
-                .count();
-            self.1.fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.count_lost(&results);
+        results
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        tokio::task::yield_now().await;
+        let results = self.0.write_batch_journaled(writes, mode, journal).await;
+        self.count_lost(&results);
         results
     }
     async fn list(&self, query: &ListQuery) -> Result<Page> {
@@ -393,16 +410,19 @@ impl Store for YieldingStore {
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
         self.0.begin_idempotency(entry).await
     }
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
-        self.0.finish_idempotency(key, fingerprint, response).await
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.0.renew_idempotency(key, owner, lease_until).await
     }
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        self.0.abandon_idempotency(key).await
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        self.0.finish_idempotency(key, owner, response).await
+    }
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        self.0.abandon_idempotency(key, owner).await
     }
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
         self.0.purge_idempotency(now).await

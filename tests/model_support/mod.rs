@@ -16,12 +16,11 @@ use serde_json::{Map, Value};
 use NumberState::*;
 
 /// Whether a number aging after a release stays owned by the account that
-/// released it. The decisions leave this open: the crate clears the owner
-/// (reference §6.5: the history unwinds to nobody, then the number ages), so
-/// anyone may buy it back during the quarantine, and maintenance later makes
-/// it available. Set to `true` to check the stricter rule that an aging
-/// number always has an owner.
-pub const AGING_KEEPS_OWNER: bool = false;
+/// released it. It does (README, "Differences from Kazoo"): an aging number
+/// always has an owner, only that owner's tree (or master) may buy it back
+/// during the quarantine, and the aging sweep later makes it available with no
+/// owner. `false` models the older rule, where the owner was cleared.
+pub const AGING_KEEPS_OWNER: bool = true;
 
 /// Seconds in an hour.
 pub const HOUR: i64 = 3600;

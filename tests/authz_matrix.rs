@@ -197,6 +197,8 @@ enum Route {
     One(Op, Method, &'static str),
     /// A collection route (one number in `numbers`).
     Many(Op, Method, &'static str),
+    /// A single-number route as a dry run: the same answer, nothing changed.
+    Dry(Op, Method, &'static str),
 }
 
 fn routes() -> Vec<Route> {
@@ -235,6 +237,13 @@ fn routes() -> Vec<Route> {
         Many(Op::Release, Delete, "/collection"),
         Many(Op::HardDelete, Delete, "/collection"),
         Many(Op::Activate, Put, "/collection/activate"),
+        Dry(Op::Create("reserved"), Put, ""),
+        Dry(Op::Edit, Post, ""),
+        Dry(Op::Release, Delete, ""),
+        Dry(Op::HardDelete, Delete, ""),
+        Dry(Op::Activate, Put, "/activate"),
+        Dry(Op::Reserve, Put, "/reserve"),
+        Dry(Op::Port, Put, "/port"),
     ]
 }
 
@@ -410,6 +419,15 @@ fn expect(route: Route, actor: Actor, url: &'static str, s: State) -> Expect {
                 Expect::Err(..) => Expect::Err(400, "client error"),
             }
         }
+        // A dry run answers what would happen (200, never 201) and changes nothing.
+        Route::Dry(op, _, _) => {
+            let x = actor.account().unwrap_or(MASTER);
+            let a = if url == OWNER { OWNER } else { x };
+            match expect_number(op, actor, a, s) {
+                Expect::Ok(..) => Expect::Ok(200, After::Unchanged),
+                e => e,
+            }
+        }
         _ => Expect::Ok(200, After::Unchanged),
     }
 }
@@ -428,6 +446,17 @@ fn collection_error(op: Op, actor: Actor, a: &'static str, s: State) -> Option<(
 struct World {
     api: Api,
     store: Arc<dyn Store>,
+    carrier: Arc<SimulatedCarrier>,
+}
+
+impl World {
+    /// The carrier calls that buy or give back a number.
+    fn carrier_calls(&self) -> (usize, usize) {
+        (
+            self.carrier.acquire_calls(),
+            self.carrier.disconnect_calls(),
+        )
+    }
 }
 
 fn build(config: Config) -> World {
@@ -444,13 +473,14 @@ fn build(config: Config) -> World {
         }
     }
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let carrier = Arc::new(SimulatedCarrier::new(2600));
     let manager = NumberManager::builder()
         .store(store.clone())
         .accounts(accounts.clone())
         .carriers(
             CarrierRegistry::new()
                 .with(Arc::new(LocalCarrier::new(store.clone())))
-                .with(Arc::new(SimulatedCarrier::new(2600))),
+                .with(carrier.clone()),
         )
         .locality(Arc::new(OfflineLocality::new()))
         .config(config)
@@ -458,6 +488,7 @@ fn build(config: Config) -> World {
     World {
         api: Api::new(manager, accounts),
         store,
+        carrier,
     }
 }
 
@@ -602,6 +633,11 @@ fn request(route: Route, url: &str, n: &str) -> (Method, String, Option<Value>) 
         Route::Classify => (Method::Get, format!("{base}/classifiers/{}", enc(n)), None),
         Route::CarriersInfo => (Method::Get, format!("{base}/carriers_info"), None),
         Route::FixAccount => (Method::Post, format!("{base}/fix"), None),
+        Route::Dry(op, method, suffix) => {
+            let (_, target, body) = request(Route::One(op, method, suffix), url, n);
+            let sep = if target.contains('?') { '&' } else { '?' };
+            (method, format!("{target}{sep}dry_run=true"), body)
+        }
         Route::One(op, method, suffix) => {
             let target = match (op, suffix) {
                 (Op::Fix, _) => format!("{base}/fix/{}", enc(n)),
@@ -665,6 +701,7 @@ fn class(route: Route, actor: Actor, url: &'static str, s: State) -> Option<Clas
     let e = match route {
         Route::One(op, _, _) => expect_number(op, actor, a, s),
         Route::Many(op, _, _) => expect_number(op, actor, a, s),
+        Route::Dry(op, _, _) => expect_number(op, actor, a, s),
         _ => return None,
     };
     match e {
@@ -694,9 +731,11 @@ async fn check_cell(
 ) -> Vec<String> {
     let w = world(s, n).await;
     let before = record(&w, n).await;
+    let calls_before = w.carrier_calls();
     let (method, target, body) = request(route, url, n);
     let (status, v) = send(&w.api, method, &target, &actor.token(), body).await;
     let after = record(&w, n).await;
+    let calls_after = w.carrier_calls();
     let exp = expect(route, actor, url, s);
     let mut wrong = Vec::new();
     let got_name = v["message"].as_str().unwrap_or("").to_string();
@@ -768,6 +807,12 @@ async fn check_cell(
                     "record changed: {} -> {}",
                     brief(&before),
                     brief(&after)
+                ));
+            }
+            // Nothing bought or given back upstream either.
+            if calls_before != calls_after {
+                wrong.push(format!(
+                    "carrier called (acquire, disconnect): {calls_before:?} -> {calls_after:?}"
                 ));
             }
         }

@@ -199,6 +199,9 @@ enum Route {
     Many(Op, Method, &'static str),
     /// A single-number route as a dry run: the same answer, nothing changed.
     Dry(Op, Method, &'static str),
+    /// A single-number route with no body (activate and reserve then keep the
+    /// public fields, so they must not pass to someone who may not read them).
+    Bare(Op, Method, &'static str),
 }
 
 fn routes() -> Vec<Route> {
@@ -244,6 +247,8 @@ fn routes() -> Vec<Route> {
         Dry(Op::Activate, Put, "/activate"),
         Dry(Op::Reserve, Put, "/reserve"),
         Dry(Op::Port, Put, "/port"),
+        Bare(Op::Activate, Put, "/activate"),
+        Bare(Op::Reserve, Put, "/reserve"),
     ]
 }
 
@@ -406,7 +411,7 @@ fn expect(route: Route, actor: Actor, url: &'static str, s: State) -> Expect {
         return e;
     }
     match route {
-        Route::One(op, _, _) => {
+        Route::One(op, _, _) | Route::Bare(op, _, _) => {
             let x = actor.account().unwrap_or(MASTER);
             let a = if url == OWNER { OWNER } else { x };
             expect_number(op, actor, a, s)
@@ -633,6 +638,10 @@ fn request(route: Route, url: &str, n: &str) -> (Method, String, Option<Value>) 
         Route::Classify => (Method::Get, format!("{base}/classifiers/{}", enc(n)), None),
         Route::CarriersInfo => (Method::Get, format!("{base}/carriers_info"), None),
         Route::FixAccount => (Method::Post, format!("{base}/fix"), None),
+        Route::Bare(op, method, suffix) => {
+            let (_, target, _) = request(Route::One(op, method, suffix), url, n);
+            (method, target, None)
+        }
         Route::Dry(op, method, suffix) => {
             let (_, target, body) = request(Route::One(op, method, suffix), url, n);
             let sep = if target.contains('?') { '&' } else { '?' };
@@ -699,7 +708,7 @@ fn class(route: Route, actor: Actor, url: &'static str, s: State) -> Option<Clas
     let x = actor.account().unwrap_or(MASTER);
     let a = if url == OWNER { OWNER } else { x };
     let e = match route {
-        Route::One(op, _, _) => expect_number(op, actor, a, s),
+        Route::One(op, _, _) | Route::Bare(op, _, _) => expect_number(op, actor, a, s),
         Route::Many(op, _, _) => expect_number(op, actor, a, s),
         Route::Dry(op, _, _) => expect_number(op, actor, a, s),
         _ => return None,
@@ -762,9 +771,22 @@ async fn check_cell(
             }
         }
     }
-    // Nothing of the owner's leaks outside its line.
+    // Nothing of the owner's leaks outside its line: not in the answer, and
+    // not in a record the actor may now read.
     if !actor.manages() && text.contains(SECRET) {
         wrong.push(format!("the owner's field leaked: {text}"));
+    }
+    let now_owner = after.as_ref().and_then(|r| r["assigned_to"].as_str());
+    if !actor.manages()
+        && now_owner.is_some_and(|o| o != OWNER)
+        && after
+            .as_ref()
+            .is_some_and(|r| r.to_string().contains(SECRET))
+    {
+        wrong.push(format!(
+            "the owner's field passed to {}",
+            now_owner.unwrap_or_default()
+        ));
     }
     // A hidden number answers exactly like an absent one; a number one may
     // not create over answers the same whatever its state and owner.

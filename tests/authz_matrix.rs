@@ -776,6 +776,13 @@ async fn check_cell(
     if !actor.manages() && text.contains(SECRET) {
         wrong.push(format!("the owner's field leaked: {text}"));
     }
+    // A listing shows the URL account's own numbers, never a search result.
+    if matches!(route, Route::List | Route::ListPrefix | Route::FixAccount) && status == 200 {
+        let listed = text.contains(&format!("\"{n}\""));
+        if listed != (url == OWNER && s.owned()) {
+            wrong.push(format!("listed: {listed}: {text}"));
+        }
+    }
     let now_owner = after.as_ref().and_then(|r| r["assigned_to"].as_str());
     if !actor.manages()
         && now_owner.is_some_and(|o| o != OWNER)

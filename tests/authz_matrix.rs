@@ -405,44 +405,76 @@ fn expect_number(op: Op, actor: Actor, a: &'static str, s: State) -> Expect {
     }
 }
 
-/// The whole expectation of a cell.
-fn expect(route: Route, actor: Actor, url: &'static str, s: State) -> Expect {
-    if let Some(e) = gate(route, actor, url) {
-        return e;
-    }
-    match route {
-        Route::One(op, _, _) | Route::Bare(op, _, _) => {
-            let x = actor.account().unwrap_or(MASTER);
-            let a = if url == OWNER { OWNER } else { x };
-            expect_number(op, actor, a, s)
-        }
-        Route::Many(op, _, _) => {
-            let x = actor.account().unwrap_or(MASTER);
-            let a = if url == OWNER { OWNER } else { x };
-            match expect_number(op, actor, a, s) {
-                Expect::Ok(_, after) => Expect::Ok(200, after),
-                Expect::Err(..) => Expect::Err(400, "client error"),
-            }
-        }
-        // A dry run answers what would happen (200, never 201) and changes nothing.
-        Route::Dry(op, _, _) => {
-            let x = actor.account().unwrap_or(MASTER);
-            let a = if url == OWNER { OWNER } else { x };
-            match expect_number(op, actor, a, s) {
-                Expect::Ok(..) => Expect::Ok(200, After::Unchanged),
-                e => e,
-            }
-        }
-        _ => Expect::Ok(200, After::Unchanged),
-    }
+/// One cell of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Cell {
+    route: Route,
+    actor: Actor,
+    /// The URL account.
+    url: &'static str,
+    state: State,
 }
 
-/// In a collection, the per-number error's `code` and `error`.
-fn collection_error(op: Op, actor: Actor, a: &'static str, s: State) -> Option<(u16, String)> {
-    match expect_number(op, actor, a, s) {
-        Expect::Err(404, "bad_identifier") => Some((404, "not_found".into())),
-        Expect::Err(code, name) => Some((code, name.into())),
-        Expect::Ok(..) => None,
+impl Cell {
+    /// The per-number operation of the route, if it has one.
+    fn op(self) -> Option<Op> {
+        match self.route {
+            Route::One(op, ..) | Route::Many(op, ..) | Route::Dry(op, ..) | Route::Bare(op, ..) => {
+                Some(op)
+            }
+            _ => None,
+        }
+    }
+
+    /// The per-number rule, once past the gate.
+    fn number_rule(self) -> Option<Expect> {
+        if gate(self.route, self.actor, self.url).is_some() {
+            return None;
+        }
+        let op = self.op()?;
+        Some(expect_number(op, self.actor, self.url, self.state))
+    }
+
+    /// The whole expectation.
+    fn expect(self) -> Expect {
+        if let Some(e) = gate(self.route, self.actor, self.url) {
+            return e;
+        }
+        let Some(rule) = self.number_rule() else {
+            return Expect::Ok(200, After::Unchanged);
+        };
+        match (self.route, rule) {
+            (Route::Many(..), Expect::Ok(_, after)) => Expect::Ok(200, after),
+            (Route::Many(..), Expect::Err(..)) => Expect::Err(400, "client error"),
+            // A dry run answers what would happen (200, never 201) and changes nothing.
+            (Route::Dry(..), Expect::Ok(..)) => Expect::Ok(200, After::Unchanged),
+            (_, e) => e,
+        }
+    }
+
+    /// In an all-failed collection, the number's entry: `code` and `error`.
+    fn collection_entry(self) -> Option<(u16, &'static str)> {
+        if !matches!(self.route, Route::Many(..)) {
+            return None;
+        }
+        match self.number_rule()? {
+            Expect::Err(404, "bad_identifier") => Some((404, "not_found")),
+            Expect::Err(code, name) => Some((code, name)),
+            Expect::Ok(..) => None,
+        }
+    }
+
+    /// Which answers this one must be indistinguishable from.
+    fn class(self) -> Option<Class> {
+        match self.number_rule()? {
+            HIDDEN => Some(Class::Hidden),
+            EXISTS => Some(Class::Exists),
+            _ => None,
+        }
+    }
+
+    fn key(self) -> (Route, Actor, &'static str) {
+        (self.route, self.actor, self.url)
     }
 }
 
@@ -700,26 +732,6 @@ enum Class {
     Exists,
 }
 
-/// Which answers must be indistinguishable from others.
-fn class(route: Route, actor: Actor, url: &'static str, s: State) -> Option<Class> {
-    if gate(route, actor, url).is_some() {
-        return None;
-    }
-    let x = actor.account().unwrap_or(MASTER);
-    let a = if url == OWNER { OWNER } else { x };
-    let e = match route {
-        Route::One(op, _, _) | Route::Bare(op, _, _) => expect_number(op, actor, a, s),
-        Route::Many(op, _, _) => expect_number(op, actor, a, s),
-        Route::Dry(op, _, _) => expect_number(op, actor, a, s),
-        _ => return None,
-    };
-    match e {
-        HIDDEN => Some(Class::Hidden),
-        EXISTS => Some(Class::Exists),
-        _ => None,
-    }
-}
-
 /// State and owner of a stored record, for messages.
 fn brief(r: &Option<Value>) -> String {
     match r {
@@ -728,150 +740,163 @@ fn brief(r: &Option<Value>) -> String {
     }
 }
 
-/// Checks one cell; returns what is wrong with it.
-async fn check_cell(
-    route: Route,
-    actor: Actor,
-    url: &'static str,
-    s: State,
-    n: &str,
-    seen: &mut Answers,
-    exists: &mut Answers,
-) -> Vec<String> {
-    let w = world(s, n).await;
+/// What one request did.
+struct Seen {
+    status: u16,
+    answer: Value,
+    before: Option<Value>,
+    after: Option<Value>,
+    /// Carrier (acquire, disconnect) calls before and after.
+    calls: ((usize, usize), (usize, usize)),
+}
+
+/// Runs one cell; returns what is wrong with it.
+async fn check_cell(cell: Cell, n: &str, seen: &mut Answers, exists: &mut Answers) -> Vec<String> {
+    let w = world(cell.state, n).await;
     let before = record(&w, n).await;
     let calls_before = w.carrier_calls();
-    let (method, target, body) = request(route, url, n);
-    let (status, v) = send(&w.api, method, &target, &actor.token(), body).await;
-    let after = record(&w, n).await;
-    let calls_after = w.carrier_calls();
-    let exp = expect(route, actor, url, s);
+    let (method, target, body) = request(cell.route, cell.url, n);
+    let (status, answer) = send(&w.api, method, &target, &cell.actor.token(), body).await;
+    let got = Seen {
+        status,
+        answer,
+        before,
+        after: record(&w, n).await,
+        calls: (calls_before, w.carrier_calls()),
+    };
+    let mut wrong = check_answer(cell, &got, n);
+    wrong.extend(check_leaks(cell, &got, n));
+    wrong.extend(check_alike(cell, &got, seen, exists));
+    wrong.extend(check_record(cell, &got, n));
+    wrong
+}
+
+/// The exact status and error name (and a collection's entry for the number).
+fn check_answer(cell: Cell, got: &Seen, n: &str) -> Vec<String> {
     let mut wrong = Vec::new();
-    let got_name = v["message"].as_str().unwrap_or("").to_string();
-    let text = v.to_string();
-    match exp {
+    let name = got.answer["message"].as_str().unwrap_or("");
+    let status = got.status;
+    match cell.expect() {
         Expect::Ok(code, _) if status != code => {
-            wrong.push(format!("expected {code}, got {status} {got_name}"))
+            wrong.push(format!("expected {code}, got {status} {name}"))
         }
-        Expect::Err(code, name) if status != code || got_name != name => {
-            wrong.push(format!("expected {code} {name}, got {status} {got_name}"))
+        Expect::Err(code, want) if status != code || name != want => {
+            wrong.push(format!("expected {code} {want}, got {status} {name}"))
         }
         _ => {}
     }
-    // The per-number error inside an all-failed collection.
-    if let (Route::Many(op, _, _), Expect::Err(..)) = (route, exp) {
-        if gate(route, actor, url).is_none() {
-            let x = actor.account().unwrap_or(MASTER);
-            let a = if url == OWNER { OWNER } else { x };
-            if let Some((code, name)) = collection_error(op, actor, a, s) {
-                let e = &v["data"][n];
-                if e["code"] != json!(code) || e["error"] != json!(name) {
-                    wrong.push(format!("expected entry {code} {name}, got {e}"));
-                }
-            }
+    if let Some((code, error)) = cell.collection_entry() {
+        let e = &got.answer["data"][n];
+        if e["code"] != json!(code) || e["error"] != json!(error) {
+            wrong.push(format!("expected entry {code} {error}, got {e}"));
         }
     }
-    // Nothing of the owner's leaks outside its line: not in the answer, and
-    // not in a record the actor may now read.
-    if !actor.manages() && text.contains(SECRET) {
+    wrong
+}
+
+/// Nothing of the owner's leaks outside its line: not in the answer, not in
+/// a record the actor may now read; a listing shows only the URL account's own.
+fn check_leaks(cell: Cell, got: &Seen, n: &str) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let text = got.answer.to_string();
+    let outsider = !cell.actor.manages();
+    if outsider && text.contains(SECRET) {
         wrong.push(format!("the owner's field leaked: {text}"));
     }
-    // A listing shows the URL account's own numbers, never a search result.
-    if matches!(route, Route::List | Route::ListPrefix | Route::FixAccount) && status == 200 {
+    let now_owner = got.after.as_ref().and_then(|r| r["assigned_to"].as_str());
+    let kept = got
+        .after
+        .as_ref()
+        .is_some_and(|r| r.to_string().contains(SECRET));
+    if let Some(o) = now_owner.filter(|o| outsider && kept && *o != OWNER) {
+        wrong.push(format!("the owner's field passed to {o}"));
+    }
+    let listing = matches!(
+        cell.route,
+        Route::List | Route::ListPrefix | Route::FixAccount
+    );
+    if listing && got.status == 200 {
         let listed = text.contains(&format!("\"{n}\""));
-        if listed != (url == OWNER && s.owned()) {
+        if listed != (cell.url == OWNER && cell.state.owned()) {
             wrong.push(format!("listed: {listed}: {text}"));
         }
     }
-    let now_owner = after.as_ref().and_then(|r| r["assigned_to"].as_str());
-    if !actor.manages()
-        && now_owner.is_some_and(|o| o != OWNER)
-        && after
-            .as_ref()
-            .is_some_and(|r| r.to_string().contains(SECRET))
-    {
-        wrong.push(format!(
-            "the owner's field passed to {}",
-            now_owner.unwrap_or_default()
-        ));
+    wrong
+}
+
+/// A hidden number answers exactly like an absent one; a number one may not
+/// create over answers the same whatever its state and owner.
+fn check_alike(cell: Cell, got: &Seen, seen: &mut Answers, exists: &mut Answers) -> Vec<String> {
+    let mine = (got.status, normalized(&got.answer));
+    if cell.state == State::Absent {
+        seen.insert(cell.key(), mine.clone());
     }
-    // A hidden number answers exactly like an absent one; a number one may
-    // not create over answers the same whatever its state and owner.
-    match class(route, actor, url, s) {
-        Some(Class::Hidden) if s != State::Absent => match seen.get(&(route, actor, url)) {
-            Some((st, body)) if *st == status && *body == normalized(&v) => {}
-            Some((st, body)) => wrong.push(format!(
-                "hidden answer differs from absent: {status} {} vs {st} {body}",
-                normalized(&v)
-            )),
-            None => wrong.push("no absent answer to compare with".into()),
-        },
-        Some(Class::Exists) => match exists.get(&(route, actor, url)) {
-            Some((st, body)) if *st == status && *body == normalized(&v) => {}
-            Some((st, body)) => wrong.push(format!(
-                "number_exists answer depends on the state: {status} {} vs {st} {body}",
-                normalized(&v)
-            )),
+    let (reference, what) = match cell.class() {
+        Some(Class::Hidden) if cell.state != State::Absent => (seen.get(&cell.key()), "absent"),
+        Some(Class::Exists) => match exists.get(&cell.key()) {
             None => {
-                exists.insert((route, actor, url), (status, normalized(&v)));
+                exists.insert(cell.key(), mine);
+                return Vec::new();
             }
+            r => (r, "another number_exists"),
         },
-        _ => {}
+        _ => return Vec::new(),
+    };
+    match reference {
+        Some(r) if *r == mine => Vec::new(),
+        Some((st, body)) => vec![format!(
+            "answer differs from {what}: {} {} vs {st} {body}",
+            mine.0, mine.1
+        )],
+        None => vec![format!("no {what} answer to compare with")],
     }
-    if s == State::Absent {
-        seen.insert((route, actor, url), (status, normalized(&v)));
-    }
-    // What the record became.
+}
+
+/// What the record (and the carrier) became.
+fn check_record(cell: Cell, got: &Seen, n: &str) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let (before, after) = (&got.before, &got.after);
     let state_of = |r: &Option<Value>| r.as_ref().map(|r| r["state"].clone());
     let owner_of = |r: &Option<Value>| r.as_ref().map(|r| r["assigned_to"].clone());
-    let answered_state = match route {
-        Route::Many(..) => v["data"]["success"][n]["state"].clone(),
-        _ => v["data"]["state"].clone(),
+    let answered = match cell.route {
+        Route::Many(..) => &got.answer["data"]["success"][n]["state"],
+        _ => &got.answer["data"]["state"],
     };
-    match exp {
+    let moved = || format!("{} -> {}", brief(before), brief(after));
+    match cell.expect() {
         Expect::Err(..) | Expect::Ok(_, After::Unchanged) => {
             // A search refreshes its discovery entries; nothing else may move.
-            if route != Route::Search && before != after {
-                wrong.push(format!(
-                    "record changed: {} -> {}",
-                    brief(&before),
-                    brief(&after)
-                ));
+            if cell.route != Route::Search && before != after {
+                wrong.push(format!("record changed: {}", moved()));
             }
             // Nothing bought or given back upstream either.
-            if calls_before != calls_after {
+            if got.calls.0 != got.calls.1 {
                 wrong.push(format!(
-                    "carrier called (acquire, disconnect): {calls_before:?} -> {calls_after:?}"
+                    "carrier called (acquire, disconnect): {:?}",
+                    got.calls
                 ));
             }
         }
         Expect::Ok(_, After::Stays) => {
-            if state_of(&before) != state_of(&after) || owner_of(&before) != owner_of(&after) {
-                wrong.push(format!(
-                    "state/owner moved: {} -> {}",
-                    brief(&before),
-                    brief(&after)
-                ));
+            if state_of(before) != state_of(after) || owner_of(before) != owner_of(after) {
+                wrong.push(format!("state/owner moved: {}", moved()));
             }
         }
         Expect::Ok(_, After::Deleted) => {
-            if after.as_ref().is_some_and(|r| r["state"] != "deleted") {
-                wrong.push(format!("record not deleted: {}", brief(&after)));
-            }
-            if answered_state != "deleted" {
-                wrong.push(format!("answered state {answered_state}, expected deleted"));
+            if after.as_ref().is_some_and(|r| r["state"] != "deleted") || answered != "deleted" {
+                wrong.push(format!("not deleted: answered {answered}, {}", moved()));
             }
         }
         Expect::Ok(_, After::Is(state, owner)) => {
             let want_owner = owner.map_or(Value::Null, |o| json!(o));
-            if state_of(&after) != Some(json!(state)) || owner_of(&after) != Some(want_owner) {
+            if state_of(after) != Some(json!(state))
+                || owner_of(after) != Some(want_owner)
+                || answered != state
+            {
                 wrong.push(format!(
-                    "expected {state} for {owner:?}, record is {}",
-                    brief(&after)
+                    "expected {state} for {owner:?}: answered {answered}, {}",
+                    moved()
                 ));
-            }
-            if answered_state != state {
-                wrong.push(format!("answered state {answered_state}, expected {state}"));
             }
         }
     }
@@ -905,31 +930,40 @@ async fn every_route_actor_and_state_answers_as_the_rules_say() {
         }
     }
     let (mut seen, mut exists) = (HashMap::new(), HashMap::new());
-    let mut cells = 0usize;
-    let mut failures = Vec::new();
-    for s in State::ALL {
+    let (mut cells, mut failing) = (0usize, 0usize);
+    let mut report = Vec::new();
+    for state in State::ALL {
         for route in routes() {
             for &(actor, url) in &combos {
-                let url_kind = if url == OWNER { Url::Owners } else { Url::Own };
+                let cell = Cell {
+                    route,
+                    actor,
+                    url,
+                    state,
+                };
                 cells += 1;
-                for w in check_cell(route, actor, url, s, &n, &mut seen, &mut exists).await {
+                let wrong = check_cell(cell, &n, &mut seen, &mut exists).await;
+                if wrong.is_empty() {
+                    continue;
+                }
+                failing += 1;
+                let url = if url == OWNER { Url::Owners } else { Url::Own };
+                for w in wrong {
                     let w: String = w.chars().take(300).collect();
-                    failures.push(format!("{route:?} | {actor:?} | {url_kind:?} | {s:?}: {w}"));
+                    report.push(format!("{route:?} | {actor:?} | {url:?} | {state:?}: {w}"));
                 }
             }
         }
     }
     println!(
-        "authorization matrix: {cells} cells checked ({} routes x {} actor/URL pairs x {} states), {} failing",
+        "authorization matrix: {cells} cells checked ({} routes x {} actor/URL pairs x {} states), {failing} failing",
         routes().len(),
         combos.len(),
         State::ALL.len(),
-        failures.len()
     );
     assert!(
-        failures.is_empty(),
-        "{} cells differ from the rules:\n{}",
-        failures.len(),
-        failures.join("\n")
+        report.is_empty(),
+        "{failing} cells differ from the rules:\n{}",
+        report.join("\n")
     );
 }

@@ -446,25 +446,10 @@ impl NumberManager {
             number: n.to_string(),
         };
         let record = self.inner.store.get(&n).await?.ok_or_else(not_found)?;
-        if record.state == NumberState::Discovery {
-            return Err(not_found());
-        }
         let actor = self.actor_ctx(&opts.auth_by).await?;
+        let (facts, owner) = self.record_facts(&actor, &record).await?;
+        crate::state::authorize_identify(n, &record, &facts)?;
         let owner_id = record.assigned_to.clone();
-        let owner = match &owner_id {
-            Some(id) => self.inner.accounts.get(id).await?,
-            None => None,
-        };
-        let facts = self.facts(
-            &actor,
-            owner.as_ref(),
-            owner_id.as_ref(),
-            None,
-            &record.carrier,
-        );
-        if !(facts.system || facts.master || facts.owner_or_ancestor) {
-            return Err(not_found());
-        }
         let account_id = owner_id.ok_or_else(|| Error::NotIdentified {
             number: n.to_string(),
             reason: "unassigned".into(),

@@ -165,6 +165,26 @@ impl NumberManager {
         }
     }
 
+    /// The actor's facts about one stored record, and the record's owner.
+    pub(crate) async fn record_facts(
+        &self,
+        actor: &ActorCtx,
+        record: &NumberRecord,
+    ) -> Result<(ActorFacts, Option<AccountInfo>)> {
+        let owner = match &record.assigned_to {
+            Some(id) => self.inner.accounts.get(id).await?,
+            None => None,
+        };
+        let facts = self.facts(
+            actor,
+            owner.as_ref(),
+            record.assigned_to.as_ref(),
+            None,
+            &record.carrier,
+        );
+        Ok((facts, owner))
+    }
+
     pub(crate) async fn account_cached(
         &self,
         cache: &mut HashMap<AccountId, Option<AccountInfo>>,
@@ -368,7 +388,13 @@ impl NumberManager {
             .map(|r| r.carrier.clone())
             .unwrap_or(new_carrier.clone());
         let facts = self.facts(actor, owner.as_ref(), owner_id.as_ref(), target, &carrier);
-        let plan = state::plan(number, for_plan, &req.op, &facts, &self.inner.config.state)?;
+        let mut plan = state::plan(number, for_plan, &req.op, &facts, &self.inner.config.state)?;
+        if let Some(r) = for_plan.filter(|_| !facts.number_is_local) {
+            if !self.still_held(r, &plan).await? {
+                // The carrier no longer holds it for us: buy it again or fail.
+                plan.carrier = CarrierAction::Acquire;
+            }
+        }
 
         let base = match for_plan {
             Some(r) => r.clone(),
@@ -450,6 +476,46 @@ impl NumberManager {
             held,
             uncertain: false,
         })
+    }
+
+    /// Whether a number from our inventory that `plan` puts to use is still held
+    /// at its carrier. Only a carrier that can list what it holds is asked;
+    /// one that cannot answer fails the operation, since nothing may go in
+    /// service on a hold we no longer have.
+    async fn still_held(&self, record: &NumberRecord, plan: &Plan) -> Result<bool> {
+        let from_inventory = matches!(
+            record.state,
+            NumberState::Available | NumberState::Aging | NumberState::Released
+        );
+        let to_use = matches!(plan.to, NumberState::InService | NumberState::Reserved);
+        if !from_inventory || !to_use || plan.noop || plan.carrier != CarrierAction::None {
+            return Ok(true);
+        }
+        let Some(carrier) = self
+            .inner
+            .carriers
+            .get(&record.carrier)
+            .filter(|c| c.capabilities().owned_numbers)
+        else {
+            return Ok(true);
+        };
+        let answer = timeout(
+            self.inner.config.carrier_timeout,
+            carrier.owned_numbers(&[record.number]),
+        )
+        .await
+        .ok_or_else(|| carrier_timeout(record.number))??;
+        match answer.get(&record.number) {
+            Some(Ownership::Ours { .. }) => Ok(true),
+            Some(Ownership::NotOurs) => Ok(false),
+            None => Err(Error::Unspecified {
+                message: "fault by carrier".into(),
+                cause: Some(format!(
+                    "carrier '{}' could not tell whether it still holds {}",
+                    record.carrier, record.number
+                )),
+            }),
+        }
     }
 
     /// The feature lists that apply to a number of `owner`: the owner's own, else
@@ -1052,13 +1118,16 @@ fn same_content(a: &NumberRecord, b: &NumberRecord) -> bool {
 }
 
 /// The record to show for a prepared number: the new record, or for a removal
-/// the old one in state `deleted` with its public fields gone.
+/// the old one in state `deleted`, owned by nobody, with its public fields and
+/// reserve history gone (what the plan did to it).
 fn outcome_record(p: &Prepared, now: DateTime<Utc>) -> NumberRecord {
     match (&p.new, &p.read) {
         (Some(r), _) => r.clone(),
         (None, Some(old)) => {
             let mut r = old.clone();
             r.state = NumberState::Deleted;
+            r.set_assigned_to(None);
+            r.reserve_history.clear();
             r.public.clear();
             r.features.retain(|k, _| k == "local");
             r.used_by = None;

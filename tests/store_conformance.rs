@@ -21,7 +21,8 @@ macro_rules! suite {
                 batch_per_item, batch_atomic, batch_sees_earlier_writes, large_batches,
                 list_by_accounts, list_filters, list_paging, list_paging_while_writing,
                 discovery_expiry, idempotency, idempotency_purge, concurrent_counter,
-                concurrent_inserts, concurrent_idempotency_begin,
+                concurrent_inserts, concurrent_idempotency_begin, idempotency_lease,
+                idempotency_journal, concurrent_idempotency_takeover,
                 reinsert_never_repeats_revisions, reinsert_in_one_batch, tombstone_purge);
         }
     };
@@ -47,7 +48,7 @@ async fn no_teardown<S>(_store: std::sync::Arc<S>, _guard: ()) {}
 
 #[test]
 fn the_suite_lists_every_check() {
-    assert_eq!(conformance::CHECKS.len(), 23);
+    assert_eq!(conformance::CHECKS.len(), 26);
 }
 
 suite!(

@@ -19,8 +19,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use number_manager::record::{NumberRecord, Revision};
 use number_manager::state::NumberState;
 use number_manager::store::{
-    BatchMode, IdempotencyEntry, ListQuery, Page, PostgresOptions, PostgresStore, Store, StoreExt,
-    Write, WriteResult,
+    BatchMode, IdempotencyEntry, Journal, ListQuery, Page, PostgresOptions, PostgresStore, Store,
+    StoreExt, Write, WriteResult,
 };
 use number_manager::{Error, PhoneNumber, Result};
 use serde_json::{json, Value};
@@ -207,7 +207,7 @@ async fn concurrent_connects_migrate_once_and_reconnecting_keeps_data() {
         .fetch_all(again.pool())
         .await
         .expect("versions");
-        assert_eq!(versions, vec![1, 2]);
+        assert_eq!(versions, vec![1, 2, 3]);
         // Every index the queries need is there.
         let indexes: Vec<String> = sqlx::query_scalar(
             "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
@@ -351,7 +351,7 @@ async fn a_version_1_schema_is_upgraded_in_place() {
         .fetch_all(&pool)
         .await
         .expect("versions");
-        assert_eq!(versions, vec![1, 2]);
+        assert_eq!(versions, vec![1, 2, 3]);
         store.close().await;
     })
     .await;
@@ -611,18 +611,29 @@ impl Store for TwoProcesses {
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
         self.next().begin_idempotency(entry).await
     }
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
-        self.next()
-            .finish_idempotency(key, fingerprint, response)
-            .await
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.next().renew_idempotency(key, owner, lease_until).await
     }
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        self.next().abandon_idempotency(key).await
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        self.next().finish_idempotency(key, owner, response).await
+    }
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        self.next().abandon_idempotency(key, owner).await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        self.next()
+            .write_batch_journaled(writes, mode, journal)
+            .await
     }
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
         self.next().purge_idempotency(now).await

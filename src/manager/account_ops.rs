@@ -455,10 +455,13 @@ impl NumberManager {
     /// Availability of numbers through the carriers that implement `check_numbers`
     /// (reference §11.3): the first confirming carrier wins; a carrier error marks
     /// only the numbers it was asked about; unconfirmed numbers are `error`.
+    /// More than [`Limits::max_numbers`](crate::Limits::max_numbers) numbers is
+    /// a validation error.
     pub async fn check<S: AsRef<str>>(
         &self,
         numbers: &[S],
     ) -> Result<BTreeMap<String, Availability>> {
+        self.inner.config.limits.check_numbers(numbers.len())?;
         let mut out: BTreeMap<String, Availability> = BTreeMap::new();
         let mut pending: BTreeSet<PhoneNumber> = BTreeSet::new();
         for raw in numbers {
@@ -502,8 +505,10 @@ impl NumberManager {
             })
     }
 
-    /// Locality of numbers (seeds' `POST .../locality`), keyed by E.164.
+    /// Locality of numbers (seeds' `POST .../locality`), keyed by E.164; at most
+    /// [`Limits::max_numbers`](crate::Limits::max_numbers) of them.
     pub async fn locality<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Map<String, Value>> {
+        self.inner.config.limits.check_numbers(numbers.len())?;
         let provider = self.locality_provider()?;
         let mut parsed = Vec::new();
         for raw in numbers {
@@ -753,6 +758,7 @@ impl NumberManager {
             op: Op::Release,
             change: Change::Keep,
             opts: Options::system(),
+            journal: None,
         };
         let mut result = BatchResult::default();
         Box::pin(self.execute(numbers, &req, &mut result)).await?;

@@ -16,10 +16,10 @@ use crate::events::Event;
 use crate::features::{self, E911Step, FeatureContext, FeatureLists};
 use crate::number::PhoneNumber;
 use crate::record::{
-    merge_public, sanitize_public, validate_public, NumberRecord, Pending, Revision,
+    merge_public, sanitize_public, validate_public_within, NumberRecord, Pending, Revision,
 };
 use crate::state::{self, ActorFacts, CarrierAction, NumberState, Op, Plan};
-use crate::store::{BatchMode, StoreExt, Write};
+use crate::store::{BatchMode, Journal, StoreExt, Write, WriteResult};
 use crate::util::{join_all, timeout};
 
 /// How an operation changes public fields.
@@ -44,6 +44,9 @@ pub(crate) struct Request {
     pub(crate) op: Op,
     pub(crate) change: Change,
     pub(crate) opts: Options,
+    /// The idempotency key whose progress records each committed number's
+    /// outcome, in the same transaction as its record.
+    pub(crate) journal: Option<String>,
 }
 
 /// The acting account, looked up once per request.
@@ -426,7 +429,7 @@ impl NumberManager {
                 Change::UsedBy(app) => rec.used_by = app.clone(),
             }
             if rec.public != before_public {
-                validate_public(&rec.public)?;
+                validate_public_within(&rec.public, &self.inner.config.limits)?;
             }
             let reseller = self.reseller_lists(owner.as_ref(), cache).await?;
             let known = self.inner.carriers.names();
@@ -741,12 +744,7 @@ impl NumberManager {
         if writes.is_empty() {
             return retry;
         }
-        let results = match self
-            .inner
-            .store
-            .write_batch(writes, BatchMode::PerItem)
-            .await
-        {
+        let results = match self.write_back(writes, &meta, req, now).await {
             Ok(r) => r,
             Err(e) => {
                 for (p, ok) in &meta {
@@ -790,6 +788,46 @@ impl NumberManager {
             }
         }
         retry
+    }
+
+    /// The commit's writes, journaled under the request's idempotency key (if
+    /// any) with the outcome each commit reports when it succeeds.
+    async fn write_back(
+        &self,
+        writes: Vec<Write>,
+        meta: &[(Prepared, bool)],
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WriteResult>> {
+        let Some(key) = &req.journal else {
+            return self
+                .inner
+                .store
+                .write_batch(writes, BatchMode::PerItem)
+                .await;
+        };
+        let outcomes = meta
+            .iter()
+            .map(|(p, is_commit)| {
+                let outcome = || Outcome {
+                    record: outcome_record(p, now),
+                    plan: p.plan.clone(),
+                    dry_run: false,
+                };
+                // Unserializable: nothing recorded, so a retry redoes the number.
+                is_commit
+                    .then(|| serde_json::to_value(outcome()).ok())
+                    .flatten()
+            })
+            .collect();
+        let journal = Journal {
+            key: key.clone(),
+            outcomes,
+        };
+        self.inner
+            .store
+            .write_batch_journaled(writes, BatchMode::PerItem, &journal)
+            .await
     }
 
     /// A number was bought but its record could not be written: give it back so

@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    matches_query, BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult,
+    matches_query, BatchMode, Committed, IdempotencyEntry, Journal, ListQuery, Page, Store, Write,
+    WriteResult,
 };
 use crate::account::AccountId;
 use crate::error::{Error, Result};
@@ -130,6 +131,74 @@ impl Inner {
             .map_or(Revision::NEW, |(rev, _)| *rev)
     }
 
+    /// Applies a batch as [`Store::write_batch`] documents.
+    fn batch(&mut self, writes: Vec<Write>, mode: BatchMode) -> Vec<WriteResult> {
+        let inner = self;
+        match mode {
+            BatchMode::PerItem => writes
+                .into_iter()
+                .map(|w| match inner.check(&w) {
+                    Some(e) => Err(e),
+                    None => Ok(inner.apply(w)),
+                })
+                .collect(),
+            BatchMode::Atomic => {
+                // Check against the state the batch itself produces, so two writes
+                // to one number in one batch behave as they would in sequence: per
+                // number, its stored revision (if stored) and its tombstone.
+                let mut shadow: HashMap<PhoneNumber, (Option<Revision>, Revision)> = HashMap::new();
+                let mut errors: Vec<Option<Error>> = Vec::with_capacity(writes.len());
+                for w in &writes {
+                    let n = w.number();
+                    let (current, tombstone) = match shadow.get(&n) {
+                        Some(s) => *s,
+                        None => (
+                            inner.records.get(&n).map(|r| r.revision),
+                            inner.tombstone(&n),
+                        ),
+                    };
+                    let (err, after) = match (w, current) {
+                        (Write::Insert(_), Some(_)) => (
+                            Some(Error::NumberExists {
+                                number: n.to_string(),
+                            }),
+                            (current, tombstone),
+                        ),
+                        (Write::Insert(_), None) => (None, (Some(tombstone.next()), tombstone)),
+                        (Write::Update { expected, .. }, Some(r)) if r == *expected => {
+                            (None, (Some(r.next()), tombstone))
+                        }
+                        (Write::Delete { expected, .. }, Some(r)) if r == *expected => {
+                            (None, (None, tombstone.max(r)))
+                        }
+                        _ => (
+                            Some(Error::Conflict {
+                                number: n.to_string(),
+                                reason: "stale revision".into(),
+                            }),
+                            (current, tombstone),
+                        ),
+                    };
+                    shadow.insert(n, after);
+                    errors.push(err);
+                }
+                if errors.iter().any(Option::is_some) {
+                    return errors
+                        .into_iter()
+                        .zip(writes.iter())
+                        .map(|(e, w)| {
+                            Err(e.unwrap_or_else(|| Error::Conflict {
+                                number: w.number().to_string(),
+                                reason: super::BATCH_ABORTED.into(),
+                            }))
+                        })
+                        .collect();
+                }
+                writes.into_iter().map(|w| Ok(inner.apply(w))).collect()
+            }
+        }
+    }
+
     /// Applies a write that `check` accepted.
     fn apply(&mut self, w: Write) -> Revision {
         match w {
@@ -211,70 +280,36 @@ impl Store for MemoryStore {
     }
 
     async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
+        Ok(self.write().batch(writes, mode))
+    }
+
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
         let mut inner = self.write();
-        match mode {
-            BatchMode::PerItem => Ok(writes
-                .into_iter()
-                .map(|w| match inner.check(&w) {
-                    Some(e) => Err(e),
-                    None => Ok(inner.apply(w)),
-                })
-                .collect()),
-            BatchMode::Atomic => {
-                // Check against the state the batch itself produces, so two writes
-                // to one number in one batch behave as they would in sequence: per
-                // number, its stored revision (if stored) and its tombstone.
-                let mut shadow: HashMap<PhoneNumber, (Option<Revision>, Revision)> = HashMap::new();
-                let mut errors: Vec<Option<Error>> = Vec::with_capacity(writes.len());
-                for w in &writes {
-                    let n = w.number();
-                    let (current, tombstone) = match shadow.get(&n) {
-                        Some(s) => *s,
-                        None => (
-                            inner.records.get(&n).map(|r| r.revision),
-                            inner.tombstone(&n),
-                        ),
-                    };
-                    let (err, after) = match (w, current) {
-                        (Write::Insert(_), Some(_)) => (
-                            Some(Error::NumberExists {
-                                number: n.to_string(),
-                            }),
-                            (current, tombstone),
-                        ),
-                        (Write::Insert(_), None) => (None, (Some(tombstone.next()), tombstone)),
-                        (Write::Update { expected, .. }, Some(r)) if r == *expected => {
-                            (None, (Some(r.next()), tombstone))
-                        }
-                        (Write::Delete { expected, .. }, Some(r)) if r == *expected => {
-                            (None, (None, tombstone.max(r)))
-                        }
-                        _ => (
-                            Some(Error::Conflict {
-                                number: n.to_string(),
-                                reason: "stale revision".into(),
-                            }),
-                            (current, tombstone),
-                        ),
-                    };
-                    shadow.insert(n, after);
-                    errors.push(err);
+        let numbers: Vec<PhoneNumber> = writes.iter().map(Write::number).collect();
+        let results = inner.batch(writes, mode);
+        if let Some(entry) = inner
+            .idempotency
+            .get_mut(&journal.key)
+            .filter(|e| e.response.is_none())
+        {
+            for (i, (number, result)) in numbers.iter().zip(&results).enumerate() {
+                if let (Ok(revision), Some(Some(outcome))) = (result, journal.outcomes.get(i)) {
+                    entry
+                        .progress
+                        .entry(number.to_string())
+                        .or_insert_with(|| Committed {
+                            revision: *revision,
+                            outcome: outcome.clone(),
+                        });
                 }
-                if errors.iter().any(Option::is_some) {
-                    return Ok(errors
-                        .into_iter()
-                        .zip(writes.iter())
-                        .map(|(e, w)| {
-                            Err(e.unwrap_or_else(|| Error::Conflict {
-                                number: w.number().to_string(),
-                                reason: super::BATCH_ABORTED.into(),
-                            }))
-                        })
-                        .collect());
-                }
-                Ok(writes.into_iter().map(|w| Ok(inner.apply(w))).collect())
             }
         }
+        Ok(results)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
@@ -408,42 +443,67 @@ impl Store for MemoryStore {
         Ok(self.read().idempotency.get(key).cloned())
     }
 
-    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
+    async fn begin_idempotency(&self, mut entry: IdempotencyEntry) -> Result<bool> {
         let mut inner = self.write();
-        match inner.idempotency.get(&entry.key) {
-            Some(existing) if existing.expires_at > entry.created => Ok(false),
+        match inner.idempotency.get_mut(&entry.key) {
+            Some(existing) if existing.expires_at > entry.created => {
+                let takeover = existing.response.is_none()
+                    && existing.fingerprint == entry.fingerprint
+                    && existing.lease_lapsed(entry.created);
+                if takeover {
+                    existing.owner = entry.owner;
+                    existing.lease_until = entry.lease_until;
+                }
+                Ok(takeover)
+            }
             _ => {
+                entry.progress.clear();
                 inner.idempotency.insert(entry.key.clone(), entry);
                 Ok(true)
             }
         }
     }
 
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut inner = self.write();
         match inner.idempotency.get_mut(key) {
-            Some(e) if e.fingerprint == fingerprint => {
+            Some(e) if e.response.is_none() && e.owner == owner => {
+                e.lease_until = Some(lease_until);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        let mut inner = self.write();
+        match inner.idempotency.get_mut(key) {
+            Some(e) if e.response.is_none() && e.owner == owner => {
                 e.response = Some(response);
+                e.progress.clear();
                 Ok(())
             }
-            Some(_) => Err(Error::Conflict {
+            found => Err(Error::Conflict {
                 number: key.to_string(),
-                reason: "idempotency key reused with a different request".into(),
-            }),
-            None => Err(Error::Conflict {
-                number: key.to_string(),
-                reason: "idempotency key not begun".into(),
+                reason: super::finish_refused(found.is_some()).into(),
             }),
         }
     }
 
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        self.write().idempotency.remove(key);
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        let mut inner = self.write();
+        if inner
+            .idempotency
+            .get(key)
+            .is_some_and(|e| e.response.is_none() && e.owner == owner)
+        {
+            inner.idempotency.remove(key);
+        }
         Ok(())
     }
 

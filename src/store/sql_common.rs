@@ -15,7 +15,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{matches_query, IdempotencyEntry, ListQuery, Page, BATCH_ABORTED};
+use super::{matches_query, Committed, IdempotencyEntry, ListQuery, Page, BATCH_ABORTED};
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
@@ -31,6 +31,11 @@ pub(crate) fn to_ns(t: DateTime<Utc>) -> i64 {
         None if t.timestamp() < 0 => i64::MIN,
         None => i64::MAX,
     }
+}
+
+/// The instant of a stored nanosecond count.
+pub(crate) fn from_ns(ns: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(ns)
 }
 
 /// The largest stored value that can be strictly before `t` (for `< t` as `<= x`).
@@ -201,33 +206,54 @@ pub(crate) fn abort(results: Vec<Result<Revision>>, numbers: &[String]) -> Vec<R
         .collect()
 }
 
-/// An idempotency entry without its response, as stored in the `entry` column.
+/// An idempotency entry without its response, owner, lease and progress (kept
+/// in their own columns and table), as stored in the `entry` column.
 pub(crate) fn encode_entry(entry: &IdempotencyEntry) -> Result<String> {
     let head = IdempotencyEntry {
         response: None,
+        owner: String::new(),
+        lease_until: None,
+        progress: Default::default(),
         ..entry.clone()
     };
     serde_json::to_string(&head)
         .map_err(|e| Error::database(format!("cannot encode idempotency entry: {e}")))
 }
 
-/// A stored idempotency entry and its response.
-pub(crate) fn decode_entry(
-    key: &str,
-    entry: &str,
-    response: Option<&str>,
-) -> Result<IdempotencyEntry> {
-    let mut e: IdempotencyEntry = serde_json::from_str(entry).map_err(|err| {
+/// The columns of an `nm_idempotency` row and its progress rows
+/// (`number`, `revision`, `outcome`).
+pub(crate) struct EntryRow<'a> {
+    pub entry: &'a str,
+    pub response: Option<&'a str>,
+    pub owner: String,
+    pub lease_ns: Option<i64>,
+    pub progress: Vec<(String, i64, String)>,
+}
+
+/// A stored idempotency entry, its response and its progress.
+pub(crate) fn decode_entry(key: &str, row: EntryRow<'_>) -> Result<IdempotencyEntry> {
+    let mut e: IdempotencyEntry = serde_json::from_str(row.entry).map_err(|err| {
         Error::database(format!(
             "stored idempotency entry {key:?} cannot be read: {err}"
         ))
     })?;
-    e.response = match response {
+    e.response = match row.response {
         None => None,
         Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|err| {
             Error::database(format!("stored response of {key:?} cannot be read: {err}"))
         })?),
     };
+    e.owner = row.owner;
+    e.lease_until = row.lease_ns.map(from_ns);
+    for (number, revision, outcome) in row.progress {
+        let outcome = serde_json::from_str::<Value>(&outcome).map_err(|err| {
+            Error::database(format!(
+                "stored progress of {key:?} for {number} cannot be read: {err}"
+            ))
+        })?;
+        let revision = Revision(u64::try_from(revision).unwrap_or(0));
+        e.progress.insert(number, Committed { revision, outcome });
+    }
     Ok(e)
 }
 
@@ -237,15 +263,32 @@ pub(crate) fn encode_value(v: &Value) -> Result<String> {
 }
 
 /// The error of a `finish_idempotency` that matched nothing.
-pub(crate) fn finish_conflict(key: &str, stored_fingerprint: Option<String>) -> Error {
-    let reason = match stored_fingerprint {
-        None => "idempotency key was not begun (or was abandoned or purged)".to_string(),
-        Some(_) => "idempotency key was used for a different request".to_string(),
-    };
+pub(crate) fn finish_conflict(key: &str, stored: bool) -> Error {
     Error::Conflict {
         number: key.to_string(),
-        reason,
+        reason: super::finish_refused(stored).to_string(),
     }
+}
+
+/// The progress rows a journaled batch records: `(number, revision, outcome)`
+/// for each successful write with an outcome.
+pub(crate) fn journal_rows(
+    writes: &[super::Write],
+    results: &[Result<Revision>],
+    journal: &super::Journal,
+) -> Result<Vec<(String, i64, String)>> {
+    let mut rows = Vec::new();
+    for (i, (w, r)) in writes.iter().zip(results).enumerate() {
+        if let (Ok(rev), Some(Some(outcome))) = (r, journal.outcomes.get(i)) {
+            let revision = i64::try_from(rev.0).unwrap_or(i64::MAX);
+            rows.push((
+                w.number().as_str().to_string(),
+                revision,
+                encode_value(outcome)?,
+            ));
+        }
+    }
+    Ok(rows)
 }
 
 /// SQL placeholder style.

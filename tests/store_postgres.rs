@@ -88,6 +88,23 @@ fn record(i: u32) -> NumberRecord {
     r
 }
 
+/// A server that refuses connections is reported with that reason, not as a
+/// pool that timed out: the acquire timeout here is long, and the cause must
+/// be the connect error itself.
+#[tokio::test]
+async fn a_refused_connection_names_its_cause() {
+    let refused = PostgresStore::connect_with(
+        "postgres://postgres@127.0.0.1:1/test",
+        PostgresOptions::default().acquire_timeout(Duration::from_secs(20)),
+    )
+    .await;
+    let Err(Error::Database { cause }) = &refused else {
+        panic!("{refused:?}")
+    };
+    assert!(cause.to_lowercase().contains("refused"), "{cause}");
+    assert!(!cause.contains("timed out"), "{cause}");
+}
+
 #[tokio::test]
 async fn connection_failures_are_database_errors() {
     let started = Instant::now();

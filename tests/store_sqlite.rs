@@ -938,3 +938,74 @@ fn opening_outside_a_tokio_runtime_is_an_error_not_a_panic() {
     let r = block_on_without_tokio(SqliteStore::open_in_memory());
     assert!(is_database_error(&r), "{r:?}");
 }
+
+/// A file of `n` padded records, closed, its WAL checkpointed into it.
+async fn filled_file(path: &Path, n: u32) {
+    let store = SqliteStore::open(path).await.expect("open");
+    let writes: Vec<Write> = (0..n)
+        .map(|i| {
+            let mut r = record(i);
+            r.public.insert("pad".into(), json!("x".repeat(200)));
+            Write::Insert(r)
+        })
+        .collect();
+    for chunk in writes.chunks(500) {
+        let results = store
+            .write_batch(chunk.to_vec(), BatchMode::PerItem)
+            .await
+            .expect("write");
+        assert!(results.iter().all(|r| r.is_ok()));
+    }
+    store.close().await;
+    // Move everything from the WAL into the file itself.
+    let mut conn = raw(path).await;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .expect("checkpoint");
+    conn.close().await.expect("close");
+    assert!(std::fs::metadata(path).expect("the file").len() > 1 << 20);
+}
+
+/// Overwrites four pages in the middle of the file with garbage.
+fn damage_the_middle(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("read the file");
+    let page = 4096;
+    let from = bytes.len() / 2 / page * page;
+    for (i, b) in bytes[from..from + 4 * page].iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    std::fs::write(path, bytes).expect("write the file");
+}
+
+#[tokio::test]
+async fn a_file_damaged_in_the_middle_fails_to_open() {
+    let dir = TempDir::new();
+    let path = dir.file();
+    filled_file(&path, 3000).await;
+    damage_the_middle(&path);
+    let e = SqliteStore::open(&path).await.expect_err("a damaged file");
+    let Error::Database { cause } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(cause.contains("quick_check"), "{cause}");
+    // Without the check it opens, and only a read finds the damage.
+    let store = SqliteStore::open_with(&path, SqliteOptions::default().quick_check(false))
+        .await
+        .expect("opens unchecked");
+    let mut pages = number_manager::store::Pages::new(
+        &store,
+        ListQuery {
+            limit: 1000,
+            ..Default::default()
+        },
+    );
+    let walk = async {
+        while pages.next().await?.is_some() {}
+        let numbers: Vec<PhoneNumber> = (0..3000).map(number).collect();
+        store.get_many(&numbers).await.map(|_| ())
+    };
+    let r = walk.await;
+    assert!(is_database_error(&r), "{r:?}");
+    store.close().await;
+}

@@ -107,7 +107,9 @@ pub struct Listing {
     pub numbers: Vec<NumberRecord>,
     /// Where the page started.
     pub start_key: Option<PhoneNumber>,
-    /// Where the next page starts.
+    /// Where the next page starts (`None`: this is the last page). A page
+    /// stops early, with fewer than `page_size` numbers or none, once it has
+    /// examined `Config::list_scan_budget` stored records: continue from here.
     pub next_start_key: Option<PhoneNumber>,
     /// The page size used.
     pub page_size: usize,
@@ -363,6 +365,8 @@ impl NumberManager {
                 })
                 .await?
         };
+        let filtered = !list.public_filters.is_empty();
+        let mut remaining = self.inner.config.list_scan_budget.max(page_size);
         let mut query = ListQuery {
             accounts,
             prefix: list.prefix.clone(),
@@ -370,37 +374,38 @@ impl NumberManager {
             created_from: list.created_from,
             created_to: list.created_to,
             start_key: list.start_key,
-            // Public-field filters are checked here, not by the store: read
-            // wide store pages then, so that a rarely matching filter costs a
-            // few round trips rather than one per `page_size` numbers.
-            limit: if list.public_filters.is_empty() {
-                page_size
-            } else {
-                page_size.max(PAGE)
-            },
+            limit: page_size,
             ..Default::default()
         };
         let mut numbers = Vec::with_capacity(page_size);
+        // One budget of examined records for the whole page, shared by the
+        // store (its own filters) and the public-field filters checked here:
+        // a filter that matches nothing costs at most the budget, and the
+        // page then ends early with the key to continue from.
         let next_start_key = loop {
+            query.scan_limit = Some(remaining);
+            if filtered {
+                // Wide store pages: a rarely matching filter then costs a few
+                // round trips rather than one per `page_size` numbers.
+                query.limit = page_size.max(PAGE).min(remaining);
+            }
             let page = self.inner.store.list(&query).await?;
+            let used = page.scanned.max(page.records.len()).max(1);
+            remaining = remaining.saturating_sub(used);
             let mut next = page.next_start_key;
-            for (i, r) in page.records.iter().enumerate() {
+            for r in &page.records {
                 if !public_filters_match(r, &list.public_filters) {
                     continue;
                 }
                 if numbers.len() == page_size {
                     // The page is full: the next page starts at this number.
-                    next = Some(page.records[i].number);
+                    next = Some(r.number);
                     break;
                 }
                 numbers.push(r.clone());
             }
-            if numbers.len() == page_size || next.is_none() {
-                break if numbers.len() == page_size {
-                    next
-                } else {
-                    None
-                };
+            if numbers.len() == page_size || next.is_none() || remaining == 0 {
+                break next;
             }
             query.start_key = next;
         };

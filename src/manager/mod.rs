@@ -82,6 +82,11 @@ pub struct Config {
     pub aging_period: Duration,
     /// Default listing page size (default 50).
     pub page_size: usize,
+    /// How many stored records one listing page may examine at most (default
+    /// 5,000; never less than the page size). A filter that matches few numbers then costs a bounded amount
+    /// of work per request: the page holds what matched among those records
+    /// (possibly nothing) and its `next_start_key` says where to continue.
+    pub list_scan_budget: usize,
     /// Carrier module for ported-in numbers (default `local`).
     pub port_in_module: String,
 }
@@ -102,6 +107,7 @@ impl Default for Config {
             tombstone_horizon: Duration::hours(24),
             aging_period: Duration::days(90),
             page_size: 50,
+            list_scan_budget: 5_000,
             port_in_module: "local".into(),
         }
     }

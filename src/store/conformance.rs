@@ -95,6 +95,7 @@ where
     list_filters(&factory().await).await;
     list_paging(&factory().await).await;
     list_paging_while_writing(&factory().await).await;
+    list_scan_limit(&factory().await).await;
     discovery_expiry(&factory().await).await;
     idempotency(&factory().await).await;
     idempotency_purge(&factory().await).await;
@@ -126,6 +127,7 @@ pub const CHECKS: &[&str] = &[
     "list_filters",
     "list_paging",
     "list_paging_while_writing",
+    "list_scan_limit",
     "discovery_expiry",
     "idempotency",
     "idempotency_purge",
@@ -375,7 +377,24 @@ fn check_page(check: &str, q: &ListQuery, page: &Page) {
             next > &last.number,
         );
     }
-    if page.next_start_key.is_some() {
+    if let Some(bound) = q.scan_limit {
+        // A page cut by its scan bound may be short, even empty; it still moves on.
+        expect(
+            check,
+            &format!(
+                "at most the scan limit {bound} of records examined, found {}",
+                page.scanned
+            ),
+            page.scanned <= bound.max(1),
+        );
+        if let (Some(next), Some(start)) = (&page.next_start_key, &q.start_key) {
+            expect(
+                check,
+                &format!("next_start_key {next} after start_key {start}"),
+                next > start,
+            );
+        }
+    } else if page.next_start_key.is_some() {
         expect(
             check,
             &format!("a full page ({limit} records) when there is a next page"),
@@ -1834,6 +1853,133 @@ pub async fn list_paging<S: Store + ?Sized>(store: &S) {
         "next_start_key is the next matching number",
         page.next_start_key,
         Some(num(13, 3)),
+    );
+}
+
+/// A scan limit bounds the records one call examines: a page that reaches it
+/// ends early (possibly empty) at the first number it did not examine, and a
+/// walk that follows `next_start_key` still returns every match once.
+pub async fn list_scan_limit<S: Store + ?Sized>(store: &S) {
+    const C: &str = "list_scan_limit";
+    let (a, b) = (account(31, "a"), account(31, "b"));
+    // a: 40 numbers (even), two of them in service; b: 10 numbers (odd) between.
+    let mut writes = Vec::new();
+    for i in 0..40u32 {
+        let state = if i == 25 || i == 33 {
+            NumberState::InService
+        } else {
+            NumberState::Reserved
+        };
+        writes.push(Write::Insert(record(num(31, 2 * i), state, Some(&a), t0())));
+    }
+    for i in 0..10u32 {
+        let r = record(num(31, 2 * i + 1), NumberState::InService, Some(&b), t0());
+        writes.push(Write::Insert(r));
+    }
+    for r in write(C, store, writes, BatchMode::PerItem).await {
+        ok(C, "insert", r.as_ref());
+    }
+    let in_service = ListQuery {
+        accounts: vec![a.clone()],
+        states: vec![NumberState::InService],
+        limit: 5,
+        scan_limit: Some(10),
+        ..Default::default()
+    };
+    let page = ok(C, "list", store.list(&in_service).await);
+    check_page(C, &in_service, &page);
+    expect_eq(
+        C,
+        "records of a page cut by its scan limit",
+        numbers(&page.records),
+        vec![],
+    );
+    expect_eq(
+        C,
+        "next_start_key of a cut page (the 11th number of the account)",
+        page.next_start_key,
+        Some(num(31, 20)),
+    );
+    expect_eq(C, "records examined by a cut page", page.scanned, 10);
+    // The walk finds both matches, in pages that examine 10 numbers each.
+    let mut q = in_service.clone();
+    let mut found = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = ok(C, "list", store.list(&q).await);
+        check_page(C, &q, &page);
+        pages += 1;
+        expect(C, "the walk to end", pages <= 50);
+        found.extend(numbers(&page.records));
+        match page.next_start_key {
+            Some(k) => q.start_key = Some(k),
+            None => break,
+        }
+    }
+    expect_eq(
+        C,
+        "matches of a bounded walk",
+        found,
+        vec![num(31, 50), num(31, 66)],
+    );
+    expect(C, "at least 4 pages for 40 numbers, 10 a page", pages >= 4);
+    // Without other filters, and over every account, the walk is the listing.
+    let all_a: Vec<PhoneNumber> = (0..40u32).map(|i| num(31, 2 * i)).collect();
+    for scan_limit in [0usize, 1, 3, 7, 40, 1000] {
+        let q = ListQuery {
+            accounts: vec![a.clone()],
+            limit: 3,
+            scan_limit: Some(scan_limit),
+            ..Default::default()
+        };
+        let listed = list_all(C, store, &q).await;
+        expect_eq(
+            C,
+            &format!("walk with scan limit {scan_limit}"),
+            numbers(&listed),
+            all_a.clone(),
+        );
+        let q = ListQuery {
+            accounts: vec![],
+            prefix: Some(prefix(31)),
+            states: vec![NumberState::InService],
+            limit: 2,
+            scan_limit: Some(scan_limit),
+            ..Default::default()
+        };
+        let listed = list_all(C, store, &q).await;
+        let mut want: Vec<PhoneNumber> = (0..10u32).map(|i| num(31, 2 * i + 1)).collect();
+        want.extend([num(31, 50), num(31, 66)]);
+        expect_eq(
+            C,
+            &format!("in service with scan limit {scan_limit}"),
+            numbers(&listed),
+            want,
+        );
+    }
+    // A page that fills within its bound is a plain page.
+    let q = ListQuery {
+        accounts: vec![a.clone()],
+        limit: 5,
+        scan_limit: Some(100),
+        ..Default::default()
+    };
+    let page = ok(C, "list", store.list(&q).await);
+    check_page(C, &q, &page);
+    expect_eq(
+        C,
+        "a full bounded page",
+        numbers(&page.records),
+        all_a[..5].to_vec(),
+    );
+    expect_eq(C, "its next_start_key", page.next_start_key, Some(all_a[5]));
+    expect(
+        C,
+        &format!(
+            "a full page of 5 to examine 5 or 6 records, found {}",
+            page.scanned
+        ),
+        (5..=6).contains(&page.scanned),
     );
 }
 

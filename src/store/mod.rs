@@ -157,6 +157,18 @@ pub struct ListQuery {
     pub start_key: Option<PhoneNumber>,
     /// At most this many records (0 is treated as 1).
     pub limit: usize,
+    /// At most this many stored records are examined for this page (0 is
+    /// treated as 1; `None`: no bound). A listing whose filters match few
+    /// records would otherwise read every record of the accounts on one call.
+    ///
+    /// The records a listing examines are those of `accounts` (every record
+    /// when `accounts` is empty) from `start_key` on, within `prefix`, in
+    /// number order; a store may examine fewer (through an index of another
+    /// filter). When the bound stops a page before it is full, the page holds
+    /// what matched so far (possibly nothing) and `next_start_key` is the first
+    /// number not examined: the walk continues from there, and no matching
+    /// number is skipped.
+    pub scan_limit: Option<usize>,
 }
 
 /// A page of records and the key to continue from.
@@ -173,7 +185,15 @@ pub struct Page {
     /// The first number of the next page: the smallest matching number after
     /// the last record of this page, or `None` when there is none (so a
     /// `Some` promises, at the time of the listing, a non-empty next page).
+    /// When [`ListQuery::scan_limit`] stopped the page early, it is instead the
+    /// first number not examined, which may not match: the next page may then
+    /// be empty too, and the walk goes on until `None`.
     pub next_start_key: Option<PhoneNumber>,
+    /// How many stored records the store examined for this page, the number
+    /// after the page (when found) included. With a
+    /// [`ListQuery::scan_limit`] it is exact and at most that bound; without
+    /// one, at least the number of records returned.
+    pub scanned: usize,
 }
 
 /// A remembered result of an operation called with an idempotency key.
@@ -266,6 +286,8 @@ pub struct Journal {
 /// - `list` returns records sorted by number, starting at `start_key`
 ///   (inclusive), honouring every filter of [`ListQuery`] exactly as
 ///   [`matches_query`] does, and `next_start_key` is as documented on [`Page`];
+///   it examines at most [`ListQuery::scan_limit`] records when one is set, so
+///   that one call costs a bounded amount of work however few records match;
 /// - idempotency entries are insert-if-absent, a pending entry is changed
 ///   only by its owner (or taken over once its lease lapsed), and a
 ///   journaled batch records its outcomes atomically with its writes (see

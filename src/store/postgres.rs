@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, Row as _};
+use sqlx::{Connection as _, PgConnection, Row as _};
 
 use super::sql_common::{self, Arg, Dialect, Sql};
 use super::{BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult};
@@ -412,9 +412,10 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) with
     /// the tables in schema `public`, creating and migrating them if needed.
     ///
-    /// Fails with [`Error::Database`] when the server cannot be reached, the
-    /// user lacks the rights to create the tables, or the schema was written by
-    /// a newer version of this library.
+    /// Fails with [`Error::Database`] when the server cannot be reached (at
+    /// once, with the reason in its cause: connection refused, authentication
+    /// failed, no such database), the user lacks the rights to create the
+    /// tables, or the schema was written by a newer version of this library.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(url, PostgresOptions::default()).await
     }
@@ -429,6 +430,27 @@ impl PostgresStore {
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self> {
         sql_common::require_tokio("postgres")?;
         let connect = PgConnectOptions::from_str(url).map_err(db("invalid connection URL"))?;
+        // One direct connection first: the pool retries a failing connect
+        // until its timeout and then reports only "pool timed out", losing
+        // why (connection refused, bad password, no such database).
+        let probe = crate::util::timeout(
+            options.acquire_timeout,
+            PgConnection::connect_with(&connect),
+        )
+        .await;
+        match probe {
+            None => {
+                return Err(Error::database(format!(
+                    "postgres: cannot connect: no answer within {:?}",
+                    options.acquire_timeout
+                )))
+            }
+            Some(Err(e)) => return Err(db("cannot connect")(e)),
+            Some(Ok(conn)) => {
+                // Only the probe's answer matters; closing it may fail harmlessly.
+                let _ = conn.close().await;
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -888,6 +910,31 @@ impl PostgresStore {
 }
 
 /// The statement with its arguments bound.
+#[async_trait]
+impl sql_common::ListDb for PostgresStore {
+    async fn rows(&self, sql: Sql) -> Result<Vec<NumberRecord>> {
+        self.fetch_records(sql).await
+    }
+
+    async fn first_number(&self, sql: Sql) -> Result<Option<String>> {
+        let row = bound(&sql)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("cannot list numbers"))?;
+        row.map(|r| r.try_get::<String, _>(0))
+            .transpose()
+            .map_err(db("cannot list numbers"))
+    }
+
+    async fn row_count(&self, sql: Sql) -> Result<i64> {
+        let row = bound(&sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("cannot count numbers"))?;
+        row.try_get(0).map_err(db("cannot count numbers"))
+    }
+}
+
 fn bound(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let mut q = sqlx::query(&sql.text);
     for arg in &sql.args {
@@ -937,10 +984,7 @@ impl Store for PostgresStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
-        sql_common::list_page(Dialect::Postgres, &self.sql.table, query, |sql| {
-            self.fetch_records(sql)
-        })
-        .await
+        sql_common::list_page(Dialect::Postgres, &self.sql.table, query, self).await
     }
 
     async fn count(&self, query: &ListQuery) -> Result<usize> {

@@ -10,7 +10,6 @@
 //! compares at the clamped value.
 
 use std::collections::HashMap;
-use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -390,6 +389,14 @@ pub(crate) enum Lower {
 /// The `WHERE` conditions of `query` from `lower`. They are exact for every
 /// instant the columns hold exactly, and a superset otherwise.
 fn filter(dialect: Dialect, query: &ListQuery, lower: &Lower) -> Builder {
+    let mut b = scan_filter(dialect, query, lower);
+    rest_filter(&mut b, query);
+    b
+}
+
+/// The conditions that choose which records a listing examines (see
+/// [`ListQuery::scan_limit`]): `lower`, the prefix and the owners.
+fn scan_filter(dialect: Dialect, query: &ListQuery, lower: &Lower) -> Builder {
     let mut b = Builder {
         dialect,
         conditions: Vec::new(),
@@ -414,6 +421,11 @@ fn filter(dialect: Dialect, query: &ListQuery, lower: &Lower) -> Builder {
             .collect();
         b.in_list("assigned_to", accounts);
     }
+    b
+}
+
+/// The other conditions of `query`, those checked on the examined records.
+fn rest_filter(b: &mut Builder, query: &ListQuery) {
     if query.states.is_empty() {
         b.cond(
             "state",
@@ -442,19 +454,23 @@ fn filter(dialect: Dialect, query: &ListQuery, lower: &Lower) -> Builder {
     if let Some(t) = query.expires_before {
         b.cond("expires_ns", "<=", Arg::Int(to_ns(t)));
     }
-    b
 }
 
-/// The listing statement for `query` from `lower`, at most `limit` rows:
+/// The listing statement for `query` from `lower`, below `upper` (exclusive)
+/// when given, at most `limit` rows:
 /// `SELECT number, revision, doc FROM <table> WHERE ... ORDER BY number LIMIT n`.
 pub(crate) fn list_sql(
     dialect: Dialect,
     table: &str,
     query: &ListQuery,
     lower: &Lower,
+    upper: Option<&str>,
     limit: usize,
 ) -> Sql {
     let mut b = filter(dialect, query, lower);
+    if let Some(u) = upper {
+        b.cond("number", "<", Arg::Text(u.to_string()));
+    }
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let lp = b.placeholder(Arg::Int(limit));
     let doc = match dialect {
@@ -502,30 +518,92 @@ pub(crate) fn count_sql(dialect: Dialect, table: &str, query: &ListQuery) -> Opt
     Some(Sql { text, args: b.args })
 }
 
-/// Lists one page: runs `fetch` on listing statements until the page and the
-/// first number of the next one are known, checking every row with
-/// [`matches_query`] so the page is exact.
-pub(crate) async fn list_page<F, Fut>(
+/// The first number the scan of a listing must not examine: the record after
+/// the first `k` examined ones, from `lower`.
+fn boundary_sql(dialect: Dialect, table: &str, query: &ListQuery, lower: &Lower, k: usize) -> Sql {
+    let mut b = scan_filter(dialect, query, lower);
+    let offset = b.placeholder(Arg::Int(i64::try_from(k).unwrap_or(i64::MAX)));
+    Sql {
+        text: format!(
+            "SELECT number FROM {table}{} ORDER BY number LIMIT 1 OFFSET {offset}",
+            where_clause(&b)
+        ),
+        args: b.args,
+    }
+}
+
+/// How many records the scan of a listing examined from `lower` up to
+/// `upto` (inclusive; to the end when `None`).
+fn scanned_sql(
     dialect: Dialect,
     table: &str,
     query: &ListQuery,
-    mut fetch: F,
-) -> Result<Page>
-where
-    F: FnMut(Sql) -> Fut,
-    Fut: Future<Output = Result<Vec<NumberRecord>>>,
-{
+    lower: &Lower,
+    upto: Option<&str>,
+) -> Sql {
+    let mut b = scan_filter(dialect, query, lower);
+    if let Some(u) = upto {
+        b.cond("number", "<=", Arg::Text(u.to_string()));
+    }
+    Sql {
+        text: format!("SELECT count(*) FROM {table}{}", where_clause(&b)),
+        args: b.args,
+    }
+}
+
+fn where_clause(b: &Builder) -> String {
+    if b.conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", b.conditions.join(" AND "))
+    }
+}
+
+/// What a SQL store runs for a listing.
+#[async_trait::async_trait]
+pub(crate) trait ListDb: Sync {
+    /// The decoded rows of a `SELECT number, revision, doc ...`.
+    async fn rows(&self, sql: Sql) -> Result<Vec<NumberRecord>>;
+    /// The first column of the first row of a `SELECT number ...`, if any.
+    async fn first_number(&self, sql: Sql) -> Result<Option<String>>;
+    /// The answer of a `SELECT count(*) ...`.
+    async fn row_count(&self, sql: Sql) -> Result<i64>;
+}
+
+/// Lists one page: runs listing statements until the page and the first
+/// number of the next one are known, checking every row with
+/// [`matches_query`] so the page is exact. With a
+/// [`ListQuery::scan_limit`], one statement first finds the first record
+/// past the bound, and the page stops there.
+pub(crate) async fn list_page<D: ListDb + ?Sized>(
+    dialect: Dialect,
+    table: &str,
+    query: &ListQuery,
+    db: &D,
+) -> Result<Page> {
     let limit = query.limit.max(1);
     let want = limit.saturating_add(1);
-    let mut lower = match &query.start_key {
+    let start = match &query.start_key {
         Some(k) => Lower::From(k.as_str().to_string()),
         None => Lower::Start,
     };
+    let scan_limit = query.scan_limit.map(|s| s.max(1));
+    let boundary = match scan_limit {
+        Some(k) => {
+            db.first_number(boundary_sql(dialect, table, query, &start, k))
+                .await?
+        }
+        None => None,
+    };
+    let mut lower = start.clone();
     let mut out: Vec<NumberRecord> = Vec::new();
+    let mut fetched = 0usize;
     loop {
         let ask = (want - out.len()).min(MAX_FETCH);
-        let rows = fetch(list_sql(dialect, table, query, &lower, ask)).await?;
+        let sql = list_sql(dialect, table, query, &lower, boundary.as_deref(), ask);
+        let rows = db.rows(sql).await?;
         let got = rows.len();
+        fetched = fetched.saturating_add(got);
         for r in rows {
             lower = Lower::After(r.number.as_str().to_string());
             let after_start = !matches!(query.start_key, Some(s) if r.number < s);
@@ -540,11 +618,22 @@ where
             break;
         }
     }
-    let next_start_key = out.get(limit).map(|r| r.number);
+    let next = out.get(limit).map(|r| r.number);
     out.truncate(limit);
+    let (next_start_key, scanned) = match (scan_limit, next, boundary) {
+        (None, next, _) => (next, fetched),
+        (Some(k), None, Some(b)) => (Some(PhoneNumber::from_e164(&b)?), k),
+        (Some(_), next, _) => {
+            let upto = next.map(|n| n.as_str().to_string());
+            let sql = scanned_sql(dialect, table, query, &start, upto.as_deref());
+            let n = db.row_count(sql).await?;
+            (next, usize::try_from(n).unwrap_or(0))
+        }
+    };
     Ok(Page {
         records: out,
         next_start_key,
+        scanned,
     })
 }
 

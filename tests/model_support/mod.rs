@@ -516,7 +516,8 @@ impl Model {
             new.expires = None;
         }
         new.state = InService;
-        if !public.is_empty() {
+        // Fields the actor may not read (its ancestor's reservation) do not pass on.
+        if !public.is_empty() || !self.may_read(x, &r) {
             new.public = public.clone();
         }
         self.write(n, new)

@@ -365,3 +365,45 @@ async fn unknown_actor_and_manual_clock_sanity() {
         .unwrap_err();
     assert_eq!(e.code(), 403);
 }
+
+/// Maintenance making an aging number available is a state change like any
+/// other: the event sink hears of it, so the audit log replays to the store.
+#[tokio::test]
+async fn maintenance_ageing_is_reported_as_an_event() {
+    let w = World::new();
+    let n = "+14155550190";
+    let opts = w.as_master();
+    let change = number_manager::PublicChange {
+        public: Map::new(),
+        state: Some(NumberState::Aging),
+    };
+    w.manager
+        .create(&w.customer, n, change, &opts)
+        .await
+        .unwrap();
+    w.clock.advance(chrono::Duration::days(91));
+    assert_eq!(w.manager.purge_expired().await.unwrap().aged, 1);
+    let number = PhoneNumber::parse(n).unwrap();
+    let stored = w.store.get(&number).await.unwrap().unwrap();
+    let events = w.manager.audit_log().unwrap().history(&number);
+    let last = events.last().unwrap();
+    assert_eq!(last.from, Some(NumberState::Aging));
+    assert_eq!(last.to, NumberState::Available);
+    assert_eq!(last.after, stored.revision);
+    assert_eq!(last.actor, number_manager::account::Actor::System);
+}
+
+/// An expired search result is as good as absent for `fix/{number}` too.
+#[tokio::test]
+async fn fixing_an_expired_search_result_is_not_found() {
+    let w = World::new();
+    let hits = w.manager.search(&SearchQuery::new("415", 1)).await.unwrap();
+    let n = hits[0].number;
+    w.clock.advance(chrono::Duration::hours(25));
+    let e = w
+        .manager
+        .fix_number(n.as_str(), &w.as_master())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+}

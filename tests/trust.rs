@@ -316,6 +316,10 @@ async fn a_sub_account_may_buy_but_not_read_its_parents_reservation() {
         .await
         .unwrap();
     assert_eq!(bought.record.assigned_to.as_ref(), Some(&w.sub));
+    // The parent's fields do not pass on to it with the number.
+    assert!(bought.record.public.get("secret").is_none());
+    let now_mine = w.manager.get(N, &sub).await.unwrap();
+    assert!(now_mine.public.get("secret").is_none());
 }
 
 #[tokio::test]

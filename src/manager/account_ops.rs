@@ -14,9 +14,10 @@ use crate::account::{AccountId, AccountsExt, Actor};
 use crate::carrier::{Availability, Carrier, SearchRequest, SearchResult};
 use crate::classify::Classifiers;
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::features::{self, FeatureContext};
 use crate::number::PhoneNumber;
-use crate::record::NumberRecord;
+use crate::record::{NumberRecord, Revision};
 use crate::state::{NumberState, Op};
 use crate::store::{BatchMode, ListQuery, Pages, StoreExt, Write};
 use crate::util::{join_all, timeout};
@@ -604,7 +605,14 @@ impl NumberManager {
         let n = self.inner.normalizer.parse(number)?;
         // Fixing is a change: ownership is checked the way an edit checks it.
         let actor = self.actor_ctx(&opts.auth_by).await?;
-        let record = self.inner.store.get(&n).await?;
+        let now = self.inner.clock.now();
+        // An expired search result is as good as absent, as for every other operation.
+        let record = self
+            .inner
+            .store
+            .get(&n)
+            .await?
+            .filter(|r| !(r.state == NumberState::Discovery && r.is_expired(now)));
         let facts = match &record {
             Some(r) => self.record_facts(&actor, r).await?.0,
             None => self.facts(&actor, None, None, None, ""),
@@ -868,6 +876,11 @@ impl NumberManager {
             },
         );
         while let Some(records) = pages.next().await? {
+            if records.is_empty() {
+                continue;
+            }
+            let before: Vec<(PhoneNumber, Revision)> =
+                records.iter().map(|r| (r.number, r.revision)).collect();
             let writes = records
                 .into_iter()
                 .map(|r| {
@@ -882,7 +895,27 @@ impl NumberManager {
                     }
                 })
                 .collect();
-            report.aged += self.written(writes).await?;
+            let results = self
+                .inner
+                .store
+                .write_batch(writes, BatchMode::PerItem)
+                .await?;
+            // A state change like any other: the event sink hears of it.
+            for ((number, revision), r) in before.into_iter().zip(results) {
+                if let Ok(after) = r {
+                    report.aged += 1;
+                    self.inner.events.emit(&Event {
+                        number,
+                        operation: "age".into(),
+                        from: Some(NumberState::Aging),
+                        to: NumberState::Available,
+                        actor: Actor::System,
+                        at: now,
+                        before: revision,
+                        after,
+                    });
+                }
+            }
         }
         Ok(())
     }

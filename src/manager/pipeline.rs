@@ -421,7 +421,9 @@ impl NumberManager {
                 Change::Keep => {}
                 Change::Replace(body) => rec.public = sanitize_public(body),
                 Change::ReplaceIfAny(body) => {
-                    if !body.is_empty() {
+                    // Fields the actor may not read never pass on to it.
+                    let readable = for_plan.is_none_or(|r| state::may_read(r, &facts));
+                    if !body.is_empty() || !readable {
                         rec.public = sanitize_public(body)
                     }
                 }

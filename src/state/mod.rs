@@ -16,8 +16,8 @@ mod planner;
 pub mod table;
 
 pub use planner::{
-    apply, authorize_account, authorize_fix, authorize_identify, plan, ActorFacts, CarrierAction,
-    Op, Plan, StateConfig,
+    apply, authorize_account, authorize_fix, authorize_identify, may_read, plan, ActorFacts,
+    CarrierAction, Op, Plan, StateConfig,
 };
 
 /// The nine states of the seeds' schema.

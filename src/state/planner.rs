@@ -291,6 +291,14 @@ pub fn authorize_fix(
     }
 }
 
+/// Whether the actor may read `record` and its public fields (the read rule:
+/// available numbers are public; everything else only to its owner, the
+/// owner's ancestors and master). A descendant that activates its ancestor's
+/// reservation may not, so the ancestor's fields do not pass on to it.
+pub fn may_read(record: &NumberRecord, facts: &ActorFacts) -> bool {
+    record.state != NumberState::Discovery && is_visible(record, facts, &Op::Read)
+}
+
 fn allowed_creation_states(facts: &ActorFacts) -> &'static [NumberState] {
     use NumberState::*;
     if facts.admin() {
@@ -550,7 +558,8 @@ fn dispatch(
 /// Unwinds the reserve history, else falls back to `released_state`. A number
 /// that stays in the inventory (available, aging, released) stays held at its
 /// carrier; only one that leaves the system (local numbers, or every number
-/// with `should_permanently_delete`) is deleted and disconnected upstream.
+/// with `should_permanently_delete`) is deleted and disconnected upstream. A
+/// number sent to `aging` stays with its owner until the aging sweep.
 fn plan_release(
     number: PhoneNumber,
     record: &NumberRecord,
@@ -575,7 +584,10 @@ fn plan_release(
         p.remove = true;
         p.carrier = CarrierAction::Disconnect;
     } else if config.should_age && p.to == NumberState::Available {
+        // The quarantine keeps the releasing owner: only its tree (or master)
+        // may buy back a number released by accident; the aging sweep frees it.
         p.to = NumberState::Aging;
+        p.assign = None;
     }
     p
 }

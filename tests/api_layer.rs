@@ -1074,7 +1074,8 @@ fn documented_statuses(doc: &Value, route: &number_manager::api::Route) -> Vec<u
 /// status each must get: no token, an account id that is not one, another
 /// tree's account, a flag that is not a boolean, an over-long
 /// `Idempotency-Key`, a body over the limit, and on the collection routes a
-/// key reused with another body.
+/// key reused with another body. (The test adds a dry run of every mutating
+/// route, whose status must be documented too.)
 fn request_level_probes(
     route: &number_manager::api::Route,
 ) -> Vec<(u16, &'static str, ApiRequest)> {
@@ -1126,6 +1127,23 @@ async fn openapi_documents_every_request_level_status() {
             let first = w.api.handle(keyed("+14155550170")).await;
             assert!(first.status < 500, "{} {}", route.method, route.pattern);
             probes.push((409, "reused key", keyed("+14155550171")));
+        }
+        if route.method != Method::Get {
+            // A dry run answers 200 wherever the real call would answer 201.
+            let path = route
+                .pattern
+                .replace("{ACCOUNT_ID}", "customer")
+                .replace("{PHONE_NUMBER}", "%2B14155550172");
+            let req = ApiRequest::new(route.method, &format!("{path}?dry_run=true"))
+                .token(CUSTOMER)
+                .json(&json!({"data": {"numbers": ["+14155550173"]}}));
+            let got = w.api.handle(req).await.status;
+            if !documented.contains(&got) {
+                undocumented.push(format!(
+                    "{} {} {got} (dry run)",
+                    route.method, route.pattern
+                ));
+            }
         }
         for (want, what, req) in probes {
             let got = w.api.handle(req).await.status;

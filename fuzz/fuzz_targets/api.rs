@@ -9,9 +9,8 @@ use number_manager_fuzz::api::{check, run, World};
 fuzz_target!(|data: &[u8]| {
     let script = String::from_utf8_lossy(data);
     let mut world = World::new();
-    for (head, answer) in run(&script, &mut world) {
-        let target = head.split(' ').nth(2).unwrap_or("");
-        if let Err(why) = check(target, &answer, world.faulted) {
+    for (head, request, answer) in run(&script, &mut world) {
+        if let Err(why) = check(&request, &answer, world.faulted) {
             panic!("{head}: {why}\n{}", String::from_utf8_lossy(&answer.body));
         }
     }

@@ -11,7 +11,7 @@
 //! `!e911 validate|provision|remove error|timeout|na`. Lines starting with
 //! `#` are comments.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use number_manager::account::{AccountSpec, MemoryAccounts};
 use number_manager::api::{Api, ApiRequest, ApiResponse, Method};
@@ -137,10 +137,8 @@ pub fn request(block: &str) -> Option<ApiRequest> {
     Some(req)
 }
 
-/// Runs a script; for each request, its first line and the answer.
-///
-/// The first line is `METHOD WHO TARGET ...`, so its third word is the target.
-pub fn run(script: &str, world: &mut World) -> Vec<(String, ApiResponse)> {
+/// Runs a script; for each request, its first line, the request and the answer.
+pub fn run(script: &str, world: &mut World) -> Vec<(String, ApiRequest, ApiResponse)> {
     let mut out = Vec::new();
     let text: String = script
         .lines()
@@ -158,15 +156,17 @@ pub fn run(script: &str, world: &mut World) -> Vec<(String, ApiResponse)> {
         }
         if let Some(req) = request(block) {
             let head = block.lines().next().unwrap_or("").to_string();
-            out.push((head, crate::block_on(world.api.handle(req))));
+            let answer = crate::block_on(world.api.handle(req.clone()));
+            out.push((head, req, answer));
         }
     }
     out
 }
 
-/// Checks one answer: the seeds' envelope, a status the API documents, and
-/// no 5xx except a scripted carrier or E911 fault.
-pub fn check(path: &str, answer: &ApiResponse, faulted: bool) -> Result<(), String> {
+/// Checks one answer: the seeds' envelope, a status `openapi.json` documents
+/// for the route, and no 5xx except a scripted carrier or E911 fault.
+pub fn check(req: &ApiRequest, answer: &ApiResponse, faulted: bool) -> Result<(), String> {
+    let path = req.path.as_str();
     let body: Value =
         serde_json::from_slice(&answer.body).map_err(|e| format!("body is not JSON: {e}"))?;
     let obj = body.as_object().ok_or("body is not an object")?;
@@ -186,7 +186,7 @@ pub fn check(path: &str, answer: &ApiResponse, faulted: bool) -> Result<(), Stri
         .ok_or("no status")?;
     let code = answer.status;
     match (status, code) {
-        ("success", 200 | 201) => Ok(()),
+        ("success", 200 | 201) if documented(req).contains(&code) => Ok(()),
         ("error", 400..=599) => {
             if obj.get("error").and_then(Value::as_str) != Some(code.to_string().as_str()) {
                 return Err(format!("error field does not say {code}"));
@@ -195,8 +195,10 @@ pub fn check(path: &str, answer: &ApiResponse, faulted: bool) -> Result<(), Stri
                 .get("message")
                 .and_then(Value::as_str)
                 .ok_or("no message")?;
-            if !matches!(code, 400 | 401 | 402 | 403 | 404 | 405 | 409 | 413 | 500) {
-                return Err(format!("undocumented status {code}"));
+            if !documented(req).contains(&code) {
+                return Err(format!(
+                    "status {code} is not in openapi.json for this route"
+                ));
             }
             if code >= 500 {
                 let cause = body["data"]["message"].as_str().unwrap_or("");
@@ -212,4 +214,87 @@ pub fn check(path: &str, answer: &ApiResponse, faulted: bool) -> Result<(), Stri
         }
         _ => Err(format!("status {code} with envelope status {status:?}")),
     }
+}
+
+/// openapi.json's routes: method, path segments, documented statuses.
+type Routes = Vec<(String, Vec<String>, Vec<u16>)>;
+
+fn openapi_routes() -> &'static Routes {
+    static ROUTES: OnceLock<Routes> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        let doc: Value =
+            serde_json::from_str(include_str!("../../openapi.json")).expect("openapi.json is JSON");
+        let mut routes = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let codes = op["responses"].as_object().into_iter().flatten();
+                let codes = codes.filter_map(|(k, _)| k.parse().ok()).collect();
+                let segs = path.trim_start_matches('/').split('/').map(String::from);
+                routes.push((method.to_uppercase(), segs.collect(), codes));
+            }
+        }
+        routes
+    })
+}
+
+/// The API's own percent-decoding of a path segment (bytes, then lossy UTF-8).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = (b == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match hex {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The statuses documented for the route a request lands on, chosen as the
+/// API chooses (the most literal matching pattern). A path no route matches
+/// may answer 404; a path served with other methods, 405 too.
+pub fn documented(req: &ApiRequest) -> Vec<u16> {
+    let Some(rest) = req.path.strip_prefix('/') else {
+        return vec![404];
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let segs: Vec<String> = rest.split('/').map(percent_decode).collect();
+    if rest.split('/').any(str::is_empty) {
+        return vec![404];
+    }
+    let key = |pattern: &[String]| -> Option<Vec<bool>> {
+        (pattern.len() == segs.len()).then_some(())?;
+        let pairs = pattern.iter().zip(&segs);
+        pairs
+            .map(|(p, s)| match p.as_str() {
+                "{ACCOUNT_ID}" | "{PHONE_NUMBER}" => Some(false),
+                lit => (lit == s).then_some(true),
+            })
+            .collect()
+    };
+    let routes = openapi_routes();
+    let best = routes
+        .iter()
+        .filter_map(|r| Some((key(&r.1)?, &r.1)))
+        .max_by(|a, b| a.0.cmp(&b.0));
+    let Some((_, pattern)) = best else {
+        return vec![404];
+    };
+    let method = req.method.to_string();
+    routes
+        .iter()
+        .find(|r| &r.1 == pattern && r.0 == method)
+        .map(|r| r.2.clone())
+        .unwrap_or_else(|| vec![405])
 }

@@ -9,13 +9,22 @@
 //! names a JSON array of `AccountSpec`s; the ids and tokens are printed at
 //! start. `--store` is `sqlite:PATH` (the default is `sqlite:numbers.db` when
 //! the `sqlite` feature is on, as it is for `cargo run --example server`),
-//! `memory`, or with the `postgres` feature `postgres://URL`. Every request is logged to stderr as `METHOD PATH STATUS MS`.
+//! `memory`, or with the `postgres` feature `postgres://URL`.
 //!
 //! ```text
 //! cargo run --example server -- [--listen ADDR] [--accounts FILE] [--store SPEC] [--body-limit BYTES]
+//!     [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N] [--log off|errors|all]
 //! ```
 //!
-//! The hyper glue is [`serve`]: it reads each request's body up to
+//! Connections are bounded ([`Limits`]): a client must send a request's headers
+//! within `--header-timeout` (default 10 s), a connection that sends and
+//! receives nothing for `--idle-timeout` (default 30 s) is closed, and past
+//! `--max-connections` open connections (default 1,024) a new one gets a 503
+//! and is closed at once. `--log` (default `errors`) prints 5xx answers to
+//! stderr as `METHOD PATH STATUS MS`; `all` prints every request and
+//! connection error, `off` nothing.
+//!
+//! The hyper glue is [`serve_with`]: it reads each request's body up to
 //! [`Api::body_limit`] (answering 413 past it without reading on), hands an
 //! [`ApiRequest`] to [`Api::handle`] and writes the [`ApiResponse`] back. The
 //! library itself knows nothing about hyper or tokio; `tests/api_http.rs`
@@ -23,7 +32,10 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -32,8 +44,10 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 use number_manager::account::{AccountSpec, MemoryAccounts};
 use number_manager::api::{Api, ApiRequest, ApiResponse, Method};
@@ -123,50 +137,228 @@ pub fn demo_api(store: Arc<dyn Store>, specs: &[AccountSpec]) -> Result<Api, Str
     Ok(Api::new(demo_manager(store, accounts.clone()), accounts))
 }
 
-/// Serves `api` on `listener` until the task is dropped: one task per
-/// connection, HTTP/1.1 with keep-alive.
+/// What the server logs to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    /// Nothing.
+    Off,
+    /// 5xx answers and failed accepts (the default): a flood of client
+    /// mistakes or slow clients does not turn into a flood of lines.
+    Errors,
+    /// Every request, and every connection that ends in an error.
+    All,
+}
+
+/// How long and how many connections the server keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A request's headers must arrive within this (slowloris).
+    pub header_timeout: Duration,
+    /// A connection with no byte read or written for this long is closed
+    /// (an idle keep-alive connection, or one that never sends anything).
+    pub idle_timeout: Duration,
+    /// Connections open at once; past it a new one gets a 503 and is closed.
+    pub max_connections: usize,
+    /// What is logged.
+    pub log: Log,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            log: Log::Errors,
+        }
+    }
+}
+
+/// Serves `api` on `listener` with the default [`Limits`].
 pub async fn serve(listener: TcpListener, api: Api) -> std::io::Result<()> {
+    serve_with(listener, api, Limits::default()).await
+}
+
+/// The answer to a connection past the cap, written without waiting.
+const BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+/// Serves `api` on `listener` until the task is dropped: one task per
+/// connection, HTTP/1.1 with keep-alive, within `limits`.
+pub async fn serve_with(listener: TcpListener, api: Api, limits: Limits) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait a little, keep serving.
-                eprintln!("accept failed: {e}");
+                if limits.log != Log::Off {
+                    eprintln!("accept failed: {e}");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Full: say so if the socket takes it at once, and close. What the
+            // client already sent is read first: closing a socket with unread
+            // data resets it, and the client would lose the 503.
+            let mut sink = [0u8; 4096];
+            while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
+            let _ = stream.try_write(BUSY);
+            continue;
+        };
         let api = api.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let api = api.clone();
-                async move { Ok::<_, Infallible>(respond(&api, req).await) }
+            connection(stream, api, limits).await.unwrap_or_else(|e| {
+                if limits.log == Log::All {
+                    eprintln!("connection from {peer}: {e}");
+                }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                eprintln!("connection from {peer}: {e}");
-            }
+            drop(slot);
         });
     }
 }
 
-/// One request through the API, logged as `METHOD PATH STATUS MS`.
-pub async fn respond(api: &Api, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// One connection: hyper with a header timeout, closed when idle.
+async fn connection(stream: TcpStream, api: Api, limits: Limits) -> hyper::Result<()> {
+    let started = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let io = Tracked {
+        inner: stream,
+        started,
+        last: last.clone(),
+    };
+    // Requests being answered: a slow answer (a carrier purchase) is not idleness.
+    let busy = Arc::new(AtomicUsize::new(0));
+    let in_service = busy.clone();
+    let service = service_fn(move |req| {
+        let api = api.clone();
+        let busy = Busy::enter(&in_service);
+        async move {
+            let answer = respond(&api, req, limits.log).await;
+            drop(busy);
+            Ok::<_, Infallible>(answer)
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let idle = limits.idle_timeout;
+    let mut tick =
+        tokio::time::interval((idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)));
+    let mut closing_since: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            done = conn.as_mut() => return done,
+            _ = tick.tick() => {
+                let quiet = started.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+                match closing_since {
+                    // Idle: let an answer in progress finish, take no new request.
+                    None if quiet >= idle && busy.load(Ordering::Relaxed) == 0 => {
+                        conn.as_mut().graceful_shutdown();
+                        closing_since = Some(Instant::now());
+                    }
+                    // Answered, yet still not closed: a client that does not
+                    // read its answer. Drop it.
+                    Some(t) if t.elapsed() >= idle && quiet >= idle
+                        && busy.load(Ordering::Relaxed) == 0 => return Ok(()),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Counts a request as being answered while it lives.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Busy(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A socket that remembers when it last read or wrote a byte (milliseconds
+/// since `started`), for the idle timeout.
+struct Tracked {
+    inner: TcpStream,
+    started: Instant,
+    last: Arc<AtomicU64>,
+}
+
+impl Tracked {
+    fn touch(&self) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(now, Ordering::Relaxed);
+    }
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// One request through the API, logged as `METHOD PATH STATUS MS` when `log`
+/// asks for it.
+pub async fn respond(api: &Api, req: Request<Incoming>, log: Log) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let answer = answer(api, req).await;
-    eprintln!(
-        "{method} {path} {} {:.1}ms",
-        answer.status,
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    let answer = answer(api, req, log).await;
+    if log == Log::All || (log == Log::Errors && answer.status >= 500) {
+        eprintln!(
+            "{method} {path} {} {:.1}ms",
+            answer.status,
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     to_hyper(answer)
 }
 
-async fn answer(api: &Api, req: Request<Incoming>) -> ApiResponse {
+async fn answer(api: &Api, req: Request<Incoming>, log: Log) -> ApiResponse {
     let (parts, body) = req.into_parts();
     let mut request = ApiRequest::new(Method::from(parts.method.as_str()), parts.uri.path());
     request.query = parts.uri.query().unwrap_or("").to_string();
@@ -189,7 +381,9 @@ async fn answer(api: &Api, req: Request<Incoming>) -> ApiResponse {
         Err(e) => {
             // The client went away or sent a broken body: let the API answer
             // the truncated body (it will be malformed JSON, a clean 400).
-            eprintln!("reading a body failed: {e}");
+            if log == Log::All {
+                eprintln!("reading a body failed: {e}");
+            }
             request.body = b"{".to_vec();
             api.handle(request).await
         }
@@ -216,10 +410,20 @@ struct Args {
     accounts: Option<String>,
     store: String,
     body_limit: Option<usize>,
+    limits: Limits,
 }
 
-const USAGE: &str =
-    "usage: server [--listen ADDR] [--accounts FILE] [--store sqlite:PATH|memory|postgres://URL] [--body-limit BYTES]";
+const USAGE: &str = "usage: server [--listen ADDR] [--accounts FILE] [--store sqlite:PATH|memory|postgres://URL] [--body-limit BYTES] [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N] [--log off|errors|all]";
+
+/// A positive number of seconds (fractions allowed).
+fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "{flag}: {value:?} is not a positive number of seconds"
+        )),
+    }
+}
 
 /// The store used when `--store` is not given: durable when SQLite is built in.
 #[cfg(feature = "sqlite")]
@@ -234,6 +438,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         accounts: None,
         store: DEFAULT_STORE.into(),
         body_limit: None,
+        limits: Limits::default(),
     };
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -246,6 +451,22 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--store" => out.store = value()?,
             "--body-limit" => {
                 out.body_limit = Some(value()?.parse().map_err(|e| format!("--body-limit: {e}"))?)
+            }
+            "--header-timeout" => out.limits.header_timeout = seconds(&flag, &value()?)?,
+            "--idle-timeout" => out.limits.idle_timeout = seconds(&flag, &value()?)?,
+            "--max-connections" => {
+                out.limits.max_connections = match value()?.parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(format!("{flag}: needs a positive integer")),
+                }
+            }
+            "--log" => {
+                out.limits.log = match value()?.as_str() {
+                    "off" => Log::Off,
+                    "errors" => Log::Errors,
+                    "all" => Log::All,
+                    other => return Err(format!("{flag}: {other:?} is not off, errors or all")),
+                }
             }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -303,7 +524,9 @@ async fn run() -> Result<(), String> {
             }
         }
     });
-    serve(listener, api).await.map_err(|e| e.to_string())
+    serve_with(listener, api, args.limits)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::main]

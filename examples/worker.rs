@@ -36,6 +36,10 @@
 //!       every step. With --stall-acquire-at K, the K-th carrier purchase prints
 //!       a "stalled" line and never returns (so the job hangs with its claims
 //!       written, for a test to kill it there).
+//!   keyed --numbers FILE --account A --key K [--stall-acquire-at K]
+//!       one `activate_many` of every number of FILE (one a line) for A, with
+//!       idempotency key K, as a client retrying a request would send it; prints
+//!       a `keyed` line. With --stall-acquire-at K, as for bulk.
 //! ```
 //!
 //! Output: one JSON object a line, each with a `type`:
@@ -44,6 +48,10 @@
 //!   otherwise `error` (the API error name), `kind` (the `Error` variant),
 //!   `code` and `message`;
 //! - `progress` (bulk): `step`, `gen`, `chunk`, `op`, `ok`, `errors`;
+//! - `keyed`: `ok` (the call answered a result); then `success` and `errors`
+//!   (how many numbers), `states` (how many numbers ended in each state) and
+//!   `error_names` (how many errors of each name); otherwise `error`, `kind`,
+//!   `code` and `message` of the call's error;
 //! - `purchases`: the carrier's purchases (`number`, `account`, `order_id`, `sequence`);
 //! - `done`: the job finished.
 //!
@@ -74,7 +82,8 @@ const USAGE: &str =
 [--claim-ttl-secs T] [--carrier-latency-ms L] [--wait-go] \
 (search --prefix P --count N | race --numbers FILE --accounts A,B [--ops activate,reserve] \
 [--order-seed S] [--window W] [--concurrency C] | bulk --account A --count N --generations G \
-[--chunk C] [--field-bytes B] [--prefix P] [--stall-acquire-at K])";
+[--chunk C] [--field-bytes B] [--prefix P] [--stall-acquire-at K] | keyed --numbers FILE \
+--account A --key K [--stall-acquire-at K])";
 
 /// The master account's id.
 const MASTER: &str = "master";
@@ -173,6 +182,12 @@ enum Job {
         chunk: usize,
         field_bytes: usize,
         prefix: String,
+        stall_at: Option<usize>,
+    },
+    Keyed {
+        numbers: String,
+        account: String,
+        key: String,
         stall_at: Option<usize>,
     },
 }
@@ -356,6 +371,24 @@ fn parse_job(name: &str, args: &mut Args) -> Result<Job, String> {
                 stall_at,
             })
         }
+        "keyed" => {
+            let (mut numbers, mut account, mut key, mut stall_at) = (None, None, None, None);
+            while let Some(a) = args.next() {
+                match a.as_str() {
+                    "--numbers" => numbers = Some(args.value("--numbers")?),
+                    "--account" => account = Some(args.value("--account")?),
+                    "--key" => key = Some(args.value("--key")?),
+                    "--stall-acquire-at" => stall_at = Some(args.number("--stall-acquire-at")?),
+                    other => return Err(format!("keyed: unknown option {other}")),
+                }
+            }
+            Ok(Job::Keyed {
+                numbers: numbers.ok_or("keyed needs --numbers")?,
+                account: account.ok_or("keyed needs --account")?,
+                key: key.ok_or("keyed needs --key")?,
+                stall_at,
+            })
+        }
         other => Err(format!("unknown job {other:?}")),
     }
 }
@@ -463,6 +496,9 @@ async fn build(common: &Common, job: &Job, out: &Out) -> Result<World, Error> {
     let simulated: Arc<dyn Carrier> = match job {
         Job::Bulk {
             stall_at: Some(at), ..
+        }
+        | Job::Keyed {
+            stall_at: Some(at), ..
         } => Arc::new(Stalling {
             inner: carrier.clone(),
             at: *at,
@@ -477,7 +513,7 @@ async fn build(common: &Common, job: &Job, out: &Out) -> Result<World, Error> {
     let mut config = Config::default();
     if let Job::Search { count, .. } | Job::Bulk { count, .. } = job {
         config.max_search_quantity = config.max_search_quantity.max(*count);
-        config.max_batch = config.max_batch.max(*count);
+        config.limits.max_numbers = config.limits.max_numbers.max(*count);
     }
     if let Some(secs) = common.claim_ttl_secs {
         config.claim_ttl = chrono::Duration::seconds(secs);
@@ -763,6 +799,52 @@ async fn bulk(
     Ok(())
 }
 
+fn read_numbers(file: &str) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// One keyed `activate_many`, summed up in a `keyed` line.
+async fn keyed(
+    w: &World,
+    out: &Out,
+    numbers_file: &str,
+    account: &str,
+    key: &str,
+) -> Result<(), String> {
+    let numbers = read_numbers(numbers_file)?;
+    let acct = account_id(account)?;
+    let opts = Options::as_account(&acct).idempotency_key(key);
+    let line = match w
+        .manager
+        .activate_many(&acct, &numbers, Map::new(), &opts)
+        .await
+    {
+        Ok(batch) => {
+            let mut states: std::collections::BTreeMap<&str, usize> = Default::default();
+            for o in batch.success.values() {
+                *states.entry(o.record.state.as_str()).or_default() += 1;
+            }
+            let mut names: std::collections::BTreeMap<String, usize> = Default::default();
+            for e in batch.errors.values() {
+                *names.entry(e.name().to_string()).or_default() += 1;
+            }
+            json!({"type": "keyed", "ok": true, "success": batch.success.len(),
+                "errors": batch.errors.len(), "states": states, "error_names": names})
+        }
+        Err(e) => json!({"type": "keyed", "ok": false, "error": e.name(),
+            "kind": error_kind(&e), "code": e.code(), "message": e.message()}),
+    };
+    out.emit(line);
+    out.flush();
+    Ok(())
+}
+
 fn purchases(w: &World) -> Value {
     let list: Vec<Value> = w
         .carrier
@@ -889,6 +971,12 @@ fn run(common: Common, job: Job) -> Result<(), String> {
                 )
                 .await
             }
+            Job::Keyed {
+                numbers,
+                account,
+                key,
+                ..
+            } => keyed(&world, &out, numbers, account, key).await,
         }
     })?;
     out.emit(purchases(&world));

@@ -180,6 +180,16 @@ pub enum Error {
         /// The envelope data (a string or the backend's error object).
         data: Box<Value>,
     },
+    /// 404 `not_found`: the locality backend knows no such city in that
+    /// country. The API envelope is 404 `Not Found` with the seeds' data
+    /// `{"data": {}, "error": 404, "message": "Not Found", "status": "error"}`.
+    #[error("city {city:?} not found in {country}")]
+    CityNotFound {
+        /// The country asked about (ISO 3166 alpha-2).
+        country: String,
+        /// The city asked about.
+        city: String,
+    },
     /// 500 `unspecified_fault` / `database_error`: the store failed.
     #[error("database error: {cause}")]
     Database {
@@ -274,6 +284,7 @@ impl Error {
             Error::Conflict { .. } => "conflict",
             Error::Validation { .. } => "validation_error",
             Error::InitFailed { .. } => "init_failed",
+            Error::CityNotFound { .. } => "not_found",
             Error::Database { .. } => "unspecified_fault",
             Error::Internal { .. } => "internal_error",
             Error::NotIdentified { reason, .. } => reason.as_str(),
@@ -284,7 +295,9 @@ impl Error {
     pub fn code(&self) -> u16 {
         match self {
             Error::NumberExists { .. } | Error::Conflict { .. } => 409,
-            Error::NotFound { .. } | Error::NotReconcilable { .. } => 404,
+            Error::NotFound { .. } | Error::NotReconcilable { .. } | Error::CityNotFound { .. } => {
+                404
+            }
             Error::Unauthorized { .. } => 403,
             Error::NotEnoughCredit { .. } => 402,
             Error::NoChangeRequired { .. }
@@ -326,6 +339,7 @@ impl Error {
             Error::Conflict { reason, .. } => reason.clone(),
             Error::Validation { .. } => "validation error".into(),
             Error::InitFailed { .. } => "init failed".into(),
+            Error::CityNotFound { city, .. } => format!("city {city} not found"),
             Error::Database { .. } => "database_error".into(),
             Error::Internal { .. } => "internal_error".into(),
             Error::NotIdentified { reason, .. } => reason.clone(),
@@ -358,6 +372,7 @@ impl Error {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             }),
+            Error::CityNotFound { country, city } => Some(format!("{city} in {country}")),
             Error::Database { cause } | Error::Internal { cause } => Some(cause.clone()),
             Error::NotIdentified { reason, .. } => Some(reason.clone()),
         }
@@ -451,6 +466,11 @@ impl Error {
                 (400, "validation error".into(), Value::Object(data))
             }
             Error::InitFailed { data } => (500, "init failed".into(), (**data).clone()),
+            Error::CityNotFound { .. } => (
+                404,
+                "Not Found".into(),
+                json!({"data": {}, "error": 404, "message": "Not Found", "status": "error"}),
+            ),
             Error::NotIdentified {
                 number,
                 reason,

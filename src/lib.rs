@@ -25,6 +25,7 @@ pub mod e911;
 pub mod error;
 pub mod events;
 pub mod features;
+pub mod limits;
 pub mod locality;
 pub mod manager;
 pub mod number;
@@ -35,6 +36,7 @@ mod util;
 
 pub use classify::{classify, Classification, Classifier, Classifiers};
 pub use error::{Error, FieldError, Result};
+pub use limits::Limits;
 pub use manager::{
     BatchResult, Config, Identify, NumberManager, NumberManagerBuilder, Options, Outcome,
     PublicChange,

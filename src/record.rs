@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::account::AccountId;
 use crate::clock::to_gregorian;
 use crate::error::{Error, FieldError, Result};
+use crate::limits::Limits;
 use crate::number::PhoneNumber;
 use crate::state::NumberState;
 
@@ -322,15 +323,70 @@ fn str_len_check(
 
 const E911_STATUSES: &[&str] = &["INVALID", "GEOCODED", "PROVISIONED", "REMOVED", "ERROR"];
 
+/// Validates public fields against the seeds' `phone_numbers` schema and the
+/// default [`Limits`]; see [`validate_public_within`].
+pub fn validate_public(fields: &Map<String, Value>) -> Result<()> {
+    validate_public_within(fields, &Limits::default())
+}
+
 /// Validates public fields against the seeds' `phone_numbers` schema:
 /// `carrier_name` 1..30, `cnam.display_name` 1..15, `cnam.inbound_lookup` bool,
 /// `create_with_state` a state, `e911` with its required fields, a 2-character
-/// region, `caller_name` of at least 3 characters, a known `status`, and
-/// `porting` an object. All failures are reported together.
-pub fn validate_public(fields: &Map<String, Value>) -> Result<()> {
+/// region, `caller_name` of at least 3 characters, a known `status`,
+/// `legacy_data` an object of strings, and `porting` an object of strings
+/// whose `comments` is an array of strings; then against `limits` (nesting,
+/// string and key lengths, entry count, size). All failures are reported
+/// together.
+pub fn validate_public_within(fields: &Map<String, Value>, limits: &Limits) -> Result<()> {
     let mut errors = Vec::new();
+    schema_errors(fields, &mut errors);
+    limits.public_errors(fields, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation { errors })
+    }
+}
+
+/// Validates a PATCH body before it is merged into stored fields: the types,
+/// lengths and limits of what it sets, but not `required` (the stored fields
+/// may supply it) and not the `null`s that delete keys. The merged result is
+/// validated again with [`validate_public_within`].
+pub fn validate_patch_within(patch: &Map<String, Value>, limits: &Limits) -> Result<()> {
+    fn prune(v: &Value) -> Option<Value> {
+        match v {
+            Value::Null => None,
+            Value::Object(m) => Some(Value::Object(
+                m.iter()
+                    .filter_map(|(k, v)| prune(v).map(|v| (k.clone(), v)))
+                    .collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+    let pruned: Map<String, Value> = patch
+        .iter()
+        .filter_map(|(k, v)| prune(v).map(|v| (k.clone(), v)))
+        .collect();
+    match validate_public_within(&pruned, limits) {
+        Err(Error::Validation { errors }) => {
+            let errors: Vec<_> = errors
+                .into_iter()
+                .filter(|e| e.code != "required")
+                .collect();
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Validation { errors })
+            }
+        }
+        other => other,
+    }
+}
+
+fn schema_errors(fields: &Map<String, Value>, errors: &mut Vec<FieldError>) {
     if let Some(v) = fields.get("carrier_name") {
-        str_len_check(&mut errors, "carrier_name", v, 1, Some(30));
+        str_len_check(errors, "carrier_name", v, 1, Some(30));
     }
     if let Some(v) = fields.get("create_with_state") {
         match v.as_str().map(str::parse::<NumberState>) {
@@ -343,42 +399,101 @@ pub fn validate_public(fields: &Map<String, Value>) -> Result<()> {
         }
     }
     if let Some(cnam) = fields.get("cnam") {
-        match cnam {
-            Value::Object(c) => {
-                if let Some(v) = c.get("display_name") {
-                    str_len_check(&mut errors, "cnam.display_name", v, 1, Some(15));
-                }
-                if let Some(v) = c.get("inbound_lookup") {
-                    if !v.is_boolean() {
-                        errors.push(FieldError::new(
-                            "cnam.inbound_lookup",
-                            "type",
-                            "cnam.inbound_lookup must be a boolean",
-                        ));
-                    }
-                }
-            }
-            _ => errors.push(FieldError::new("cnam", "type", "cnam must be an object")),
-        }
+        validate_cnam(errors, cnam);
     }
     for key in ["e911", "dash_e911"] {
         if let Some(e911) = fields.get(key) {
-            validate_e911(&mut errors, key, e911);
+            validate_e911(errors, key, e911);
         }
     }
     if let Some(p) = fields.get("porting") {
-        if !p.is_object() {
+        validate_porting(errors, p);
+    }
+}
+
+fn validate_cnam(errors: &mut Vec<FieldError>, cnam: &Value) {
+    let Value::Object(c) = cnam else {
+        errors.push(FieldError::new("cnam", "type", "cnam must be an object"));
+        return;
+    };
+    if let Some(v) = c.get("display_name") {
+        str_len_check(errors, "cnam.display_name", v, 1, Some(15));
+    }
+    if let Some(v) = c.get("inbound_lookup") {
+        if !v.is_boolean() {
             errors.push(FieldError::new(
-                "porting",
+                "cnam.inbound_lookup",
                 "type",
-                "porting must be an object",
+                "cnam.inbound_lookup must be a boolean",
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Validation { errors })
+}
+
+/// The string sub-fields of `porting` (seeds' schema).
+const PORTING_STRINGS: &[&str] = &[
+    "billing_account_id",
+    "billing_extended_address",
+    "billing_locality",
+    "billing_name",
+    "billing_postal_code",
+    "billing_region",
+    "billing_street_address",
+    "billing_telephone_number",
+    "customer_contact",
+    "port_id",
+    "requested_port_date",
+    "service_provider",
+];
+
+fn validate_porting(errors: &mut Vec<FieldError>, porting: &Value) {
+    let Value::Object(p) = porting else {
+        errors.push(FieldError::new(
+            "porting",
+            "type",
+            "porting must be an object",
+        ));
+        return;
+    };
+    optional_strings(errors, "porting", p, PORTING_STRINGS);
+    match p.get("comments") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if !item.is_string() {
+                    errors.push(FieldError::new(
+                        format!("porting.comments.{i}"),
+                        "type",
+                        format!("porting.comments.{i} must be a string"),
+                    ));
+                }
+            }
+        }
+        Some(_) => errors.push(FieldError::new(
+            "porting.comments",
+            "type",
+            "porting.comments must be an array of strings",
+        )),
+    }
+}
+
+/// Each of `keys` in `object`, when present and not `null`, must be a string.
+fn optional_strings(
+    errors: &mut Vec<FieldError>,
+    prefix: &str,
+    object: &Map<String, Value>,
+    keys: &[&str],
+) {
+    for key in keys {
+        if let Some(v) = object.get(*key) {
+            if !v.is_string() && !v.is_null() {
+                errors.push(FieldError::new(
+                    format!("{prefix}.{key}"),
+                    "type",
+                    format!("{prefix}.{key} must be a string"),
+                ));
+            }
+        }
     }
 }
 
@@ -420,22 +535,31 @@ fn validate_e911(errors: &mut Vec<FieldError>, key: &str, e911: &Value) {
             ));
         }
     }
-    for opt in [
-        "extended_address",
-        "activated_time",
-        "latitude",
-        "longitude",
-        "location_id",
-        "plus_four",
-    ] {
-        if let Some(v) = e.get(opt) {
-            if !v.is_string() && !v.is_null() {
-                errors.push(FieldError::new(
-                    format!("{key}.{opt}"),
-                    "type",
-                    format!("{key}.{opt} must be a string"),
-                ));
-            }
-        }
+    optional_strings(
+        errors,
+        key,
+        e,
+        &[
+            "extended_address",
+            "activated_time",
+            "latitude",
+            "longitude",
+            "location_id",
+            "plus_four",
+        ],
+    );
+    match e.get("legacy_data") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(legacy)) => optional_strings(
+            errors,
+            &format!("{key}.legacy_data"),
+            legacy,
+            &["house_number", "predirectional", "streetname", "suite"],
+        ),
+        Some(_) => errors.push(FieldError::new(
+            format!("{key}.legacy_data"),
+            "type",
+            format!("{key}.legacy_data must be an object"),
+        )),
     }
 }

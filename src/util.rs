@@ -56,6 +56,31 @@ impl<T: Send> Future for JoinAll<'_, T> {
     }
 }
 
+/// Gives the executor a chance to run other tasks: returns `Pending` once
+/// (waking itself at once), then `Ready`. Runtime-agnostic, unlike
+/// `tokio::task::yield_now`.
+pub(crate) fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+pub(crate) struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 /// One timer thread for the whole process: it keeps deadlines in order and
 /// wakes each task when its deadline passes. Every carrier call and every
 /// search is timed, so a thread per timeout would leave thousands of sleeping

@@ -182,7 +182,8 @@ async fn collection_release_and_hard_delete_as_the_seeds_show() {
             json!({"_read_only": {"state": "available"}, "id": n, "state": "available"})
         );
     }
-    assert_eq!(w.carrier.disconnects().len(), 3);
+    // Available numbers stay in our inventory: still held, nothing given back.
+    assert_eq!(w.carrier.disconnects().len(), 0);
     let deleted = w
         .manager
         .delete_many(&numbers, &w.as_master())
@@ -195,6 +196,8 @@ async fn collection_release_and_hard_delete_as_the_seeds_show() {
             json!({"_read_only": {"state": "deleted"}, "id": n, "state": "deleted"})
         );
     }
+    // A hard delete takes them out of the system: now they go back upstream.
+    assert_eq!(w.carrier.disconnects().len(), 3);
     // All failed: every number reports its own error.
     let again = w
         .manager

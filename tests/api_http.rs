@@ -486,15 +486,16 @@ async fn the_seeds_over_http() {
         CUSTOMER_TOKEN,
         json!({"San Francisco": ["415", "628"]}),
     );
-    // Seed: "Country or city not found".
+    // Seed: "Country or city not found", with its data, but a 404: an unknown
+    // city is not a server failure.
     let a = s
         .curl("GET", &format!("{ACCT}/prefix?city=Atlantis"), C, None)
         .await;
     failure(
         &a,
-        500,
+        404,
         CUSTOMER_TOKEN,
-        "init failed",
+        "Not Found",
         json!({"data": {}, "error": 404, "message": "Not Found", "status": "error"}),
     );
     let a = s.curl("GET", &format!("{ACCT}/prefix"), C, None).await;

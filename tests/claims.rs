@@ -14,7 +14,8 @@ use number_manager::manager::SearchQuery;
 use number_manager::record::{NumberRecord, Pending, Revision};
 use number_manager::state::NumberState;
 use number_manager::store::{
-    BatchMode, IdempotencyEntry, ListQuery, MemoryStore, Page, Store, StoreExt, Write, WriteResult,
+    BatchMode, IdempotencyEntry, Journal, ListQuery, MemoryStore, Page, Store, StoreExt, Write,
+    WriteResult,
 };
 use number_manager::{Config, Error, Outcome, PhoneNumber};
 use serde_json::Map;
@@ -246,16 +247,37 @@ impl Store for FailNthWrite {
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> number_manager::Result<bool> {
         self.inner.begin_idempotency(entry).await
     }
+    async fn renew_idempotency(
+        &self,
+        key: &str,
+        owner: &str,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> number_manager::Result<bool> {
+        self.inner.renew_idempotency(key, owner, lease_until).await
+    }
     async fn finish_idempotency(
         &self,
         key: &str,
-        fp: &str,
+        owner: &str,
         response: serde_json::Value,
     ) -> number_manager::Result<()> {
-        self.inner.finish_idempotency(key, fp, response).await
+        self.inner.finish_idempotency(key, owner, response).await
     }
-    async fn abandon_idempotency(&self, key: &str) -> number_manager::Result<()> {
-        self.inner.abandon_idempotency(key).await
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> number_manager::Result<()> {
+        self.inner.abandon_idempotency(key, owner).await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> number_manager::Result<Vec<WriteResult>> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
+            return Err(Error::database("disk full"));
+        }
+        self.inner
+            .write_batch_journaled(writes, mode, journal)
+            .await
     }
     async fn purge_idempotency(
         &self,

@@ -542,3 +542,116 @@ async fn a_rare_public_filter_walks_the_account_in_few_store_reads() {
     let reads = counting.lists() - before;
     assert!(reads <= 8, "{reads} store reads");
 }
+
+/// Creates `count` numbers `+1415300xxxx` for the customer, in collections.
+async fn many_numbers(w: &World, count: usize) -> Vec<String> {
+    let numbers: Vec<String> = (0..count).map(|i| format!("+1415300{i:04}")).collect();
+    for chunk in numbers.chunks(1000) {
+        let made = w
+            .manager
+            .create_many(
+                &w.customer,
+                chunk,
+                PublicChange::default(),
+                &w.as_customer(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(made.success.len(), chunk.len());
+    }
+    numbers
+}
+
+/// Walks a listing to its end; returns the numbers and the page sizes.
+async fn walk(w: &World, list: ListOptions) -> (Vec<String>, Vec<usize>) {
+    let (mut seen, mut sizes) = (Vec::new(), Vec::new());
+    let mut list = list;
+    loop {
+        let page = w
+            .manager
+            .list_numbers(&w.customer, &list, &w.as_customer())
+            .await
+            .unwrap();
+        sizes.push(page.numbers.len());
+        seen.extend(page.numbers.iter().map(|r| r.number.to_string()));
+        match page.next_start_key {
+            Some(k) => list.start_key = Some(k),
+            None => return (seen, sizes),
+        }
+        assert!(sizes.len() < 1000, "the walk ends");
+    }
+}
+
+#[tokio::test]
+async fn a_filter_matching_nothing_examines_at_most_the_scan_budget_per_page() {
+    let counting = std::sync::Arc::new(common::CountingStore::new(
+        number_manager::store::MemoryStore::new(),
+    ));
+    let config = number_manager::Config {
+        list_scan_budget: 300,
+        ..Default::default()
+    };
+    let w = World::with(counting.clone(), config);
+    let numbers = many_numbers(&w, 2000).await;
+    // A public filter that matches nothing: the first page stops after 300
+    // numbers, empty, with the key of the first number it did not examine.
+    let nothing = ListOptions {
+        public_filters: vec![("team".into(), "none".into())],
+        ..Default::default()
+    };
+    let page = w
+        .manager
+        .list_numbers(&w.customer, &nothing, &w.as_customer())
+        .await
+        .unwrap();
+    assert!(page.numbers.is_empty());
+    assert_eq!(
+        page.next_start_key.map(|k| k.to_string()),
+        Some(numbers[300].clone())
+    );
+    let (seen, sizes) = walk(&w, nothing).await;
+    assert!(seen.is_empty());
+    assert_eq!(sizes.len(), 7, "2,000 numbers, 300 a page");
+    // The same for a store filter (a state nobody is in).
+    let port_in = ListOptions {
+        states: vec![NumberState::PortIn],
+        ..Default::default()
+    };
+    let page = w
+        .manager
+        .list_numbers(&w.customer, &port_in, &w.as_customer())
+        .await
+        .unwrap();
+    assert!(page.numbers.is_empty());
+    assert_eq!(
+        page.next_start_key.map(|k| k.to_string()),
+        Some(numbers[300].clone())
+    );
+    // A rare match is still found, exactly once, by continuing the walk.
+    let mut patch = Map::new();
+    patch.insert("team".into(), json!("rare"));
+    w.manager
+        .patch(&numbers[1234], patch, &w.as_customer())
+        .await
+        .unwrap();
+    let (seen, _) = walk(
+        &w,
+        ListOptions {
+            public_filters: vec![("team".into(), "rare".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(seen, vec![numbers[1234].clone()]);
+    // An unfiltered walk is unchanged: full pages of every number.
+    let (seen, sizes) = walk(
+        &w,
+        ListOptions {
+            page_size: Some(500),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(seen, numbers);
+    assert_eq!(sizes, vec![500, 500, 500, 500]);
+}

@@ -240,6 +240,9 @@ async fn a_key_whose_first_call_never_finished_never_buys_again() {
             response: None,
             created: w.clock_now(),
             expires_at: w.clock_now() + chrono::Duration::hours(1),
+            owner: "the-first-call".into(),
+            lease_until: Some(w.clock_now() + chrono::Duration::minutes(10)),
+            progress: Default::default(),
         })
         .await
         .unwrap();

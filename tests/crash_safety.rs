@@ -37,6 +37,11 @@
 //! speed); and as soon as a reader sees step 17's writes in the file (usually
 //! before the worker has reported them). None of the assertions depends on where exactly a
 //! kill lands, only on what the worker had reported by then.
+//!
+//! Two more tests kill a worker serving one keyed 1,000-number `activate_many`
+//! (its `keyed` job: while a purchase hangs, and as soon as the collection is
+//! committed) and retry with the same idempotency key: after the key's lease
+//! (seconds here), the retry gets the true outcome rather than 409 for a day.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -682,4 +687,197 @@ fn integrity_check_reports_a_damaged_file() {
             }
         }
     });
+}
+
+// ------------------------------------------------------------ a keyed request killed
+
+/// How long a pending key is held without renewal by a worker with a
+/// `CLAIM_TTL_SECS` claim life: the claim's life and a half.
+const KEY_LEASE: Duration = Duration::from_millis(CLAIM_TTL_SECS as u64 * 1500);
+
+fn keyed_args(db: &Path, numbers: &Path, stall_at: Option<usize>) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--store".into(),
+        format!("sqlite:{}", db.display()),
+        "--seed".into(),
+        SEED.to_string(),
+        "--claim-ttl-secs".into(),
+        CLAIM_TTL_SECS.to_string(),
+        "keyed".into(),
+        "--numbers".into(),
+        numbers.display().to_string(),
+        "--account".into(),
+        ACCOUNT.into(),
+        "--key".into(),
+        "order-1000".into(),
+    ];
+    if let Some(k) = stall_at {
+        args.push("--stall-acquire-at".into());
+        args.push(k.to_string());
+    }
+    args
+}
+
+/// A keyed worker run to its end: its `keyed` line and how many numbers it bought.
+fn keyed_run(db: &Path, numbers: &Path, deadline: Instant) -> (Value, usize) {
+    let mut w = Worker::spawn(&keyed_args(db, numbers, None));
+    let status = w.finish(deadline);
+    assert!(status.success(), "{status:?}\n{}", w.stderr());
+    let line = w
+        .seen
+        .iter()
+        .find(|v| v["type"] == "keyed")
+        .cloned()
+        .expect("the worker printed its answer");
+    (line, purchased(&w.seen).len())
+}
+
+/// Whether a `keyed` line is the whole job done: every number in service.
+fn all_in_service(line: &Value) -> bool {
+    line["ok"] == true
+        && line["success"] == COUNT
+        && line["errors"] == 0
+        && line["states"] == json!({"in_service": COUNT})
+}
+
+#[derive(Debug, Clone, Copy)]
+enum KeyedKill {
+    /// When the worker says its `n`-th purchase hangs: claims written, purchases
+    /// made, nothing committed.
+    Stalled(usize),
+    /// As soon as a reader sees the collection's writes committed (before or
+    /// after the worker recorded its answer under the key).
+    Committed,
+}
+
+/// A client sends one 1,000-number `activate_many` with an idempotency key;
+/// the process serving it is killed; the client retries with the same key.
+/// Right away the key may still be held (409 "still running", or the job
+/// done if the retry came late); once its lease lapsed (seconds, not the
+/// key's 24 hours), the retry gets the true outcome, every number in service,
+/// buying exactly the numbers the dead process had not committed; and a
+/// further retry replays that answer, buying nothing.
+fn keyed_request_killed(tag: &str, kill_at: KeyedKill) {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(240);
+    let dir = TempDir::new(tag);
+    let db = dir.file();
+    let list = dir.0.join("numbers.txt");
+    let rt = runtime();
+
+    let mut search = Worker::spawn(&[
+        "--store".into(),
+        format!("sqlite:{}", db.display()),
+        "--seed".into(),
+        SEED.to_string(),
+        "search".into(),
+        "--count".into(),
+        COUNT.to_string(),
+    ]);
+    assert!(search.finish(deadline).success(), "{}", search.stderr());
+    let numbers = searched_numbers(&search.seen);
+    let text: Vec<&str> = numbers.iter().map(|n| n.as_str()).collect();
+    std::fs::write(&list, text.join("\n")).expect("write the numbers");
+
+    let stall = match kill_at {
+        KeyedKill::Stalled(n) => Some(n),
+        KeyedKill::Committed => None,
+    };
+    let mut first = Worker::spawn(&keyed_args(&db, &list, stall));
+    match kill_at {
+        KeyedKill::Stalled(_) => {
+            first.wait_for(deadline, "the stall", |v| v["type"] == "stalled");
+        }
+        KeyedKill::Committed => rt.block_on(async {
+            let reader = SqliteStore::open_with(&db, SqliteOptions::default().read_only(true))
+                .await
+                .expect("a reader on the file");
+            let watched = numbers[COUNT - 1];
+            loop {
+                let r = reader.get(&watched).await.expect("the reader reads");
+                if r.is_some_and(|r| r.state == NumberState::InService) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the collection never committed");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            reader.close().await;
+        }),
+    }
+    let status = first.kill(deadline);
+    let killed = Instant::now();
+    assert!(!status.success(), "killed, not finished: {status:?}");
+    let committed_before = rt.block_on(async {
+        let store = SqliteStore::open(&db).await.expect("the file reopens");
+        let n = store
+            .count(&ListQuery {
+                accounts: vec![AccountId::new(ACCOUNT).unwrap()],
+                states: vec![NumberState::InService],
+                ..ListQuery::default()
+            })
+            .await
+            .expect("count");
+        store.close().await;
+        n
+    });
+    match kill_at {
+        KeyedKill::Stalled(_) => assert_eq!(committed_before, 0, "nothing committed"),
+        KeyedKill::Committed => assert_eq!(committed_before, COUNT, "all committed"),
+    }
+
+    // Right away: still held, or (a late retry) the job done; nothing else.
+    let (early, _) = keyed_run(&db, &list, deadline);
+    let held = early["ok"] == false
+        && early["error"] == "conflict"
+        && early["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("still running"));
+    assert!(held || all_in_service(&early), "an early retry: {early}");
+    let answered_early = !held;
+
+    // Once the lease has lapsed: the true outcome.
+    while killed.elapsed() <= KEY_LEASE + Duration::from_millis(500) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (retry, bought) = keyed_run(&db, &list, deadline);
+    assert!(all_in_service(&retry), "the retry's answer: {retry}");
+    let expected = if answered_early {
+        0
+    } else {
+        COUNT - committed_before
+    };
+    assert_eq!(
+        bought, expected,
+        "the retry buys what the dead process had not committed"
+    );
+    let (again, bought) = keyed_run(&db, &list, deadline);
+    assert_eq!(again, retry, "the answer is the key's answer now");
+    assert_eq!(bought, 0, "a replay buys nothing");
+
+    rt.block_on(async {
+        let store = SqliteStore::open(&db).await.unwrap();
+        let records = read_all(&store, &numbers).await;
+        for n in &numbers {
+            let r = &records[n];
+            assert_eq!(r.state, NumberState::InService, "{n}");
+            assert_eq!(r.assigned_to.as_ref().map(|a| a.as_str()), Some(ACCOUNT));
+            assert!(r.pending.is_none(), "{n}: no claim left");
+        }
+        store.close().await;
+    });
+    eprintln!(
+        "{tag}: {committed_before} committed at the kill, early retry {}, took {:?}",
+        if held { "held" } else { "answered" },
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_keyed_request_killed_mid_purchase_is_answered_on_retry() {
+    keyed_request_killed("keyed-stall", KeyedKill::Stalled(600));
+}
+
+#[test]
+fn a_keyed_request_killed_once_committed_is_answered_on_retry() {
+    keyed_request_killed("keyed-committed", KeyedKill::Committed);
 }

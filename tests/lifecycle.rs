@@ -77,12 +77,13 @@ async fn reading_needs_ownership_or_ancestry() {
         .await
         .unwrap_err();
     assert_eq!(e.envelope().1, "bad_identifier");
-    // A sub-account may see (and buy) what its parent reserved.
-    assert!(w
+    // A sub-account may buy what its parent reserved, but not see it.
+    let e = w
         .manager
         .get("4155550001", &Options::as_account(&w.sub))
         .await
-        .is_ok());
+        .unwrap_err();
+    assert_eq!(e.envelope().1, "bad_identifier");
     let e = w
         .manager
         .get("4155559999", &w.as_customer())

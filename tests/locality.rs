@@ -17,9 +17,10 @@ async fn one(locality: &dyn Locality, number: &str) -> Value {
 }
 
 fn assert_not_found(e: Error) {
+    assert!(matches!(e, Error::CityNotFound { .. }), "{e:?}");
     let (status, message, data) = e.envelope();
-    assert_eq!(status, 500);
-    assert_eq!(message, "init failed");
+    assert_eq!(status, 404);
+    assert_eq!(message, "Not Found");
     assert_eq!(
         data,
         json!({"data": {}, "error": 404, "message": "Not Found", "status": "error"})
@@ -193,7 +194,7 @@ async fn city_prefixes_offline() {
 }
 
 #[tokio::test]
-async fn city_not_found_is_the_seeds_init_failed() {
+async fn city_not_found_is_a_404_with_the_seeds_data() {
     let locality = OfflineLocality::new();
     assert_not_found(locality.city_prefixes("US", "Atlantis").await.unwrap_err());
     assert_not_found(locality.city_prefixes("US", "").await.unwrap_err());

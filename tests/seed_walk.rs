@@ -306,7 +306,9 @@ async fn e911_three_outcomes() {
     assert_eq!(released.record.state, NumberState::Available);
     assert!(released.record.features.is_empty());
     assert_eq!(w.e911.removals(), vec![number]);
-    assert_eq!(w.carrier.disconnects().len(), 1);
+    // The number stays in our inventory, so it stays held upstream.
+    assert_eq!(w.carrier.disconnects().len(), 0);
+    assert!(w.carrier.is_sold(&number));
 }
 
 #[tokio::test]

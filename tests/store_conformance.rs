@@ -19,9 +19,10 @@ macro_rules! suite {
                 insert_and_get, record_round_trip, get_many_order_and_missing,
                 insert_existing_is_rejected, update_compare_and_swap, delete_compare_and_swap,
                 batch_per_item, batch_atomic, batch_sees_earlier_writes, large_batches,
-                list_by_accounts, list_filters, list_paging, list_paging_while_writing,
+                list_by_accounts, list_filters, list_paging, list_paging_while_writing, list_scan_limit,
                 discovery_expiry, idempotency, idempotency_purge, concurrent_counter,
-                concurrent_inserts, concurrent_idempotency_begin,
+                concurrent_inserts, concurrent_idempotency_begin, idempotency_lease,
+                idempotency_journal, concurrent_idempotency_takeover,
                 reinsert_never_repeats_revisions, reinsert_in_one_batch, tombstone_purge);
         }
     };
@@ -47,7 +48,7 @@ async fn no_teardown<S>(_store: std::sync::Arc<S>, _guard: ()) {}
 
 #[test]
 fn the_suite_lists_every_check() {
-    assert_eq!(conformance::CHECKS.len(), 23);
+    assert_eq!(conformance::CHECKS.len(), 27);
 }
 
 suite!(

@@ -19,8 +19,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use number_manager::record::{NumberRecord, Revision};
 use number_manager::state::NumberState;
 use number_manager::store::{
-    BatchMode, IdempotencyEntry, ListQuery, Page, PostgresOptions, PostgresStore, Store, StoreExt,
-    Write, WriteResult,
+    BatchMode, IdempotencyEntry, Journal, ListQuery, Page, PostgresOptions, PostgresStore, Store,
+    StoreExt, Write, WriteResult,
 };
 use number_manager::{Error, PhoneNumber, Result};
 use serde_json::{json, Value};
@@ -86,6 +86,23 @@ fn record(i: u32) -> NumberRecord {
     let mut r = NumberRecord::new(number(i), NumberState::Reserved, "local", t0());
     r.public.insert("i".into(), json!(i));
     r
+}
+
+/// A server that refuses connections is reported with that reason, not as a
+/// pool that timed out: the acquire timeout here is long, and the cause must
+/// be the connect error itself.
+#[tokio::test]
+async fn a_refused_connection_names_its_cause() {
+    let refused = PostgresStore::connect_with(
+        "postgres://postgres@127.0.0.1:1/test",
+        PostgresOptions::default().acquire_timeout(Duration::from_secs(20)),
+    )
+    .await;
+    let Err(Error::Database { cause }) = &refused else {
+        panic!("{refused:?}")
+    };
+    assert!(cause.to_lowercase().contains("refused"), "{cause}");
+    assert!(!cause.contains("timed out"), "{cause}");
 }
 
 #[tokio::test]
@@ -207,7 +224,7 @@ async fn concurrent_connects_migrate_once_and_reconnecting_keeps_data() {
         .fetch_all(again.pool())
         .await
         .expect("versions");
-        assert_eq!(versions, vec![1, 2]);
+        assert_eq!(versions, vec![1, 2, 3]);
         // Every index the queries need is there.
         let indexes: Vec<String> = sqlx::query_scalar(
             "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
@@ -351,7 +368,7 @@ async fn a_version_1_schema_is_upgraded_in_place() {
         .fetch_all(&pool)
         .await
         .expect("versions");
-        assert_eq!(versions, vec![1, 2]);
+        assert_eq!(versions, vec![1, 2, 3]);
         store.close().await;
     })
     .await;
@@ -611,18 +628,29 @@ impl Store for TwoProcesses {
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
         self.next().begin_idempotency(entry).await
     }
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
-        self.next()
-            .finish_idempotency(key, fingerprint, response)
-            .await
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.next().renew_idempotency(key, owner, lease_until).await
     }
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        self.next().abandon_idempotency(key).await
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        self.next().finish_idempotency(key, owner, response).await
+    }
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        self.next().abandon_idempotency(key, owner).await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        self.next()
+            .write_batch_journaled(writes, mode, journal)
+            .await
     }
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
         self.next().purge_idempotency(now).await

@@ -13,8 +13,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use number_manager::record::{NumberRecord, Revision};
 use number_manager::state::NumberState;
 use number_manager::store::{
-    BatchMode, IdempotencyEntry, ListQuery, Page, SqliteOptions, SqliteStore, Store, StoreExt,
-    Write, WriteResult,
+    BatchMode, IdempotencyEntry, Journal, ListQuery, Page, SqliteOptions, SqliteStore, Store,
+    StoreExt, Write, WriteResult,
 };
 use number_manager::{Error, PhoneNumber, Result};
 use serde_json::{json, Value};
@@ -102,10 +102,13 @@ async fn data_survives_reopening() {
         response: None,
         created: t0(),
         expires_at: t0() + chrono::Duration::hours(1),
+        owner: "o".into(),
+        lease_until: Some(t0() + chrono::Duration::minutes(1)),
+        progress: Default::default(),
     };
     assert!(store.begin_idempotency(entry.clone()).await.expect("begin"));
     store
-        .finish_idempotency("k", "f", json!({"ok": true}))
+        .finish_idempotency("k", "o", json!({"ok": true}))
         .await
         .expect("finish");
     store.close().await;
@@ -150,7 +153,7 @@ async fn data_survives_reopening() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'nm_%' ORDER BY name",
     )
@@ -264,6 +267,82 @@ const SCHEMA_V1: &[&str] = &[
     "INSERT INTO nm_schema_version (version, applied_ns) VALUES (1, 0)",
 ];
 
+/// Keys written before keys had owners and leases survive the upgrade: a
+/// finished one still answers, a pending one reads back without owner or
+/// lease, so a retry of the same request may take it over at once.
+#[tokio::test]
+async fn idempotency_keys_of_a_version_1_file_survive_the_upgrade() {
+    let dir = TempDir::new();
+    let mut conn =
+        SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", dir.file().display()))
+            .await
+            .expect("create");
+    for statement in SCHEMA_V1 {
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .expect("version 1 schema");
+    }
+    let expires = t0() + chrono::Duration::hours(1);
+    for (key, response) in [("done", Some(r#"{"ok":true}"#)), ("pending", None)] {
+        // What that version stored: the entry as JSON, without its response.
+        let entry = json!({"key": key, "fingerprint": "f", "response": null,
+            "created": t0(), "expires_at": expires});
+        sqlx::query(
+            "INSERT INTO nm_idempotency (key, fingerprint, expires_ns, entry, response) VALUES (?, 'f', ?, ?, ?)",
+        )
+        .bind(key)
+        .bind(expires.timestamp_nanos_opt().expect("in range"))
+        .bind(entry.to_string())
+        .bind(response)
+        .execute(&mut conn)
+        .await
+        .expect("a version 1 key");
+    }
+    conn.close().await.expect("close");
+
+    let store = SqliteStore::open(dir.file()).await.expect("open");
+    let done = store
+        .get_idempotency("done")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(done.response, Some(json!({"ok": true})));
+    let pending = store
+        .get_idempotency("pending")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(
+        (
+            pending.response,
+            pending.owner.as_str(),
+            pending.lease_until
+        ),
+        (None, "", None)
+    );
+    assert!(pending.progress.is_empty());
+    let retry = IdempotencyEntry {
+        key: "pending".into(),
+        fingerprint: "f".into(),
+        response: None,
+        created: t0() + chrono::Duration::seconds(1),
+        expires_at: expires + chrono::Duration::hours(1),
+        owner: "retry".into(),
+        lease_until: Some(t0() + chrono::Duration::minutes(1)),
+        progress: Default::default(),
+    };
+    assert!(store.begin_idempotency(retry).await.expect("take over"));
+    let taken = store
+        .get_idempotency("pending")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(taken.owner, "retry");
+    assert_eq!(taken.expires_at, expires, "a takeover keeps the expiry");
+    store.close().await;
+}
+
 #[tokio::test]
 async fn a_version_1_file_is_upgraded_in_place() {
     let dir = TempDir::new();
@@ -318,7 +397,7 @@ async fn a_version_1_file_is_upgraded_in_place() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
     let columns: Vec<String> =
         sqlx::query_scalar("SELECT name FROM pragma_table_info('nm_tombstones') ORDER BY cid")
             .fetch_all(&mut conn)
@@ -481,6 +560,9 @@ async fn a_read_only_store_reads_and_refuses_writes() {
         response: None,
         created: t0(),
         expires_at: t0(),
+        owner: "o".into(),
+        lease_until: None,
+        progress: Default::default(),
     };
     assert!(is_database_error(&ro.begin_idempotency(entry).await));
     assert!(is_database_error(&ro.purge_idempotency(t0()).await));
@@ -732,7 +814,7 @@ async fn many_stores_open_a_fresh_file_at_once() {
             .fetch_all(&mut conn)
             .await
             .expect("versions");
-        assert_eq!(versions, vec![1, 2]);
+        assert_eq!(versions, vec![1, 2, 3]);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&mut conn)
             .await
@@ -772,18 +854,29 @@ impl Store for TwoProcesses {
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
         self.next().begin_idempotency(entry).await
     }
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
-        self.next()
-            .finish_idempotency(key, fingerprint, response)
-            .await
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.next().renew_idempotency(key, owner, lease_until).await
     }
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        self.next().abandon_idempotency(key).await
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        self.next().finish_idempotency(key, owner, response).await
+    }
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        self.next().abandon_idempotency(key, owner).await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        self.next()
+            .write_batch_journaled(writes, mode, journal)
+            .await
     }
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
         self.next().purge_idempotency(now).await
@@ -859,4 +952,74 @@ async fn public_field_floats_read_back_exactly() {
     store.insert(rec.clone()).await.expect("insert");
     let back = store.get(&rec.number).await.expect("get").expect("present");
     assert_eq!(back.public, rec.public);
+
+/// A file of `n` padded records, closed, its WAL checkpointed into it.
+async fn filled_file(path: &Path, n: u32) {
+    let store = SqliteStore::open(path).await.expect("open");
+    let writes: Vec<Write> = (0..n)
+        .map(|i| {
+            let mut r = record(i);
+            r.public.insert("pad".into(), json!("x".repeat(200)));
+            Write::Insert(r)
+        })
+        .collect();
+    for chunk in writes.chunks(500) {
+        let results = store
+            .write_batch(chunk.to_vec(), BatchMode::PerItem)
+            .await
+            .expect("write");
+        assert!(results.iter().all(|r| r.is_ok()));
+    }
+    store.close().await;
+    // Move everything from the WAL into the file itself.
+    let mut conn = raw(path).await;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .expect("checkpoint");
+    conn.close().await.expect("close");
+    assert!(std::fs::metadata(path).expect("the file").len() > 1 << 20);
+}
+
+/// Overwrites four pages in the middle of the file with garbage.
+fn damage_the_middle(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("read the file");
+    let page = 4096;
+    let from = bytes.len() / 2 / page * page;
+    for (i, b) in bytes[from..from + 4 * page].iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    std::fs::write(path, bytes).expect("write the file");
+}
+
+#[tokio::test]
+async fn a_file_damaged_in_the_middle_fails_to_open() {
+    let dir = TempDir::new();
+    let path = dir.file();
+    filled_file(&path, 3000).await;
+    damage_the_middle(&path);
+    let e = SqliteStore::open(&path).await.expect_err("a damaged file");
+    let Error::Database { cause } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(cause.contains("quick_check"), "{cause}");
+    // Without the check it opens, and only a read finds the damage.
+    let store = SqliteStore::open_with(&path, SqliteOptions::default().quick_check(false))
+        .await
+        .expect("opens unchecked");
+    let mut pages = number_manager::store::Pages::new(
+        &store,
+        ListQuery {
+            limit: 1000,
+            ..Default::default()
+        },
+    );
+    let walk = async {
+        while pages.next().await?.is_some() {}
+        let numbers: Vec<PhoneNumber> = (0..3000).map(number).collect();
+        store.get_many(&numbers).await.map(|_| ())
+    };
+    let r = walk.await;
+    assert!(is_database_error(&r), "{r:?}");
+    store.close().await;
 }

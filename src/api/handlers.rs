@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::manager::{
     BatchResult, ListOptions, Listing, Options, Outcome, PublicChange, SearchHit, SearchQuery,
 };
-use crate::record::validate_public;
+use crate::record::{validate_patch_within, validate_public_within};
 use crate::state::NumberState;
 
 type Answer = Result<Reply, Failure>;
@@ -88,41 +88,6 @@ fn listing(l: &Listing) -> Reply {
     reply
 }
 
-/// PATCH bodies are merged into what is stored, so a partial object is fine
-/// (the library validates the merged result); types and lengths are checked
-/// here so a bad PATCH fails once, not once per number.
-fn validate_patch(data: &Map<String, Value>) -> Result<(), Error> {
-    fn prune(v: &Value) -> Option<Value> {
-        match v {
-            Value::Null => None,
-            Value::Object(m) => Some(Value::Object(
-                m.iter()
-                    .filter_map(|(k, v)| prune(v).map(|v| (k.clone(), v)))
-                    .collect(),
-            )),
-            other => Some(other.clone()),
-        }
-    }
-    let pruned: Map<String, Value> = data
-        .iter()
-        .filter_map(|(k, v)| prune(v).map(|v| (k.clone(), v)))
-        .collect();
-    match validate_public(&pruned) {
-        Err(Error::Validation { errors }) => {
-            let errors: Vec<_> = errors
-                .into_iter()
-                .filter(|e| e.code != "required")
-                .collect();
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::Validation { errors })
-            }
-        }
-        other => other,
-    }
-}
-
 fn states(values: Vec<&str>) -> Result<Vec<NumberState>, Error> {
     let mut out = Vec::new();
     for part in values
@@ -139,6 +104,18 @@ fn states(values: Vec<&str>) -> Result<Vec<NumberState>, Error> {
 }
 
 impl Api {
+    /// A whole body's public fields, checked once per request (so a bad
+    /// collection body fails once, not once per number) by the same rules the
+    /// library applies to each record.
+    fn validate_public(&self, data: &Map<String, Value>) -> Result<(), Error> {
+        validate_public_within(data, &self.inner.manager.config().limits)
+    }
+
+    /// A PATCH body, checked once per request; the library checks each merged result.
+    fn validate_patch(&self, data: &Map<String, Value>) -> Result<(), Error> {
+        validate_patch_within(data, &self.inner.manager.config().limits)
+    }
+
     pub(super) async fn dispatch(&self, mut call: Call) -> Answer {
         let m = &self.inner.manager;
         match call.endpoint {
@@ -179,7 +156,7 @@ impl Api {
                 Ok(Reply::ok(record.to_public_json()))
             }
             Endpoint::Create => {
-                validate_public(&call.body.data)?;
+                self.validate_public(&call.body.data)?;
                 let change = PublicChange::from_body(&call.body.data)?;
                 let out = m
                     .create(call.account()?, call.number()?, change, call.opts()?)
@@ -187,7 +164,7 @@ impl Api {
                 Ok(single(out, true))
             }
             Endpoint::Update => {
-                validate_public(&call.body.data)?;
+                self.validate_public(&call.body.data)?;
                 let data = std::mem::take(&mut call.body.data);
                 Ok(single(
                     m.update(call.number()?, data, call.opts()?).await?,
@@ -195,7 +172,7 @@ impl Api {
                 ))
             }
             Endpoint::Patch => {
-                validate_patch(&call.body.data)?;
+                self.validate_patch(&call.body.data)?;
                 let data = std::mem::take(&mut call.body.data);
                 Ok(single(
                     m.patch(call.number()?, data, call.opts()?).await?,
@@ -212,7 +189,7 @@ impl Api {
                 Ok(single(out, false))
             }
             Endpoint::Activate | Endpoint::Reserve | Endpoint::Port => {
-                validate_public(&call.body.data)?;
+                self.validate_public(&call.body.data)?;
                 let data = std::mem::take(&mut call.body.data);
                 let (account, number, opts) = (call.account()?, call.number()?, call.opts()?);
                 let out = match call.endpoint {
@@ -228,7 +205,7 @@ impl Api {
             }
             Endpoint::CollectionCreate => {
                 let numbers = call.body.take_numbers()?;
-                validate_public(&call.body.data)?;
+                self.validate_public(&call.body.data)?;
                 let change = PublicChange::from_body(&call.body.data)?;
                 let result = m
                     .create_many(call.account()?, &numbers, change, call.opts()?)
@@ -237,7 +214,7 @@ impl Api {
             }
             Endpoint::CollectionUpdate => {
                 let numbers = call.body.take_numbers()?;
-                validate_public(&call.body.data)?;
+                self.validate_public(&call.body.data)?;
                 let data = std::mem::take(&mut call.body.data);
                 collection(
                     m.update_many(&numbers, data, call.opts()?).await?,
@@ -246,7 +223,7 @@ impl Api {
             }
             Endpoint::CollectionPatch => {
                 let numbers = call.body.take_numbers()?;
-                validate_patch(&call.body.data)?;
+                self.validate_patch(&call.body.data)?;
                 let data = std::mem::take(&mut call.body.data);
                 collection(
                     m.patch_many(&numbers, data, call.opts()?).await?,
@@ -265,7 +242,7 @@ impl Api {
             }
             Endpoint::CollectionActivate => {
                 let numbers = call.body.take_numbers()?;
-                validate_public(&call.body.data)?;
+                self.validate_public(&call.body.data)?;
                 let data = std::mem::take(&mut call.body.data);
                 let result = m
                     .activate_many(call.account()?, &numbers, data, call.opts()?)

@@ -23,6 +23,7 @@
 use std::sync::Arc;
 
 use crate::account::{AccountId, Actor};
+use crate::limits;
 use crate::manager::{NumberManager, Options};
 
 mod auth;
@@ -38,7 +39,8 @@ use envelope::{Failure, Reply, RequestIds};
 use input::{Body, Query};
 use routes::Match;
 
-/// Default largest accepted request body: 1 MiB.
+/// Default largest accepted request body: 1 MiB (the default
+/// [`Limits::max_body_bytes`](crate::Limits::max_body_bytes)).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Header carrying the token.
@@ -212,19 +214,22 @@ pub(crate) struct Call {
 }
 
 impl Api {
-    /// An API over `manager`, authenticating tokens with `authenticator`.
+    /// An API over `manager`, authenticating tokens with `authenticator`. The
+    /// body limit is the manager's [`Limits::max_body_bytes`](crate::Limits::max_body_bytes).
     pub fn new(manager: NumberManager, authenticator: impl Authenticator + 'static) -> Self {
+        let body_limit = manager.config().limits.max_body_bytes;
         Api {
             inner: Arc::new(Inner {
                 manager,
                 auth: Arc::new(authenticator),
                 ids: RequestIds::new(),
             }),
-            body_limit: DEFAULT_BODY_LIMIT,
+            body_limit,
         }
     }
 
-    /// Sets the largest accepted body in bytes (default [`DEFAULT_BODY_LIMIT`]);
+    /// Sets the largest accepted body in bytes (default: the manager's
+    /// [`Limits::max_body_bytes`](crate::Limits::max_body_bytes));
     /// a larger one is answered 413.
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -265,6 +270,27 @@ impl Api {
             "payload_too_large",
             serde_json::json!({ "message": message }),
         )
+    }
+
+    /// Refuses a body nested deeper than the public fields may be (one more
+    /// level for the `{"data": ...}` envelope) before parsing it.
+    fn too_deep(&self, body: &[u8]) -> Result<(), Failure> {
+        let max = self
+            .inner
+            .manager
+            .config()
+            .limits
+            .max_depth
+            .saturating_add(1);
+        if limits::json_depth(body, max) <= max {
+            return Ok(());
+        }
+        Err(crate::Error::validation(
+            "data",
+            "maxDepth",
+            format!("the request body may nest at most {max} levels deep, counting the envelope"),
+        )
+        .into())
     }
 
     /// Answers one request. Never panics; every problem is an error envelope.
@@ -324,10 +350,13 @@ impl Api {
         let query = Query::parse(&request.query);
         let mut body = match request.method {
             Method::Get => Body::default(),
-            _ => match Body::parse(&request.body) {
-                Err(bad) => return Err(Failure::bad_body(bad.0)),
-                Ok(parsed) => parsed?,
-            },
+            _ => {
+                self.too_deep(&request.body)?;
+                match Body::parse(&request.body) {
+                    Err(bad) => return Err(Failure::bad_body(bad.0)),
+                    Ok(parsed) => parsed?,
+                }
+            }
         };
         let dry_run = body.take_flag(&query, "dry_run")?;
         // The library has no charges to quote, so `accept_charges` is read (and

@@ -24,6 +24,8 @@ pub trait Locality: Send + Sync + std::fmt::Debug {
     async fn locality(&self, numbers: &[PhoneNumber]) -> Result<BTreeMap<PhoneNumber, Value>>;
 
     /// Prefixes serving a city in a country (ISO alpha-2). An unknown city is
-    /// [`crate::Error::InitFailed`] with the seeds' `Not Found` data.
+    /// [`crate::Error::CityNotFound`] (a 404 with the seeds' `Not Found`
+    /// data); [`crate::Error::InitFailed`] is for a backend that is not set up
+    /// or fails.
     async fn city_prefixes(&self, country: &str, city: &str) -> Result<Value>;
 }

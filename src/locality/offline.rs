@@ -75,7 +75,7 @@ const DEFAULT_CACHE_LIMIT: usize = 10_000;
 /// spaces, as the start of a city name (`san` finds San Diego, San Francisco and
 /// San Jose); the answer maps each matching city to its area codes:
 /// `{"San Francisco": ["415", "628"]}`. No match, or another country, is
-/// [`Error::InitFailed`] with the seeds' `Not Found` data.
+/// [`Error::CityNotFound`] (404, with the seeds' `Not Found` data).
 ///
 /// ```
 /// use number_manager::locality::{Locality, OfflineLocality};
@@ -169,7 +169,7 @@ impl Locality for OfflineLocality {
     }
 
     async fn city_prefixes(&self, country: &str, city: &str) -> Result<Value> {
-        find_cities(CITIES, country, city).ok_or_else(city_not_found)
+        find_cities(CITIES, country, city).ok_or_else(|| city_not_found(country, city))
     }
 }
 
@@ -341,11 +341,10 @@ pub(crate) fn normalize_name(s: &str) -> String {
 }
 
 /// The seeds' "country or city not found" error.
-pub(crate) fn city_not_found() -> Error {
-    Error::InitFailed {
-        data: Box::new(
-            json!({"data": {}, "error": 404, "message": "Not Found", "status": "error"}),
-        ),
+pub(crate) fn city_not_found(country: &str, city: &str) -> Error {
+    Error::CityNotFound {
+        country: country.trim().to_ascii_uppercase(),
+        city: city.to_string(),
     }
 }
 

@@ -25,7 +25,7 @@ const NOT_SET_UP: &str = "Unable to acquire numbers missing carrier url";
 ///   The table starts empty; a lookup matches the whole city name,
 ///   case-insensitively and ignoring repeated spaces, and answers
 ///   `{"<city as inserted>": [<prefixes>]}`. An unknown city is
-///   [`Error::InitFailed`] with the seeds' `Not Found` data.
+///   [`Error::CityNotFound`] (404, with the seeds' `Not Found` data).
 /// - Failure: [`fail_with`](Self::fail_with) makes every call fail with
 ///   [`Error::InitFailed`] carrying the given data, and
 ///   [`fail_not_set_up`](Self::fail_not_set_up) uses the seeds' "backend not
@@ -178,7 +178,7 @@ impl Locality for SimulatedLocality {
                 out.insert(name.clone(), json!(prefixes));
                 Ok(Value::Object(out))
             }
-            None => Err(city_not_found()),
+            None => Err(city_not_found(country, city)),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::features::{self, FeatureContext};
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
 use crate::state::{NumberState, Op};
-use crate::store::{BatchMode, ListQuery, Pages, Write};
+use crate::store::{BatchMode, ListQuery, Pages, StoreExt, Write};
 use crate::util::{join_all, timeout};
 
 /// One search result, as the seeds show it.
@@ -107,7 +107,9 @@ pub struct Listing {
     pub numbers: Vec<NumberRecord>,
     /// Where the page started.
     pub start_key: Option<PhoneNumber>,
-    /// Where the next page starts.
+    /// Where the next page starts (`None`: this is the last page). A page
+    /// stops early, with fewer than `page_size` numbers or none, once it has
+    /// examined `Config::list_scan_budget` stored records: continue from here.
     pub next_start_key: Option<PhoneNumber>,
     /// The page size used.
     pub page_size: usize,
@@ -326,18 +328,13 @@ impl NumberManager {
     /// master): what an HTTP layer checks before acting on a URL account.
     pub async fn may_address(&self, actor: &Actor, account: &AccountId) -> Result<()> {
         let ctx = self.actor_ctx(actor).await?;
-        let Some(me) = &ctx.info else { return Ok(()) };
-        if me.is_master {
-            return Ok(());
-        }
-        let target = self.inner.accounts.get(account).await?;
-        match target {
-            Some(t) if t.is_self_or_descendant_of(&me.id) => Ok(()),
-            _ => Err(Error::forbidden(format!(
-                "account '{}' may not act for account '{}'",
-                me.id, account
-            ))),
-        }
+        // Master and the system need no lookup of the addressed account.
+        let target = match &ctx.info {
+            Some(me) if !me.is_master => self.inner.accounts.get(account).await?,
+            _ => None,
+        };
+        let facts = self.facts(&ctx, None, None, target.as_ref(), "");
+        crate::state::authorize_account(&facts, account)
     }
 
     /// An account's numbers in the seeds' listing shape, paged by `start_key`.
@@ -368,6 +365,8 @@ impl NumberManager {
                 })
                 .await?
         };
+        let filtered = !list.public_filters.is_empty();
+        let mut remaining = self.inner.config.list_scan_budget.max(page_size);
         let mut query = ListQuery {
             accounts,
             prefix: list.prefix.clone(),
@@ -375,37 +374,38 @@ impl NumberManager {
             created_from: list.created_from,
             created_to: list.created_to,
             start_key: list.start_key,
-            // Public-field filters are checked here, not by the store: read
-            // wide store pages then, so that a rarely matching filter costs a
-            // few round trips rather than one per `page_size` numbers.
-            limit: if list.public_filters.is_empty() {
-                page_size
-            } else {
-                page_size.max(PAGE)
-            },
+            limit: page_size,
             ..Default::default()
         };
         let mut numbers = Vec::with_capacity(page_size);
+        // One budget of examined records for the whole page, shared by the
+        // store (its own filters) and the public-field filters checked here:
+        // a filter that matches nothing costs at most the budget, and the
+        // page then ends early with the key to continue from.
         let next_start_key = loop {
+            query.scan_limit = Some(remaining);
+            if filtered {
+                // Wide store pages: a rarely matching filter then costs a few
+                // round trips rather than one per `page_size` numbers.
+                query.limit = page_size.max(PAGE).min(remaining);
+            }
             let page = self.inner.store.list(&query).await?;
+            let used = page.scanned.max(page.records.len()).max(1);
+            remaining = remaining.saturating_sub(used);
             let mut next = page.next_start_key;
-            for (i, r) in page.records.iter().enumerate() {
+            for r in &page.records {
                 if !public_filters_match(r, &list.public_filters) {
                     continue;
                 }
                 if numbers.len() == page_size {
                     // The page is full: the next page starts at this number.
-                    next = Some(page.records[i].number);
+                    next = Some(r.number);
                     break;
                 }
                 numbers.push(r.clone());
             }
-            if numbers.len() == page_size || next.is_none() {
-                break if numbers.len() == page_size {
-                    next
-                } else {
-                    None
-                };
+            if numbers.len() == page_size || next.is_none() || remaining == 0 {
+                break next;
             }
             query.start_key = next;
         };
@@ -460,10 +460,13 @@ impl NumberManager {
     /// Availability of numbers through the carriers that implement `check_numbers`
     /// (reference §11.3): the first confirming carrier wins; a carrier error marks
     /// only the numbers it was asked about; unconfirmed numbers are `error`.
+    /// More than [`Limits::max_numbers`](crate::Limits::max_numbers) numbers is
+    /// a validation error.
     pub async fn check<S: AsRef<str>>(
         &self,
         numbers: &[S],
     ) -> Result<BTreeMap<String, Availability>> {
+        self.inner.config.limits.check_numbers(numbers.len())?;
         let mut out: BTreeMap<String, Availability> = BTreeMap::new();
         let mut pending: BTreeSet<PhoneNumber> = BTreeSet::new();
         for raw in numbers {
@@ -507,8 +510,10 @@ impl NumberManager {
             })
     }
 
-    /// Locality of numbers (seeds' `POST .../locality`), keyed by E.164.
+    /// Locality of numbers (seeds' `POST .../locality`), keyed by E.164; at most
+    /// [`Limits::max_numbers`](crate::Limits::max_numbers) of them.
     pub async fn locality<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Map<String, Value>> {
+        self.inner.config.limits.check_numbers(numbers.len())?;
         let provider = self.locality_provider()?;
         let mut parsed = Vec::new();
         for raw in numbers {
@@ -597,8 +602,14 @@ impl NumberManager {
     /// Repairs one number the actor may change (seeds' `POST .../fix/{number}`).
     pub async fn fix_number(&self, number: &str, opts: &Options) -> Result<FixReport> {
         let n = self.inner.normalizer.parse(number)?;
-        // Ownership is checked the way an edit checks it.
-        self.get(n.as_str(), opts).await?;
+        // Fixing is a change: ownership is checked the way an edit checks it.
+        let actor = self.actor_ctx(&opts.auth_by).await?;
+        let record = self.inner.store.get(&n).await?;
+        let facts = match &record {
+            Some(r) => self.record_facts(&actor, r).await?.0,
+            None => self.facts(&actor, None, None, None, ""),
+        };
+        crate::state::authorize_fix(n, record.as_ref(), &facts)?;
         let mut report = FixReport::default();
         self.fix_records(&[n], opts, &mut report).await?;
         if let Some(e) = report.errors.get(n.as_str()) {
@@ -752,6 +763,7 @@ impl NumberManager {
             op: Op::Release,
             change: Change::Keep,
             opts: Options::system(),
+            journal: None,
         };
         let mut result = BatchResult::default();
         Box::pin(self.execute(numbers, &req, &mut result)).await?;

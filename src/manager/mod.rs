@@ -22,6 +22,7 @@ use crate::e911::E911Provider;
 use crate::error::{Error, Result};
 use crate::events::{AuditLog, EventSink};
 use crate::features::FeatureConfig;
+use crate::limits::Limits;
 use crate::locality::Locality;
 use crate::number::Normalizer;
 use crate::record::NumberRecord;
@@ -29,6 +30,7 @@ use crate::state::{Plan, StateConfig};
 use crate::store::{MemoryStore, Store};
 
 mod account_ops;
+mod idempotent;
 mod ops;
 mod pipeline;
 
@@ -44,8 +46,8 @@ pub struct Config {
     pub state: StateConfig,
     /// Feature allow/deny configuration.
     pub features: FeatureConfig,
-    /// Largest collection accepted (default 1000).
-    pub max_batch: usize,
+    /// Input limits: numbers per call, body size, nesting, public-field sizes.
+    pub limits: Limits,
     /// Largest search quantity (default 500).
     pub max_search_quantity: usize,
     /// How long a search result may be bought (default 24 h).
@@ -56,7 +58,10 @@ pub struct Config {
     pub cas_retries: u32,
     /// How long a purchase claim blocks other writers if its holder dies (default
     /// 5 min). Keep it well above `carrier_timeout`, so no other instance can take
-    /// over a number while a purchase of it may still be in flight.
+    /// over a number while a purchase of it may still be in flight. A pending
+    /// idempotency key is leased for this and half of it again (renewed while
+    /// its request runs), so a retry after a crash takes the key over only once
+    /// the dead attempt's claims have lapsed.
     pub claim_ttl: Duration,
     /// How long one carrier purchase or disconnect may take (default 60 s). A
     /// purchase that times out keeps its claim, since it may still complete.
@@ -77,6 +82,11 @@ pub struct Config {
     pub aging_period: Duration,
     /// Default listing page size (default 50).
     pub page_size: usize,
+    /// How many stored records one listing page may examine at most (default
+    /// 5,000; never less than the page size). A filter that matches few numbers then costs a bounded amount
+    /// of work per request: the page holds what matched among those records
+    /// (possibly nothing) and its `next_start_key` says where to continue.
+    pub list_scan_budget: usize,
     /// Carrier module for ported-in numbers (default `local`).
     pub port_in_module: String,
 }
@@ -86,7 +96,7 @@ impl Default for Config {
         Config {
             state: StateConfig::default(),
             features: FeatureConfig::default(),
-            max_batch: 1000,
+            limits: Limits::default(),
             max_search_quantity: 500,
             discovery_ttl: Duration::hours(24),
             search_timeout: std::time::Duration::from_secs(5),
@@ -97,6 +107,7 @@ impl Default for Config {
             tombstone_horizon: Duration::hours(24),
             aging_period: Duration::days(90),
             page_size: 50,
+            list_scan_budget: 5_000,
             port_in_module: "local".into(),
         }
     }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
 use crate::state::{NumberState, Op};
-use crate::store::{IdempotencyEntry, StoreExt};
+use crate::store::StoreExt;
 
 /// The body of a create (PUT): public fields and the optional `create_with_state`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -104,17 +104,7 @@ impl NumberManager {
                 "minimum 1 number required",
             ));
         }
-        if numbers.len() > self.inner.config.max_batch {
-            return Err(Error::validation(
-                "numbers",
-                "maxItems",
-                format!(
-                    "at most {} numbers may be given at once, {} were",
-                    self.inner.config.max_batch,
-                    numbers.len()
-                ),
-            ));
-        }
+        self.inner.config.limits.check_numbers(numbers.len())?;
         let mut seen = HashSet::with_capacity(numbers.len());
         for raw in numbers {
             let key = self.inner.normalizer.normalize(raw.as_ref());
@@ -141,67 +131,11 @@ impl NumberManager {
         }
     }
 
-    async fn run_raw(&self, raws: &[String], req: &Request) -> Result<BatchResult> {
+    pub(super) async fn run_raw(&self, raws: &[String], req: &Request) -> Result<BatchResult> {
         let mut result = BatchResult::default();
         let parsed = self.parse_all(raws, &mut result);
         self.execute(parsed, req, &mut result).await?;
         Ok(result)
-    }
-
-    /// Runs a request at most once per idempotency key: a repeat with the same
-    /// input gets the first result back without anything being done again; the
-    /// same key with another input is a 409. Keys live in the store, so they hold
-    /// across instances, scoped by the acting account.
-    async fn run_idempotent(
-        &self,
-        key: &str,
-        raws: &[String],
-        req: &Request,
-    ) -> Result<BatchResult> {
-        let scoped = format!("{}/{}", req.opts.auth_by, key);
-        let fingerprint = fingerprint(req, raws);
-        let now = self.inner.clock.now();
-        let entry = IdempotencyEntry {
-            key: scoped.clone(),
-            fingerprint: fingerprint.clone(),
-            response: None,
-            created: now,
-            expires_at: now + self.inner.config.idempotency_ttl,
-        };
-        if !self.inner.store.begin_idempotency(entry).await? {
-            let conflict = |reason: &str| Error::Conflict {
-                number: key.to_string(),
-                reason: reason.to_string(),
-            };
-            return match self.inner.store.get_idempotency(&scoped).await? {
-                Some(e) if e.fingerprint != fingerprint => {
-                    Err(conflict("idempotency key reused with a different request"))
-                }
-                Some(IdempotencyEntry {
-                    response: Some(stored),
-                    ..
-                }) => serde_json::from_value::<BatchResult>(stored).map_err(|e| Error::Database {
-                    cause: format!("stored idempotent result unreadable: {e}"),
-                }),
-                _ => Err(conflict(
-                    "a request with this idempotency key is still running",
-                )),
-            };
-        }
-        let result = self.run_raw(raws, req).await;
-        match &result {
-            Ok(r) => {
-                let stored = serde_json::to_value(r).map_err(|e| Error::Internal {
-                    cause: e.to_string(),
-                })?;
-                self.inner
-                    .store
-                    .finish_idempotency(&scoped, &fingerprint, stored)
-                    .await?;
-            }
-            Err(_) => self.inner.store.abandon_idempotency(&scoped).await?,
-        }
-        result
     }
 
     async fn run_one(&self, number: &str, req: Request) -> Result<Outcome> {
@@ -287,6 +221,7 @@ impl NumberManager {
                 dry_run: true,
                 ..opts.clone()
             },
+            journal: None,
         };
         self.run_one(number, req).await.map(|o| o.record)
     }
@@ -446,25 +381,10 @@ impl NumberManager {
             number: n.to_string(),
         };
         let record = self.inner.store.get(&n).await?.ok_or_else(not_found)?;
-        if record.state == NumberState::Discovery {
-            return Err(not_found());
-        }
         let actor = self.actor_ctx(&opts.auth_by).await?;
+        let (facts, owner) = self.record_facts(&actor, &record).await?;
+        crate::state::authorize_identify(n, &record, &facts)?;
         let owner_id = record.assigned_to.clone();
-        let owner = match &owner_id {
-            Some(id) => self.inner.accounts.get(id).await?,
-            None => None,
-        };
-        let facts = self.facts(
-            &actor,
-            owner.as_ref(),
-            owner_id.as_ref(),
-            None,
-            &record.carrier,
-        );
-        if !(facts.system || facts.master || facts.owner_or_ancestor) {
-            return Err(not_found());
-        }
         let account_id = owner_id.ok_or_else(|| Error::NotIdentified {
             number: n.to_string(),
             reason: "unassigned".into(),
@@ -540,6 +460,7 @@ fn create_req(account: &AccountId, change: PublicChange, opts: &Options) -> Requ
         },
         change: Change::Replace(change.public),
         opts: opts.clone(),
+        journal: None,
     }
 }
 
@@ -548,6 +469,7 @@ fn edit(change: Change, opts: &Options) -> Request {
         op: Op::Edit,
         change,
         opts: opts.clone(),
+        journal: None,
     }
 }
 
@@ -556,6 +478,7 @@ fn simple(op: Op, opts: &Options) -> Request {
         op,
         change: Change::Keep,
         opts: opts.clone(),
+        journal: None,
     }
 }
 
@@ -572,6 +495,7 @@ fn reserve_req(
         },
         change: Change::ReplaceIfAny(public),
         opts: opts.clone(),
+        journal: None,
     }
 }
 
@@ -582,18 +506,6 @@ fn activate_req(account: &AccountId, public: Map<String, Value>, opts: &Options)
         },
         change: Change::ReplaceIfAny(public),
         opts: opts.clone(),
+        journal: None,
     }
-}
-
-/// A stable fingerprint of a request (FNV-1a over its canonical text), so a
-/// retried call is recognised across processes and versions of this crate.
-fn fingerprint(req: &Request, raws: &[String]) -> String {
-    let target = req.op_target().map(AccountId::as_str).unwrap_or("");
-    let text = format!("{}|{}|{:?}|{:?}", req.op.name(), target, req.change, raws);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }

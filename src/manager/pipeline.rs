@@ -16,10 +16,10 @@ use crate::events::Event;
 use crate::features::{self, E911Step, FeatureContext, FeatureLists};
 use crate::number::PhoneNumber;
 use crate::record::{
-    merge_public, sanitize_public, validate_public, NumberRecord, Pending, Revision,
+    merge_public, sanitize_public, validate_public_within, NumberRecord, Pending, Revision,
 };
 use crate::state::{self, ActorFacts, CarrierAction, NumberState, Op, Plan};
-use crate::store::{BatchMode, StoreExt, Write};
+use crate::store::{BatchMode, Journal, StoreExt, Write, WriteResult};
 use crate::util::{join_all, timeout};
 
 /// How an operation changes public fields.
@@ -44,6 +44,9 @@ pub(crate) struct Request {
     pub(crate) op: Op,
     pub(crate) change: Change,
     pub(crate) opts: Options,
+    /// The idempotency key whose progress records each committed number's
+    /// outcome, in the same transaction as its record.
+    pub(crate) journal: Option<String>,
 }
 
 /// The acting account, looked up once per request.
@@ -163,6 +166,26 @@ impl NumberManager {
             target_or_ancestor,
             number_is_local,
         }
+    }
+
+    /// The actor's facts about one stored record, and the record's owner.
+    pub(crate) async fn record_facts(
+        &self,
+        actor: &ActorCtx,
+        record: &NumberRecord,
+    ) -> Result<(ActorFacts, Option<AccountInfo>)> {
+        let owner = match &record.assigned_to {
+            Some(id) => self.inner.accounts.get(id).await?,
+            None => None,
+        };
+        let facts = self.facts(
+            actor,
+            owner.as_ref(),
+            record.assigned_to.as_ref(),
+            None,
+            &record.carrier,
+        );
+        Ok((facts, owner))
     }
 
     pub(crate) async fn account_cached(
@@ -368,7 +391,13 @@ impl NumberManager {
             .map(|r| r.carrier.clone())
             .unwrap_or(new_carrier.clone());
         let facts = self.facts(actor, owner.as_ref(), owner_id.as_ref(), target, &carrier);
-        let plan = state::plan(number, for_plan, &req.op, &facts, &self.inner.config.state)?;
+        let mut plan = state::plan(number, for_plan, &req.op, &facts, &self.inner.config.state)?;
+        if let Some(r) = for_plan.filter(|_| !facts.number_is_local) {
+            if !self.still_held(r, &plan).await? {
+                // The carrier no longer holds it for us: buy it again or fail.
+                plan.carrier = CarrierAction::Acquire;
+            }
+        }
 
         let base = match for_plan {
             Some(r) => r.clone(),
@@ -400,7 +429,7 @@ impl NumberManager {
                 Change::UsedBy(app) => rec.used_by = app.clone(),
             }
             if rec.public != before_public {
-                validate_public(&rec.public)?;
+                validate_public_within(&rec.public, &self.inner.config.limits)?;
             }
             let reseller = self.reseller_lists(owner.as_ref(), cache).await?;
             let known = self.inner.carriers.names();
@@ -450,6 +479,46 @@ impl NumberManager {
             held,
             uncertain: false,
         })
+    }
+
+    /// Whether a number from our inventory that `plan` puts to use is still held
+    /// at its carrier. Only a carrier that can list what it holds is asked;
+    /// one that cannot answer fails the operation, since nothing may go in
+    /// service on a hold we no longer have.
+    async fn still_held(&self, record: &NumberRecord, plan: &Plan) -> Result<bool> {
+        let from_inventory = matches!(
+            record.state,
+            NumberState::Available | NumberState::Aging | NumberState::Released
+        );
+        let to_use = matches!(plan.to, NumberState::InService | NumberState::Reserved);
+        if !from_inventory || !to_use || plan.noop || plan.carrier != CarrierAction::None {
+            return Ok(true);
+        }
+        let Some(carrier) = self
+            .inner
+            .carriers
+            .get(&record.carrier)
+            .filter(|c| c.capabilities().owned_numbers)
+        else {
+            return Ok(true);
+        };
+        let answer = timeout(
+            self.inner.config.carrier_timeout,
+            carrier.owned_numbers(&[record.number]),
+        )
+        .await
+        .ok_or_else(|| carrier_timeout(record.number))??;
+        match answer.get(&record.number) {
+            Some(Ownership::Ours { .. }) => Ok(true),
+            Some(Ownership::NotOurs) => Ok(false),
+            None => Err(Error::Unspecified {
+                message: "fault by carrier".into(),
+                cause: Some(format!(
+                    "carrier '{}' could not tell whether it still holds {}",
+                    record.carrier, record.number
+                )),
+            }),
+        }
     }
 
     /// The feature lists that apply to a number of `owner`: the owner's own, else
@@ -675,12 +744,7 @@ impl NumberManager {
         if writes.is_empty() {
             return retry;
         }
-        let results = match self
-            .inner
-            .store
-            .write_batch(writes, BatchMode::PerItem)
-            .await
-        {
+        let results = match self.write_back(writes, &meta, req, now).await {
             Ok(r) => r,
             Err(e) => {
                 for (p, ok) in &meta {
@@ -724,6 +788,46 @@ impl NumberManager {
             }
         }
         retry
+    }
+
+    /// The commit's writes, journaled under the request's idempotency key (if
+    /// any) with the outcome each commit reports when it succeeds.
+    async fn write_back(
+        &self,
+        writes: Vec<Write>,
+        meta: &[(Prepared, bool)],
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WriteResult>> {
+        let Some(key) = &req.journal else {
+            return self
+                .inner
+                .store
+                .write_batch(writes, BatchMode::PerItem)
+                .await;
+        };
+        let outcomes = meta
+            .iter()
+            .map(|(p, is_commit)| {
+                let outcome = || Outcome {
+                    record: outcome_record(p, now),
+                    plan: p.plan.clone(),
+                    dry_run: false,
+                };
+                // Unserializable: nothing recorded, so a retry redoes the number.
+                is_commit
+                    .then(|| serde_json::to_value(outcome()).ok())
+                    .flatten()
+            })
+            .collect();
+        let journal = Journal {
+            key: key.clone(),
+            outcomes,
+        };
+        self.inner
+            .store
+            .write_batch_journaled(writes, BatchMode::PerItem, &journal)
+            .await
     }
 
     /// A number was bought but its record could not be written: give it back so
@@ -1052,13 +1156,16 @@ fn same_content(a: &NumberRecord, b: &NumberRecord) -> bool {
 }
 
 /// The record to show for a prepared number: the new record, or for a removal
-/// the old one in state `deleted` with its public fields gone.
+/// the old one in state `deleted`, owned by nobody, with its public fields and
+/// reserve history gone (what the plan did to it).
 fn outcome_record(p: &Prepared, now: DateTime<Utc>) -> NumberRecord {
     match (&p.new, &p.read) {
         (Some(r), _) => r.clone(),
         (None, Some(old)) => {
             let mut r = old.clone();
             r.state = NumberState::Deleted;
+            r.set_assigned_to(None);
+            r.reserve_history.clear();
             r.public.clear();
             r.features.retain(|k, _| k == "local");
             r.used_by = None;

@@ -15,7 +15,10 @@ use crate::error::Error;
 mod planner;
 pub mod table;
 
-pub use planner::{apply, plan, ActorFacts, CarrierAction, Op, Plan, StateConfig};
+pub use planner::{
+    apply, authorize_account, authorize_fix, authorize_identify, plan, ActorFacts, CarrierAction,
+    Op, Plan, StateConfig,
+};
 
 /// The nine states of the seeds' schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

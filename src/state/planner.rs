@@ -212,9 +212,10 @@ fn is_authorized(record: Option<&NumberRecord>, facts: &ActorFacts, has_target: 
     }
 }
 
-/// DECISIONS 12: who may know the number exists. Available numbers are public;
-/// a reserved number is visible to descendants of the reserver (they may
-/// activate it, DECISIONS 6).
+/// Who may know the number exists: available numbers are public; everything
+/// else only to its owner, the owner's ancestors and master, except that a
+/// descendant of the reserving account may activate (and only activate) a
+/// reserved number.
 fn is_visible(record: &NumberRecord, facts: &ActorFacts, op: &Op) -> bool {
     match record.state {
         NumberState::Available => true,
@@ -222,8 +223,71 @@ fn is_visible(record: &NumberRecord, facts: &ActorFacts, op: &Op) -> bool {
         NumberState::Discovery => {
             matches!(op, Op::Activate { .. } | Op::Reserve { .. } | Op::Delete) || facts.admin()
         }
-        NumberState::Reserved if facts.descendant_of_owner => true,
+        // A descendant may buy what its ancestor reserved, but not read it or its fields.
+        NumberState::Reserved if facts.descendant_of_owner && matches!(op, Op::Activate { .. }) => {
+            true
+        }
         _ => is_authorized(Some(record), facts, op.target().is_some()),
+    }
+}
+
+/// Whether the actor may act for `account` (address it in a URL, list its
+/// numbers, create, reserve or buy for it): an account acts for itself and
+/// its descendants, master and the system for anyone. `facts.target_or_ancestor`
+/// must say whether the actor is `account` or one of its ancestors.
+///
+/// ```
+/// use number_manager::state::{authorize_account, ActorFacts};
+/// use number_manager::account::AccountId;
+/// let sibling = AccountId::new("b2").unwrap();
+/// let facts = ActorFacts { account: AccountId::new("a1").ok(), ..Default::default() };
+/// assert!(authorize_account(&facts, &sibling).is_err());
+/// assert!(authorize_account(&ActorFacts::system(), &sibling).is_ok());
+/// ```
+pub fn authorize_account(facts: &ActorFacts, account: &AccountId) -> Result<()> {
+    if facts.admin() || facts.target_or_ancestor {
+        return Ok(());
+    }
+    Err(Error::forbidden(format!(
+        "account '{}' may not act for account '{}'",
+        facts
+            .account
+            .as_ref()
+            .map(AccountId::as_str)
+            .unwrap_or("undefined"),
+        account
+    )))
+}
+
+/// Whether the actor may learn who owns `record` (`identify`): only the
+/// owner, its ancestors and master. Everyone else is told the number is not
+/// found, so ownership never leaks; search results are never identified.
+pub fn authorize_identify(
+    number: PhoneNumber,
+    record: &NumberRecord,
+    facts: &ActorFacts,
+) -> Result<()> {
+    let owner_side = facts.admin() || (record.assigned_to.is_some() && facts.owner_or_ancestor);
+    if record.state == NumberState::Discovery || !owner_side {
+        return Err(Error::NotFound {
+            number: number.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether the actor may repair `record` (`fix`): repairing is a change, so
+/// it follows the edit rule (the owner, its ancestors and master; for an
+/// unassigned number, master only). A remembered search result, which only a
+/// purchase may touch, is master's alone to repair.
+pub fn authorize_fix(
+    number: PhoneNumber,
+    record: Option<&NumberRecord>,
+    facts: &ActorFacts,
+) -> Result<()> {
+    match record {
+        Some(r) if r.state == NumberState::Discovery && facts.admin() => Ok(()),
+        _ => plan(number, record, &Op::Edit, facts, &StateConfig::default()).map(|_| ()),
     }
 }
 
@@ -263,17 +327,7 @@ pub fn plan(
     };
     // Every operation that assigns must be done by someone who may act for the target.
     if let Some(target) = op.target() {
-        if !(facts.admin() || facts.target_or_ancestor) {
-            return Err(Error::forbidden(format!(
-                "account '{}' may not act for account '{}'",
-                facts
-                    .account
-                    .as_ref()
-                    .map(AccountId::as_str)
-                    .unwrap_or("undefined"),
-                target
-            )));
-        }
+        authorize_account(facts, target)?;
     }
     if let Op::Create { state, assign_to } = op {
         return plan_create(number, record, *state, assign_to, facts, config);
@@ -373,6 +427,13 @@ fn plan_create(
                 NumberState::Aging | NumberState::Available | NumberState::PortIn
             ) =>
         {
+            // An owned aging or port_in number belongs to its owner's tree: to
+            // anyone else it simply exists, and who holds it stays hidden.
+            if !is_authorized(Some(existing), facts, true) {
+                return Err(Error::NumberExists {
+                    number: number.to_string(),
+                });
+            }
             dispatch(number, existing, action, &op, facts, config)
         }
         Some(_) => Err(Error::NumberExists {
@@ -468,8 +529,9 @@ fn dispatch(
             let mut p = Plan::new(number, op, Some(record.state), NumberState::Deleted);
             p.remove = true;
             p.reset = true;
-            // We hold an assigned number upstream: give it back (Kazoo leaves it bought).
-            if record.assigned_to.is_some() && !facts.number_is_local {
+            // The number leaves the system: give back whatever we hold upstream
+            // (a search result was never bought).
+            if record.state != NumberState::Discovery && !facts.number_is_local {
                 p.carrier = CarrierAction::Disconnect;
             }
             Ok(p)
@@ -485,9 +547,10 @@ fn dispatch(
     }
 }
 
-/// Reference §6.5 and §7.6: unwind the reserve history, else fall back to
-/// `released_state`; unassigned numbers are disconnected upstream, local ones
-/// (or all, with `should_permanently_delete`) deleted, others aged if configured.
+/// Unwinds the reserve history, else falls back to `released_state`. A number
+/// that stays in the inventory (available, aging, released) stays held at its
+/// carrier; only one that leaves the system (local numbers, or every number
+/// with `should_permanently_delete`) is deleted and disconnected upstream.
 fn plan_release(
     number: PhoneNumber,
     record: &NumberRecord,
@@ -507,10 +570,10 @@ fn plan_release(
     }
     p.assign = Some(None);
     p.set_history = Some(Vec::new());
-    p.carrier = CarrierAction::Disconnect;
     if config.should_permanently_delete || facts.number_is_local {
         p.to = NumberState::Deleted;
         p.remove = true;
+        p.carrier = CarrierAction::Disconnect;
     } else if config.should_age && p.to == NumberState::Available {
         p.to = NumberState::Aging;
     }

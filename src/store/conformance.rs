@@ -60,8 +60,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Map, Value};
 
 use super::{
-    matches_query, BatchMode, IdempotencyEntry, ListQuery, Page, Store, StoreExt, Write,
-    WriteResult, BATCH_ABORTED,
+    matches_query, BatchMode, Committed, IdempotencyEntry, Journal, ListQuery, Page, Store,
+    StoreExt, Write, WriteResult, BATCH_ABORTED,
 };
 use crate::account::AccountId;
 use crate::error::{Error, Result};
@@ -95,12 +95,16 @@ where
     list_filters(&factory().await).await;
     list_paging(&factory().await).await;
     list_paging_while_writing(&factory().await).await;
+    list_scan_limit(&factory().await).await;
     discovery_expiry(&factory().await).await;
     idempotency(&factory().await).await;
     idempotency_purge(&factory().await).await;
     concurrent_counter(&factory().await).await;
     concurrent_inserts(&factory().await).await;
     concurrent_idempotency_begin(&factory().await).await;
+    idempotency_lease(&factory().await).await;
+    idempotency_journal(&factory().await).await;
+    concurrent_idempotency_takeover(&factory().await).await;
     reinsert_never_repeats_revisions(&factory().await).await;
     reinsert_in_one_batch(&factory().await).await;
     tombstone_purge(&factory().await).await;
@@ -123,12 +127,16 @@ pub const CHECKS: &[&str] = &[
     "list_filters",
     "list_paging",
     "list_paging_while_writing",
+    "list_scan_limit",
     "discovery_expiry",
     "idempotency",
     "idempotency_purge",
     "concurrent_counter",
     "concurrent_inserts",
     "concurrent_idempotency_begin",
+    "idempotency_lease",
+    "idempotency_journal",
+    "concurrent_idempotency_takeover",
     "reinsert_never_repeats_revisions",
     "reinsert_in_one_batch",
     "tombstone_purge",
@@ -369,7 +377,24 @@ fn check_page(check: &str, q: &ListQuery, page: &Page) {
             next > &last.number,
         );
     }
-    if page.next_start_key.is_some() {
+    if let Some(bound) = q.scan_limit {
+        // A page cut by its scan bound may be short, even empty; it still moves on.
+        expect(
+            check,
+            &format!(
+                "at most the scan limit {bound} of records examined, found {}",
+                page.scanned
+            ),
+            page.scanned <= bound.max(1),
+        );
+        if let (Some(next), Some(start)) = (&page.next_start_key, &q.start_key) {
+            expect(
+                check,
+                &format!("next_start_key {next} after start_key {start}"),
+                next > start,
+            );
+        }
+    } else if page.next_start_key.is_some() {
         expect(
             check,
             &format!("a full page ({limit} records) when there is a next page"),
@@ -1831,6 +1856,133 @@ pub async fn list_paging<S: Store + ?Sized>(store: &S) {
     );
 }
 
+/// A scan limit bounds the records one call examines: a page that reaches it
+/// ends early (possibly empty) at the first number it did not examine, and a
+/// walk that follows `next_start_key` still returns every match once.
+pub async fn list_scan_limit<S: Store + ?Sized>(store: &S) {
+    const C: &str = "list_scan_limit";
+    let (a, b) = (account(31, "a"), account(31, "b"));
+    // a: 40 numbers (even), two of them in service; b: 10 numbers (odd) between.
+    let mut writes = Vec::new();
+    for i in 0..40u32 {
+        let state = if i == 25 || i == 33 {
+            NumberState::InService
+        } else {
+            NumberState::Reserved
+        };
+        writes.push(Write::Insert(record(num(31, 2 * i), state, Some(&a), t0())));
+    }
+    for i in 0..10u32 {
+        let r = record(num(31, 2 * i + 1), NumberState::InService, Some(&b), t0());
+        writes.push(Write::Insert(r));
+    }
+    for r in write(C, store, writes, BatchMode::PerItem).await {
+        ok(C, "insert", r.as_ref());
+    }
+    let in_service = ListQuery {
+        accounts: vec![a.clone()],
+        states: vec![NumberState::InService],
+        limit: 5,
+        scan_limit: Some(10),
+        ..Default::default()
+    };
+    let page = ok(C, "list", store.list(&in_service).await);
+    check_page(C, &in_service, &page);
+    expect_eq(
+        C,
+        "records of a page cut by its scan limit",
+        numbers(&page.records),
+        vec![],
+    );
+    expect_eq(
+        C,
+        "next_start_key of a cut page (the 11th number of the account)",
+        page.next_start_key,
+        Some(num(31, 20)),
+    );
+    expect_eq(C, "records examined by a cut page", page.scanned, 10);
+    // The walk finds both matches, in pages that examine 10 numbers each.
+    let mut q = in_service.clone();
+    let mut found = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = ok(C, "list", store.list(&q).await);
+        check_page(C, &q, &page);
+        pages += 1;
+        expect(C, "the walk to end", pages <= 50);
+        found.extend(numbers(&page.records));
+        match page.next_start_key {
+            Some(k) => q.start_key = Some(k),
+            None => break,
+        }
+    }
+    expect_eq(
+        C,
+        "matches of a bounded walk",
+        found,
+        vec![num(31, 50), num(31, 66)],
+    );
+    expect(C, "at least 4 pages for 40 numbers, 10 a page", pages >= 4);
+    // Without other filters, and over every account, the walk is the listing.
+    let all_a: Vec<PhoneNumber> = (0..40u32).map(|i| num(31, 2 * i)).collect();
+    for scan_limit in [0usize, 1, 3, 7, 40, 1000] {
+        let q = ListQuery {
+            accounts: vec![a.clone()],
+            limit: 3,
+            scan_limit: Some(scan_limit),
+            ..Default::default()
+        };
+        let listed = list_all(C, store, &q).await;
+        expect_eq(
+            C,
+            &format!("walk with scan limit {scan_limit}"),
+            numbers(&listed),
+            all_a.clone(),
+        );
+        let q = ListQuery {
+            accounts: vec![],
+            prefix: Some(prefix(31)),
+            states: vec![NumberState::InService],
+            limit: 2,
+            scan_limit: Some(scan_limit),
+            ..Default::default()
+        };
+        let listed = list_all(C, store, &q).await;
+        let mut want: Vec<PhoneNumber> = (0..10u32).map(|i| num(31, 2 * i + 1)).collect();
+        want.extend([num(31, 50), num(31, 66)]);
+        expect_eq(
+            C,
+            &format!("in service with scan limit {scan_limit}"),
+            numbers(&listed),
+            want,
+        );
+    }
+    // A page that fills within its bound is a plain page.
+    let q = ListQuery {
+        accounts: vec![a.clone()],
+        limit: 5,
+        scan_limit: Some(100),
+        ..Default::default()
+    };
+    let page = ok(C, "list", store.list(&q).await);
+    check_page(C, &q, &page);
+    expect_eq(
+        C,
+        "a full bounded page",
+        numbers(&page.records),
+        all_a[..5].to_vec(),
+    );
+    expect_eq(C, "its next_start_key", page.next_start_key, Some(all_a[5]));
+    expect(
+        C,
+        &format!(
+            "a full page of 5 to examine 5 or 6 records, found {}",
+            page.scanned
+        ),
+        (5..=6).contains(&page.scanned),
+    );
+}
+
 /// Paging through an account while other tasks insert, update and delete
 /// numbers: every number stored for the whole walk shows exactly once, in
 /// order, and nothing repeats.
@@ -2053,6 +2205,9 @@ fn entry(
         response: None,
         created,
         expires_at: created + Duration::seconds(ttl_seconds),
+        owner: format!("owner-of-{fingerprint}"),
+        lease_until: Some(created + Duration::seconds(ttl_seconds.min(60))),
+        progress: Default::default(),
     }
 }
 
@@ -2065,7 +2220,7 @@ fn expect_key_conflict(check: &str, what: &str, r: Result<()>, key: &str) {
 }
 
 /// Idempotency keys: begin is insert-if-absent (or replaces an expired entry),
-/// finish needs the same fingerprint and an existing entry, abandon removes.
+/// finish needs the owner of a pending entry, abandon removes.
 pub async fn idempotency<S: Store + ?Sized>(store: &S) {
     const C: &str = "idempotency";
     let key = "conformance-016/account/key-1";
@@ -2098,24 +2253,24 @@ pub async fn idempotency<S: Store + ?Sized>(store: &S) {
             false,
         );
     }
-    // Finish with another fingerprint: conflict, nothing stored.
+    // Finish by another owner: conflict, nothing stored.
     let res = store
-        .finish_idempotency(key, "fp-B", json!({"stolen": true}))
+        .finish_idempotency(key, "owner-of-fp-B", json!({"stolen": true}))
         .await;
-    expect_key_conflict(C, "finish with another fingerprint", res, key);
+    expect_key_conflict(C, "finish by another owner", res, key);
     expect_eq(
         C,
         "entry after a refused finish",
         ok(C, "get", store.get_idempotency(key).await),
         Some(first.clone()),
     );
-    // Finish with the right fingerprint.
+    // Finish by the owner.
     let response = json!({"status": "success", "data": {"+15550160001": {"state": "reserved"}}, "z": [1, 2], "a": null});
     ok(
         C,
         "finish",
         store
-            .finish_idempotency(key, "fp-A", response.clone())
+            .finish_idempotency(key, "owner-of-fp-A", response.clone())
             .await,
     );
     let mut finished = first.clone();
@@ -2137,16 +2292,14 @@ pub async fn idempotency<S: Store + ?Sized>(store: &S) {
         found_keys,
         vec!["status".to_string(), "data".into(), "z".into(), "a".into()],
     );
-    // Finishing again replaces the response.
-    ok(
-        C,
-        "second finish",
-        store.finish_idempotency(key, "fp-A", json!(2)).await,
-    );
-    finished.response = Some(json!(2));
+    // A finished entry is final: finishing again is refused.
+    let res = store
+        .finish_idempotency(key, "owner-of-fp-A", json!(2))
+        .await;
+    expect_key_conflict(C, "second finish", res, key);
     expect_eq(
         C,
-        "entry after a second finish",
+        "entry after a refused second finish",
         ok(C, "get", store.get_idempotency(key).await),
         Some(finished.clone()),
     );
@@ -2183,7 +2336,9 @@ pub async fn idempotency<S: Store + ?Sized>(store: &S) {
     );
     // Finish of a key never begun: conflict, nothing created.
     let ghost = "conformance-016/account/never-begun";
-    let res = store.finish_idempotency(ghost, "fp", json!(1)).await;
+    let res = store
+        .finish_idempotency(ghost, "owner-of-fp", json!(1))
+        .await;
     expect_key_conflict(C, "finish of a key never begun", res, ghost);
     expect_eq(
         C,
@@ -2191,21 +2346,31 @@ pub async fn idempotency<S: Store + ?Sized>(store: &S) {
         ok(C, "get", store.get_idempotency(ghost).await),
         None,
     );
-    // Abandon removes; abandoning again or a key never begun is fine.
-    ok(C, "abandon", store.abandon_idempotency(key).await);
+    // Abandon by the owner removes; abandoning again or a key never begun is fine.
+    ok(
+        C,
+        "abandon",
+        store.abandon_idempotency(key, "owner-of-fp-C").await,
+    );
     expect_eq(
         C,
         "get after abandon",
         ok(C, "get", store.get_idempotency(key).await),
         None,
     );
-    ok(C, "second abandon", store.abandon_idempotency(key).await);
+    ok(
+        C,
+        "second abandon",
+        store.abandon_idempotency(key, "owner-of-fp-C").await,
+    );
     ok(
         C,
         "abandon of a key never begun",
-        store.abandon_idempotency(ghost).await,
+        store.abandon_idempotency(ghost, "owner-of-fp").await,
     );
-    let res = store.finish_idempotency(key, "fp-C", json!(1)).await;
+    let res = store
+        .finish_idempotency(key, "owner-of-fp-C", json!(1))
+        .await;
     expect_key_conflict(C, "finish of an abandoned key", res, key);
     // The key can be begun again after abandon.
     let fresh = entry(key, "fp-D", at(10), 60);
@@ -2230,7 +2395,11 @@ pub async fn idempotency<S: Store + ?Sized>(store: &S) {
             ok(C, "get", store.get_idempotency(odd).await),
             Some(e),
         );
-        ok(C, "abandon", store.abandon_idempotency(odd).await);
+        ok(
+            C,
+            "abandon",
+            store.abandon_idempotency(odd, "owner-of-fp").await,
+        );
     }
 }
 
@@ -2452,6 +2621,637 @@ pub async fn concurrent_idempotency_begin<S: Store + ?Sized>(store: &S) {
         "the stored entry is the winner's",
         stored.map(|e| e.fingerprint),
         winners.first().map(|w| format!("fp-{w}")),
+    );
+}
+
+/// Pending keys have an owner and a lease: only the owner renews, finishes or
+/// abandons; once the lease lapses (boundary inclusive, an entry without a
+/// lease counts as lapsed), a begin with the same fingerprint takes the key
+/// over, keeping `created` and `expires_at`, while another fingerprint, a
+/// finished key or a live lease refuse it.
+pub async fn idempotency_lease<S: Store + ?Sized>(store: &S) {
+    const C: &str = "idempotency_lease";
+    let key = "conformance-024/account/key";
+    let first = entry(key, "fp-A", t0(), 3600);
+    let lease = at(60);
+    expect_eq(C, "the lease", first.lease_until, Some(lease));
+    ok(C, "begin", store.begin_idempotency(first.clone()).await);
+    let retry = |owner: &str, fp: &str, when: DateTime<Utc>| IdempotencyEntry {
+        owner: owner.to_string(),
+        lease_until: Some(when + Duration::seconds(60)),
+        ..entry(key, fp, when, 3600)
+    };
+    // While the lease holds, nobody takes over, even one nanosecond before it ends.
+    let early = lease - Duration::nanoseconds(1);
+    expect_eq(
+        C,
+        "takeover one nanosecond before the lease ends",
+        ok(
+            C,
+            "begin",
+            store
+                .begin_idempotency(retry("owner-B", "fp-A", early))
+                .await,
+        ),
+        false,
+    );
+    // Only the owner renews.
+    expect_eq(
+        C,
+        "renew by another owner",
+        ok(
+            C,
+            "renew",
+            store.renew_idempotency(key, "owner-B", at(500)).await,
+        ),
+        false,
+    );
+    expect_eq(
+        C,
+        "lease after a refused renew",
+        ok(C, "get", store.get_idempotency(key).await).and_then(|e| e.lease_until),
+        Some(lease),
+    );
+    expect_eq(
+        C,
+        "renew by the owner",
+        ok(
+            C,
+            "renew",
+            store.renew_idempotency(key, "owner-of-fp-A", at(120)).await,
+        ),
+        true,
+    );
+    expect_eq(
+        C,
+        "takeover under a renewed lease",
+        ok(
+            C,
+            "begin",
+            store
+                .begin_idempotency(retry("owner-B", "fp-A", at(100)))
+                .await,
+        ),
+        false,
+    );
+    // Lapsed (exactly at its end): another fingerprint still may not take it.
+    expect_eq(
+        C,
+        "takeover with another fingerprint",
+        ok(
+            C,
+            "begin",
+            store
+                .begin_idempotency(retry("owner-B", "fp-B", at(120)))
+                .await,
+        ),
+        false,
+    );
+    expect_eq(
+        C,
+        "takeover of a lapsed lease",
+        ok(
+            C,
+            "begin",
+            store
+                .begin_idempotency(retry("owner-B", "fp-A", at(120)))
+                .await,
+        ),
+        true,
+    );
+    let mut taken = first.clone();
+    taken.owner = "owner-B".into();
+    taken.lease_until = Some(at(180));
+    expect_eq(
+        C,
+        "entry after a takeover (created and expiry kept)",
+        ok(C, "get", store.get_idempotency(key).await),
+        Some(taken.clone()),
+    );
+    // The old owner lost the key: it can neither renew, finish nor abandon it.
+    expect_eq(
+        C,
+        "renew by the old owner",
+        ok(
+            C,
+            "renew",
+            store.renew_idempotency(key, "owner-of-fp-A", at(900)).await,
+        ),
+        false,
+    );
+    let res = store
+        .finish_idempotency(key, "owner-of-fp-A", json!("old"))
+        .await;
+    expect_key_conflict(C, "finish by the old owner", res, key);
+    ok(
+        C,
+        "abandon by the old owner",
+        store.abandon_idempotency(key, "owner-of-fp-A").await,
+    );
+    expect_eq(
+        C,
+        "entry after the old owner's finish and abandon",
+        ok(C, "get", store.get_idempotency(key).await),
+        Some(taken.clone()),
+    );
+    // A renew to `now` lets the key go at once.
+    expect_eq(
+        C,
+        "renew to now",
+        ok(
+            C,
+            "renew",
+            store.renew_idempotency(key, "owner-B", at(130)).await,
+        ),
+        true,
+    );
+    expect_eq(
+        C,
+        "takeover right after a release",
+        ok(
+            C,
+            "begin",
+            store
+                .begin_idempotency(retry("owner-C", "fp-A", at(130)))
+                .await,
+        ),
+        true,
+    );
+    ok(
+        C,
+        "finish by the new owner",
+        store
+            .finish_idempotency(key, "owner-C", json!("done"))
+            .await,
+    );
+    // Finished: no takeover, no renew, whatever the lease says.
+    expect_eq(
+        C,
+        "takeover of a finished key",
+        ok(
+            C,
+            "begin",
+            store
+                .begin_idempotency(retry("owner-D", "fp-A", at(3000)))
+                .await,
+        ),
+        false,
+    );
+    expect_eq(
+        C,
+        "renew of a finished key",
+        ok(
+            C,
+            "renew",
+            store.renew_idempotency(key, "owner-C", at(4000)).await,
+        ),
+        false,
+    );
+    expect_eq(
+        C,
+        "response after everything",
+        ok(C, "get", store.get_idempotency(key).await).and_then(|e| e.response),
+        Some(json!("done")),
+    );
+    // An expired pending entry is replaced by any request (a fresh begin).
+    let other = "conformance-024/account/expired-pending";
+    ok(
+        C,
+        "begin",
+        store
+            .begin_idempotency(entry(other, "fp-A", t0(), 30))
+            .await,
+    );
+    let fresh = IdempotencyEntry {
+        owner: "owner-E".into(),
+        ..entry(other, "fp-E", at(30), 3600)
+    };
+    expect_eq(
+        C,
+        "begin over an expired pending entry",
+        ok(C, "begin", store.begin_idempotency(fresh.clone()).await),
+        true,
+    );
+    expect_eq(
+        C,
+        "entry after replacing an expired pending one",
+        ok(C, "get", store.get_idempotency(other).await),
+        Some(fresh),
+    );
+    // An entry without a lease (stored before leases) may be taken over at once.
+    let legacy = "conformance-024/account/no-lease";
+    let old = IdempotencyEntry {
+        owner: String::new(),
+        lease_until: None,
+        ..entry(legacy, "fp-A", t0(), 3600)
+    };
+    ok(C, "begin", store.begin_idempotency(old.clone()).await);
+    expect_eq(
+        C,
+        "entry without a lease reads back",
+        ok(C, "get", store.get_idempotency(legacy).await),
+        Some(old),
+    );
+    expect_eq(
+        C,
+        "takeover of an entry without a lease",
+        ok(
+            C,
+            "begin",
+            store
+                .begin_idempotency(IdempotencyEntry {
+                    key: legacy.into(),
+                    ..retry("owner-F", "fp-A", at(1))
+                })
+                .await,
+        ),
+        true,
+    );
+}
+
+async fn progress_of<S: Store + ?Sized>(
+    check: &str,
+    store: &S,
+    key: &str,
+) -> Option<std::collections::BTreeMap<String, Committed>> {
+    ok(check, "get", store.get_idempotency(key).await).map(|e| e.progress)
+}
+
+fn committed(revision: Revision, outcome: Value) -> Committed {
+    Committed { revision, outcome }
+}
+
+/// A journaled batch records, in the entry's progress, the new revision and
+/// the given outcome of exactly the writes that succeeded, atomically with
+/// them: nothing for a refused atomic batch, nothing for a key that is not
+/// pending (its writes still apply), first record wins. A takeover keeps the
+/// progress; finish, abandon, purge and replacing an expired entry drop it.
+pub async fn idempotency_journal<S: Store + ?Sized>(store: &S) {
+    const C: &str = "idempotency_journal";
+    let key = "conformance-025/account/key";
+    let a = account(25, "a");
+    let (n1, n2, n3, n4) = (num(25, 1), num(25, 2), num(25, 3), num(25, 4));
+    ok(
+        C,
+        "insert",
+        store
+            .insert(record(n2, NumberState::Reserved, Some(&a), t0()))
+            .await,
+    );
+    ok(
+        C,
+        "begin",
+        store
+            .begin_idempotency(entry(key, "fp-A", t0(), 3600))
+            .await,
+    );
+    let journal = |outcomes: Vec<Option<Value>>| Journal {
+        key: key.to_string(),
+        outcomes,
+    };
+    // Per item: n1 inserted, n2 updated, n3 refused (not stored), n4 inserted without an outcome.
+    let writes = vec![
+        Write::Insert(record(n1, NumberState::Reserved, Some(&a), t0())),
+        Write::Update {
+            record: record(n2, NumberState::InService, Some(&a), t0()),
+            expected: Revision(1),
+        },
+        Write::Update {
+            record: record(n3, NumberState::InService, Some(&a), t0()),
+            expected: Revision(1),
+        },
+        Write::Insert(record(n4, NumberState::Reserved, Some(&a), t0())),
+    ];
+    let outcomes = vec![
+        Some(json!({"n": 1})),
+        Some(json!({"n": 2, "z": [1], "a": null})),
+        Some(json!(3)),
+        None,
+    ];
+    let results = ok(
+        C,
+        "journaled batch",
+        store
+            .write_batch_journaled(writes, BatchMode::PerItem, &journal(outcomes))
+            .await,
+    );
+    expect_eq(C, "first result", results[0].clone(), Ok(Revision(1)));
+    expect_eq(C, "second result", results[1].clone(), Ok(Revision(2)));
+    expect(C, "third write refused", results[2].is_err());
+    expect_eq(C, "fourth result", results[3].clone(), Ok(Revision(1)));
+    let mut want = std::collections::BTreeMap::new();
+    want.insert(n1.to_string(), committed(Revision(1), json!({"n": 1})));
+    want.insert(
+        n2.to_string(),
+        committed(Revision(2), json!({"n": 2, "z": [1], "a": null})),
+    );
+    expect_eq(
+        C,
+        "progress after a per-item batch",
+        progress_of(C, store, key).await,
+        Some(want.clone()),
+    );
+    let keys: Vec<String> = progress_of(C, store, key)
+        .await
+        .and_then(|p| p.get(n2.as_str()).cloned())
+        .and_then(|c| c.outcome.as_object().map(|m| m.keys().cloned().collect()))
+        .unwrap_or_default();
+    expect_eq(
+        C,
+        "key order of a recorded outcome",
+        keys,
+        vec!["n".to_string(), "z".into(), "a".into()],
+    );
+    // A refused atomic batch records nothing.
+    let writes = vec![
+        Write::Delete {
+            number: n4,
+            expected: Revision(1),
+        },
+        Write::Insert(record(n1, NumberState::Reserved, Some(&a), t0())),
+    ];
+    let results = ok(
+        C,
+        "refused atomic batch",
+        store
+            .write_batch_journaled(
+                writes,
+                BatchMode::Atomic,
+                &journal(vec![Some(json!(4)), Some(json!(5))]),
+            )
+            .await,
+    );
+    expect(
+        C,
+        "the atomic batch to be refused",
+        results.iter().all(|r| r.is_err()),
+    );
+    expect_eq(
+        C,
+        "progress after a refused atomic batch",
+        progress_of(C, store, key).await,
+        Some(want.clone()),
+    );
+    // A number already recorded keeps its first record; a delete records revision 0.
+    let writes = vec![
+        Write::Update {
+            record: record(n1, NumberState::InService, Some(&a), t0()),
+            expected: Revision(1),
+        },
+        Write::Delete {
+            number: n4,
+            expected: Revision(1),
+        },
+    ];
+    ok(
+        C,
+        "second journaled batch",
+        store
+            .write_batch_journaled(
+                writes,
+                BatchMode::Atomic,
+                &journal(vec![Some(json!("again")), Some(json!("gone"))]),
+            )
+            .await,
+    );
+    want.insert(n4.to_string(), committed(Revision::NEW, json!("gone")));
+    expect_eq(
+        C,
+        "progress after a second batch",
+        progress_of(C, store, key).await,
+        Some(want.clone()),
+    );
+    expect_eq(
+        C,
+        "the second batch's writes",
+        ok(C, "get", store.get_many(&[n1, n4]).await)
+            .into_iter()
+            .map(|r| r.map(|r| r.revision))
+            .collect::<Vec<_>>(),
+        vec![Some(Revision(2)), None],
+    );
+    // A takeover keeps the progress.
+    let takeover = IdempotencyEntry {
+        owner: "owner-B".into(),
+        ..entry(key, "fp-A", at(60), 3600)
+    };
+    expect_eq(
+        C,
+        "takeover",
+        ok(C, "begin", store.begin_idempotency(takeover).await),
+        true,
+    );
+    expect_eq(
+        C,
+        "progress after a takeover",
+        progress_of(C, store, key).await,
+        Some(want.clone()),
+    );
+    // Finish drops it; a journal on a finished key records nothing, its writes apply.
+    ok(
+        C,
+        "finish",
+        store.finish_idempotency(key, "owner-B", json!("all")).await,
+    );
+    expect_eq(
+        C,
+        "progress after finish",
+        progress_of(C, store, key).await,
+        Some(Default::default()),
+    );
+    let results = ok(
+        C,
+        "journaled batch on a finished key",
+        store
+            .write_batch_journaled(
+                vec![Write::Insert(record(
+                    n3,
+                    NumberState::Reserved,
+                    Some(&a),
+                    t0(),
+                ))],
+                BatchMode::PerItem,
+                &journal(vec![Some(json!(3))]),
+            )
+            .await,
+    );
+    expect_eq(
+        C,
+        "a write journaled to a finished key",
+        results,
+        vec![Ok(Revision(1))],
+    );
+    expect_eq(
+        C,
+        "progress of a finished key",
+        progress_of(C, store, key).await,
+        Some(Default::default()),
+    );
+    // A journal naming no stored key: the writes apply, nothing is created.
+    let ghost = Journal {
+        key: "conformance-025/account/ghost".into(),
+        outcomes: vec![Some(json!(1))],
+    };
+    let results = ok(
+        C,
+        "journaled batch on a ghost key",
+        store
+            .write_batch_journaled(
+                vec![Write::Delete {
+                    number: n3,
+                    expected: Revision(1),
+                }],
+                BatchMode::PerItem,
+                &ghost,
+            )
+            .await,
+    );
+    expect_eq(
+        C,
+        "a write journaled to no key",
+        results,
+        vec![Ok(Revision::NEW)],
+    );
+    expect_eq(
+        C,
+        "no entry for a ghost key",
+        ok(C, "get", store.get_idempotency(&ghost.key).await),
+        None,
+    );
+    // Abandon, purge and replacing an expired entry drop the progress with the entry.
+    let k2 = "conformance-025/account/abandoned";
+    let k3 = "conformance-025/account/expiring";
+    for k in [k2, k3] {
+        ok(
+            C,
+            "begin",
+            store.begin_idempotency(entry(k, "fp-A", t0(), 30)).await,
+        );
+        let n = if k == k2 { n1 } else { n2 };
+        let current = ok(C, "get", store.get(&n).await)
+            .map(|r| r.revision)
+            .unwrap_or(Revision::NEW);
+        ok(
+            C,
+            "journaled batch",
+            store
+                .write_batch_journaled(
+                    vec![Write::Update {
+                        record: record(n, NumberState::Reserved, Some(&a), t0()),
+                        expected: current,
+                    }],
+                    BatchMode::PerItem,
+                    &Journal {
+                        key: k.into(),
+                        outcomes: vec![Some(json!(k))],
+                    },
+                )
+                .await,
+        );
+        expect_eq(
+            C,
+            "progress recorded",
+            ok(C, "get", store.get_idempotency(k).await).map(|e| e.progress.len()),
+            Some(1),
+        );
+    }
+    ok(
+        C,
+        "abandon",
+        store.abandon_idempotency(k2, "owner-of-fp-A").await,
+    );
+    ok(
+        C,
+        "begin again",
+        store.begin_idempotency(entry(k2, "fp-A", at(1), 30)).await,
+    );
+    expect_eq(
+        C,
+        "progress of a key begun again after abandon",
+        ok(C, "get", store.get_idempotency(k2).await).map(|e| e.progress),
+        Some(Default::default()),
+    );
+    expect_eq(
+        C,
+        "replace an expired entry",
+        ok(
+            C,
+            "begin",
+            store.begin_idempotency(entry(k3, "fp-B", at(30), 30)).await,
+        ),
+        true,
+    );
+    expect_eq(
+        C,
+        "progress after replacing an expired entry",
+        ok(C, "get", store.get_idempotency(k3).await).map(|e| e.progress),
+        Some(Default::default()),
+    );
+    ok(
+        C,
+        "journal again",
+        store
+            .write_batch_journaled(
+                vec![Write::Insert(record(
+                    num(25, 9),
+                    NumberState::Reserved,
+                    Some(&a),
+                    t0(),
+                ))],
+                BatchMode::PerItem,
+                &Journal {
+                    key: k3.into(),
+                    outcomes: vec![Some(json!(9))],
+                },
+            )
+            .await,
+    );
+    ok(C, "purge", store.purge_idempotency(at(100)).await);
+    ok(
+        C,
+        "begin after purge",
+        store
+            .begin_idempotency(entry(k3, "fp-B", at(100), 30))
+            .await,
+    );
+    expect_eq(
+        C,
+        "progress of a key begun again after purge",
+        ok(C, "get", store.get_idempotency(k3).await).map(|e| e.progress),
+        Some(Default::default()),
+    );
+}
+
+/// Many callers take over one lapsed key at once: exactly one succeeds, and
+/// the entry names it as owner.
+pub async fn concurrent_idempotency_takeover<S: Store + ?Sized>(store: &S) {
+    const C: &str = "concurrent_idempotency_takeover";
+    const TASKS: usize = 16;
+    let key = "conformance-026/key";
+    ok(
+        C,
+        "begin",
+        store.begin_idempotency(entry(key, "fp", t0(), 3600)).await,
+    );
+    let tasks: Vec<Task<'_, bool>> = (0..TASKS)
+        .map(|t| {
+            Box::pin(async move {
+                let e = IdempotencyEntry {
+                    owner: format!("owner-{t}"),
+                    ..entry(key, "fp", at(60), 3600)
+                };
+                ok(C, "begin", store.begin_idempotency(e).await)
+            }) as Task<'_, bool>
+        })
+        .collect();
+    let results = join_all(tasks).await;
+    let winners: Vec<usize> = (0..TASKS).filter(|t| results[*t]).collect();
+    expect_eq(C, "winners of one lapsed key", winners.len(), 1);
+    expect_eq(
+        C,
+        "the owner is the winner",
+        ok(C, "get", store.get_idempotency(key).await).map(|e| e.owner),
+        winners.first().map(|w| format!("owner-{w}")),
     );
 }
 

@@ -2,7 +2,11 @@
 //!
 //! Everything lives behind one `RwLock`. Records sit in an ordered map keyed by
 //! number, with secondary ordered indexes per owner, per state and by expiry,
-//! so a listing page costs O(log n + page) whatever the account's size. A map of
+//! so a listing page costs O(log n + page) whatever the account's size. A page
+//! whose filters match few records scans in chunks of 1,024 records, each under
+//! its own read lock, yielding to the executor in between, so a long scan holds
+//! neither the lock nor a runtime thread for long (and
+//! [`ListQuery::scan_limit`] bounds it). A map of
 //! tombstones keeps the last revision of every deleted number (and when it was
 //! deleted), so a number inserted again never reuses a revision, until
 //! [`Store::purge_tombstones`] drops the tombstone.
@@ -16,13 +20,15 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    matches_query, BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult,
+    matches_query, BatchMode, Committed, IdempotencyEntry, Journal, ListQuery, Page, Store, Write,
+    WriteResult,
 };
 use crate::account::AccountId;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
+use crate::util::yield_now;
 
 /// An in-memory [`Store`]; forgets everything when dropped.
 ///
@@ -130,6 +136,74 @@ impl Inner {
             .map_or(Revision::NEW, |(rev, _)| *rev)
     }
 
+    /// Applies a batch as [`Store::write_batch`] documents.
+    fn batch(&mut self, writes: Vec<Write>, mode: BatchMode) -> Vec<WriteResult> {
+        let inner = self;
+        match mode {
+            BatchMode::PerItem => writes
+                .into_iter()
+                .map(|w| match inner.check(&w) {
+                    Some(e) => Err(e),
+                    None => Ok(inner.apply(w)),
+                })
+                .collect(),
+            BatchMode::Atomic => {
+                // Check against the state the batch itself produces, so two writes
+                // to one number in one batch behave as they would in sequence: per
+                // number, its stored revision (if stored) and its tombstone.
+                let mut shadow: HashMap<PhoneNumber, (Option<Revision>, Revision)> = HashMap::new();
+                let mut errors: Vec<Option<Error>> = Vec::with_capacity(writes.len());
+                for w in &writes {
+                    let n = w.number();
+                    let (current, tombstone) = match shadow.get(&n) {
+                        Some(s) => *s,
+                        None => (
+                            inner.records.get(&n).map(|r| r.revision),
+                            inner.tombstone(&n),
+                        ),
+                    };
+                    let (err, after) = match (w, current) {
+                        (Write::Insert(_), Some(_)) => (
+                            Some(Error::NumberExists {
+                                number: n.to_string(),
+                            }),
+                            (current, tombstone),
+                        ),
+                        (Write::Insert(_), None) => (None, (Some(tombstone.next()), tombstone)),
+                        (Write::Update { expected, .. }, Some(r)) if r == *expected => {
+                            (None, (Some(r.next()), tombstone))
+                        }
+                        (Write::Delete { expected, .. }, Some(r)) if r == *expected => {
+                            (None, (None, tombstone.max(r)))
+                        }
+                        _ => (
+                            Some(Error::Conflict {
+                                number: n.to_string(),
+                                reason: "stale revision".into(),
+                            }),
+                            (current, tombstone),
+                        ),
+                    };
+                    shadow.insert(n, after);
+                    errors.push(err);
+                }
+                if errors.iter().any(Option::is_some) {
+                    return errors
+                        .into_iter()
+                        .zip(writes.iter())
+                        .map(|(e, w)| {
+                            Err(e.unwrap_or_else(|| Error::Conflict {
+                                number: w.number().to_string(),
+                                reason: super::BATCH_ABORTED.into(),
+                            }))
+                        })
+                        .collect();
+                }
+                writes.into_iter().map(|w| Ok(inner.apply(w))).collect()
+            }
+        }
+    }
+
     /// Applies a write that `check` accepted.
     fn apply(&mut self, w: Write) -> Revision {
         match w {
@@ -175,6 +249,110 @@ fn range_from<'a>(
         .take_while(move |n| prefix.is_none_or(|p| n.as_str().starts_with(p)))
 }
 
+/// Records one listing chunk examines at most before it lets go of the lock
+/// and yields (a few milliseconds of work).
+const SCAN_CHUNK: usize = 1024;
+
+/// Where one chunk of a listing scan stopped.
+enum Stop {
+    /// The page is complete; the next page starts at this number (`None`:
+    /// nothing more matches).
+    Done(Option<PhoneNumber>),
+    /// The chunk's budget ran out; this number is the first not examined.
+    Paused(PhoneNumber),
+}
+
+/// The numbers a listing examines, in order, from `lower` (inclusive): through
+/// the expiry index for expiry sweeps, the owner (or state) indexes when the
+/// query names owners (or states), every record otherwise.
+fn candidates<'a>(
+    inner: &'a Inner,
+    query: &'a ListQuery,
+    lower: &'a str,
+) -> Box<dyn Iterator<Item = PhoneNumber> + 'a> {
+    let prefix = query.prefix.as_deref();
+    if let Some(t) = query.expires_before {
+        let mut numbers: Vec<PhoneNumber> = inner
+            .by_expiry
+            .iter()
+            .take_while(|(e, _)| *e <= t)
+            .map(|(_, n)| *n)
+            .filter(|n| n.as_str() >= lower)
+            .collect();
+        numbers.sort();
+        return Box::new(numbers.into_iter());
+    }
+    if query.accounts.is_empty() && query.states.is_empty() {
+        return Box::new(
+            inner
+                .records
+                .range::<str, _>((Bound::Included(lower), Bound::Unbounded))
+                .map(|(n, _)| *n)
+                .take_while(move |n| prefix.is_none_or(|p| n.as_str().starts_with(p))),
+        );
+    }
+    let sets: Vec<&BTreeSet<PhoneNumber>> = if !query.accounts.is_empty() {
+        query
+            .accounts
+            .iter()
+            .filter_map(|a| inner.by_account.get(a))
+            .collect()
+    } else {
+        query
+            .states
+            .iter()
+            .filter_map(|s| inner.by_state.get(s))
+            .collect()
+    };
+    let mut iters: Vec<_> = sets
+        .into_iter()
+        .map(|s| range_from(s, lower, prefix).peekable())
+        .collect();
+    // Merge the ordered sets lazily: repeatedly take the smallest head.
+    Box::new(std::iter::from_fn(move || {
+        let n = iters.iter_mut().filter_map(|it| it.peek().copied()).min()?;
+        let n = *n;
+        // A number sits in one owner set and one state set, but a query may
+        // name the same account or state twice: advance every source past it.
+        for it in iters.iter_mut() {
+            while it.peek().is_some_and(|m| **m == n) {
+                it.next();
+            }
+        }
+        Some(n)
+    }))
+}
+
+/// Examines at most `budget` candidates from `lower`, adding matches to `out`
+/// until it holds `limit` records and the number after them is known.
+fn scan(
+    inner: &Inner,
+    query: &ListQuery,
+    lower: &str,
+    budget: usize,
+    limit: usize,
+    out: &mut Vec<NumberRecord>,
+    scanned: &mut usize,
+) -> Stop {
+    for (used, n) in candidates(inner, query, lower).enumerate() {
+        if used == budget {
+            return Stop::Paused(n);
+        }
+        *scanned += 1;
+        let Some(r) = inner.records.get(&n) else {
+            continue;
+        };
+        if !matches_query(r, query) {
+            continue;
+        }
+        if out.len() == limit {
+            return Stop::Done(Some(n));
+        }
+        out.push(r.clone());
+    }
+    Stop::Done(None)
+}
+
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -211,170 +389,71 @@ impl Store for MemoryStore {
     }
 
     async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
+        Ok(self.write().batch(writes, mode))
+    }
+
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
         let mut inner = self.write();
-        match mode {
-            BatchMode::PerItem => Ok(writes
-                .into_iter()
-                .map(|w| match inner.check(&w) {
-                    Some(e) => Err(e),
-                    None => Ok(inner.apply(w)),
-                })
-                .collect()),
-            BatchMode::Atomic => {
-                // Check against the state the batch itself produces, so two writes
-                // to one number in one batch behave as they would in sequence: per
-                // number, its stored revision (if stored) and its tombstone.
-                let mut shadow: HashMap<PhoneNumber, (Option<Revision>, Revision)> = HashMap::new();
-                let mut errors: Vec<Option<Error>> = Vec::with_capacity(writes.len());
-                for w in &writes {
-                    let n = w.number();
-                    let (current, tombstone) = match shadow.get(&n) {
-                        Some(s) => *s,
-                        None => (
-                            inner.records.get(&n).map(|r| r.revision),
-                            inner.tombstone(&n),
-                        ),
-                    };
-                    let (err, after) = match (w, current) {
-                        (Write::Insert(_), Some(_)) => (
-                            Some(Error::NumberExists {
-                                number: n.to_string(),
-                            }),
-                            (current, tombstone),
-                        ),
-                        (Write::Insert(_), None) => (None, (Some(tombstone.next()), tombstone)),
-                        (Write::Update { expected, .. }, Some(r)) if r == *expected => {
-                            (None, (Some(r.next()), tombstone))
-                        }
-                        (Write::Delete { expected, .. }, Some(r)) if r == *expected => {
-                            (None, (None, tombstone.max(r)))
-                        }
-                        _ => (
-                            Some(Error::Conflict {
-                                number: n.to_string(),
-                                reason: "stale revision".into(),
-                            }),
-                            (current, tombstone),
-                        ),
-                    };
-                    shadow.insert(n, after);
-                    errors.push(err);
+        let numbers: Vec<PhoneNumber> = writes.iter().map(Write::number).collect();
+        let results = inner.batch(writes, mode);
+        if let Some(entry) = inner
+            .idempotency
+            .get_mut(&journal.key)
+            .filter(|e| e.response.is_none())
+        {
+            for (i, (number, result)) in numbers.iter().zip(&results).enumerate() {
+                if let (Ok(revision), Some(Some(outcome))) = (result, journal.outcomes.get(i)) {
+                    entry
+                        .progress
+                        .entry(number.to_string())
+                        .or_insert_with(|| Committed {
+                            revision: *revision,
+                            outcome: outcome.clone(),
+                        });
                 }
-                if errors.iter().any(Option::is_some) {
-                    return Ok(errors
-                        .into_iter()
-                        .zip(writes.iter())
-                        .map(|(e, w)| {
-                            Err(e.unwrap_or_else(|| Error::Conflict {
-                                number: w.number().to_string(),
-                                reason: super::BATCH_ABORTED.into(),
-                            }))
-                        })
-                        .collect());
-                }
-                Ok(writes.into_iter().map(|w| Ok(inner.apply(w))).collect())
             }
         }
+        Ok(results)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
-        let inner = self.read();
         let limit = query.limit.max(1);
-        let prefix = query.prefix.as_deref();
-        let lower: String = match (&query.start_key, prefix) {
+        let scan_limit = query.scan_limit.map(|s| s.max(1));
+        let mut lower: String = match (&query.start_key, query.prefix.as_deref()) {
             (Some(s), Some(p)) => std::cmp::max(s.as_str(), p).to_string(),
             (Some(s), None) => s.as_str().to_string(),
             (None, Some(p)) => p.to_string(),
             (None, None) => String::new(),
         };
         let mut out: Vec<NumberRecord> = Vec::with_capacity(limit.saturating_add(1).min(1024));
-        let push = |n: &PhoneNumber, out: &mut Vec<NumberRecord>| {
-            if let Some(r) = inner.records.get(n) {
-                if matches_query(r, query) {
-                    out.push(r.clone());
-                }
-            }
-        };
-
-        if let Some(t) = query.expires_before {
-            // Expiry sweeps: walk the expiry index, then order by number.
-            let mut numbers: Vec<PhoneNumber> = inner
-                .by_expiry
-                .iter()
-                .take_while(|(e, _)| *e <= t)
-                .map(|(_, n)| *n)
-                .filter(|n| n.as_str() >= lower.as_str())
-                .collect();
-            numbers.sort();
-            for n in &numbers {
-                if out.len() > limit {
-                    break;
-                }
-                push(n, &mut out);
-            }
-        } else if !query.accounts.is_empty() || !query.states.is_empty() {
-            // Merge the per-owner (or per-state) ordered sets lazily: each source is
-            // already sorted, so repeatedly take the smallest head.
-            let sets: Vec<&BTreeSet<PhoneNumber>> = if !query.accounts.is_empty() {
-                query
-                    .accounts
-                    .iter()
-                    .filter_map(|a| inner.by_account.get(a))
-                    .collect()
-            } else {
-                query
-                    .states
-                    .iter()
-                    .filter_map(|s| inner.by_state.get(s))
-                    .collect()
+        let mut scanned = 0usize;
+        // The scan runs in chunks, each under its own read lock, yielding in
+        // between: a long scan never holds the lock (writers) or the thread
+        // (other tasks) for more than one chunk.
+        let next_start_key = loop {
+            let budget = scan_limit.map_or(SCAN_CHUNK, |s| (s - scanned).min(SCAN_CHUNK));
+            let stop = {
+                let inner = self.read();
+                scan(&inner, query, &lower, budget, limit, &mut out, &mut scanned)
             };
-            let mut iters: Vec<_> = sets
-                .iter()
-                .map(|s| range_from(s, &lower, prefix).peekable())
-                .collect();
-            loop {
-                if out.len() > limit {
-                    break;
+            match stop {
+                Stop::Done(next) => break next,
+                Stop::Paused(at) if scan_limit.is_some_and(|s| scanned >= s) => break Some(at),
+                Stop::Paused(at) => {
+                    lower = at.as_str().to_string();
+                    yield_now().await;
                 }
-                let mut best: Option<PhoneNumber> = None;
-                for it in iters.iter_mut() {
-                    if let Some(n) = it.peek() {
-                        if best.as_ref().is_none_or(|b| *n < b) {
-                            best = Some(**n);
-                        }
-                    }
-                }
-                let Some(n) = best else { break };
-                // A number sits in one owner set and one state set, but a query may
-                // name the same account or state twice: advance every source past it.
-                for it in iters.iter_mut() {
-                    while it.peek().is_some_and(|m| **m == n) {
-                        it.next();
-                    }
-                }
-                push(&n, &mut out);
             }
-        } else {
-            for (n, _) in inner
-                .records
-                .range::<str, _>((Bound::Included(lower.as_str()), Bound::Unbounded))
-                .take_while(|(n, _)| prefix.is_none_or(|p| n.as_str().starts_with(p)))
-            {
-                if out.len() > limit {
-                    break;
-                }
-                push(n, &mut out);
-            }
-        }
-
-        let next_start_key = if out.len() > limit {
-            out.pop().map(|r| r.number)
-        } else {
-            None
         };
         Ok(Page {
             records: out,
             next_start_key,
+            scanned,
         })
     }
 
@@ -408,42 +487,67 @@ impl Store for MemoryStore {
         Ok(self.read().idempotency.get(key).cloned())
     }
 
-    async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
+    async fn begin_idempotency(&self, mut entry: IdempotencyEntry) -> Result<bool> {
         let mut inner = self.write();
-        match inner.idempotency.get(&entry.key) {
-            Some(existing) if existing.expires_at > entry.created => Ok(false),
+        match inner.idempotency.get_mut(&entry.key) {
+            Some(existing) if existing.expires_at > entry.created => {
+                let takeover = existing.response.is_none()
+                    && existing.fingerprint == entry.fingerprint
+                    && existing.lease_lapsed(entry.created);
+                if takeover {
+                    existing.owner = entry.owner;
+                    existing.lease_until = entry.lease_until;
+                }
+                Ok(takeover)
+            }
             _ => {
+                entry.progress.clear();
                 inner.idempotency.insert(entry.key.clone(), entry);
                 Ok(true)
             }
         }
     }
 
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut inner = self.write();
         match inner.idempotency.get_mut(key) {
-            Some(e) if e.fingerprint == fingerprint => {
+            Some(e) if e.response.is_none() && e.owner == owner => {
+                e.lease_until = Some(lease_until);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        let mut inner = self.write();
+        match inner.idempotency.get_mut(key) {
+            Some(e) if e.response.is_none() && e.owner == owner => {
                 e.response = Some(response);
+                e.progress.clear();
                 Ok(())
             }
-            Some(_) => Err(Error::Conflict {
+            found => Err(Error::Conflict {
                 number: key.to_string(),
-                reason: "idempotency key reused with a different request".into(),
-            }),
-            None => Err(Error::Conflict {
-                number: key.to_string(),
-                reason: "idempotency key not begun".into(),
+                reason: super::finish_refused(found.is_some()).into(),
             }),
         }
     }
 
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        self.write().idempotency.remove(key);
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        let mut inner = self.write();
+        if inner
+            .idempotency
+            .get(key)
+            .is_some_and(|e| e.response.is_none() && e.owner == owner)
+        {
+            inner.idempotency.remove(key);
+        }
         Ok(())
     }
 
@@ -507,6 +611,59 @@ mod tests {
             (got.revision, &got.public["tag"]),
             (Revision(5), &Value::from("e"))
         );
+    }
+
+    /// Polls `fut` once with a waker that does nothing.
+    fn poll_once<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+        fut.poll(&mut std::task::Context::from_waker(&waker))
+    }
+
+    #[tokio::test]
+    async fn a_long_scan_yields_between_chunks() {
+        let store = MemoryStore::new();
+        let records: Vec<Write> = (0..3 * SCAN_CHUNK as u32)
+            .map(|i| Write::Insert(record(i, "a")))
+            .collect();
+        store
+            .write_batch(records, BatchMode::PerItem)
+            .await
+            .unwrap();
+        // Nothing was created tomorrow: without a bound the scan reads every
+        // record, but never more than one chunk in one poll.
+        let query = ListQuery {
+            created_from: Some(Utc::now() + chrono::Duration::days(1)),
+            prefix: Some("+1415555".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let mut polls = 1;
+        let page = {
+            let mut list = std::pin::pin!(store.list(&query));
+            loop {
+                match poll_once(list.as_mut()) {
+                    std::task::Poll::Ready(page) => break page.unwrap(),
+                    std::task::Poll::Pending => polls += 1,
+                }
+            }
+        };
+        assert_eq!(polls, 3, "one poll per chunk of {SCAN_CHUNK} records");
+        assert!(page.records.is_empty());
+        assert_eq!(page.next_start_key, None);
+        assert_eq!(page.scanned, 3 * SCAN_CHUNK);
+        // A scan limit stops the page at once, with where to continue.
+        let bounded = ListQuery {
+            scan_limit: Some(100),
+            ..query
+        };
+        let page = store.list(&bounded).await.unwrap();
+        assert!(page.records.is_empty());
+        assert_eq!(page.next_start_key, Some(number(100)));
+        assert_eq!(page.scanned, 100);
     }
 
     #[tokio::test]

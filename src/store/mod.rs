@@ -5,7 +5,8 @@
 //! the store sees the same thing:
 //! - number records ([`NumberRecord`]), including `discovery` entries left by
 //!   searches (they carry an `expires_at` and never show in listings);
-//! - idempotency entries ([`IdempotencyEntry`]).
+//! - idempotency entries ([`IdempotencyEntry`]), with the per-number outcomes
+//!   a keyed request committed ([`Committed`]).
 //!
 //! Every write of a record is conditional: an insert fails if the number exists,
 //! an update or delete fails unless the stored revision is the one the caller
@@ -16,6 +17,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::account::AccountId;
@@ -154,6 +157,18 @@ pub struct ListQuery {
     pub start_key: Option<PhoneNumber>,
     /// At most this many records (0 is treated as 1).
     pub limit: usize,
+    /// At most this many stored records are examined for this page (0 is
+    /// treated as 1; `None`: no bound). A listing whose filters match few
+    /// records would otherwise read every record of the accounts on one call.
+    ///
+    /// The records a listing examines are those of `accounts` (every record
+    /// when `accounts` is empty) from `start_key` on, within `prefix`, in
+    /// number order; a store may examine fewer (through an index of another
+    /// filter). When the bound stops a page before it is full, the page holds
+    /// what matched so far (possibly nothing) and `next_start_key` is the first
+    /// number not examined: the walk continues from there, and no matching
+    /// number is skipped.
+    pub scan_limit: Option<usize>,
 }
 
 /// A page of records and the key to continue from.
@@ -170,10 +185,25 @@ pub struct Page {
     /// The first number of the next page: the smallest matching number after
     /// the last record of this page, or `None` when there is none (so a
     /// `Some` promises, at the time of the listing, a non-empty next page).
+    /// When [`ListQuery::scan_limit`] stopped the page early, it is instead the
+    /// first number not examined, which may not match: the next page may then
+    /// be empty too, and the walk goes on until `None`.
     pub next_start_key: Option<PhoneNumber>,
+    /// How many stored records the store examined for this page, the number
+    /// after the page (when found) included. With a
+    /// [`ListQuery::scan_limit`] it is exact and at most that bound; without
+    /// one, at least the number of records returned.
+    pub scanned: usize,
 }
 
 /// A remembered result of an operation called with an idempotency key.
+///
+/// While the first call runs, the entry is *pending* (`response` is `None`)
+/// and held by one attempt: `owner`, a token unique to that attempt, until
+/// `lease_until`. The holder renews the lease while it works
+/// ([`Store::renew_idempotency`]); if it dies, the lease lapses and a retry
+/// with the same request takes the key over ([`Store::begin_idempotency`]),
+/// finding in `progress` every number the dead attempt committed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdempotencyEntry {
     /// The caller's key (scoped by the manager to the acting account).
@@ -186,6 +216,49 @@ pub struct IdempotencyEntry {
     pub created: DateTime<Utc>,
     /// When the key may be forgotten.
     pub expires_at: DateTime<Utc>,
+    /// The attempt holding the pending key (empty in entries stored before
+    /// keys had owners).
+    #[serde(default)]
+    pub owner: String,
+    /// Until when `owner` holds the pending key; `None` in entries stored
+    /// before keys had leases, which count as lapsed.
+    #[serde(default)]
+    pub lease_until: Option<DateTime<Utc>>,
+    /// What the request committed so far, by number (E.164), each written in
+    /// the same transaction as the number's record (see
+    /// [`Store::write_batch_journaled`]). Empty once the entry is finished:
+    /// the response then says everything.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub progress: BTreeMap<String, Committed>,
+}
+
+impl IdempotencyEntry {
+    /// Whether the pending entry's lease has lapsed at `now` (an entry
+    /// without a lease counts as lapsed).
+    pub fn lease_lapsed(&self, now: DateTime<Utc>) -> bool {
+        self.lease_until.is_none_or(|l| l <= now)
+    }
+}
+
+/// One number's outcome, recorded by a keyed request in the same transaction
+/// as the number's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Committed {
+    /// The revision the write stored (`Revision::NEW` for a delete).
+    pub revision: Revision,
+    /// What the request recorded for the number.
+    pub outcome: Value,
+}
+
+/// What a keyed request records alongside a batch of writes (see
+/// [`Store::write_batch_journaled`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journal {
+    /// The idempotency key whose entry records the outcomes.
+    pub key: String,
+    /// One slot per write: what to record under the write's number if the
+    /// write succeeds (`None`: nothing).
+    pub outcomes: Vec<Option<Value>>,
 }
 
 /// Persistence for numbers. What a host implements to use its own database.
@@ -213,7 +286,12 @@ pub struct IdempotencyEntry {
 /// - `list` returns records sorted by number, starting at `start_key`
 ///   (inclusive), honouring every filter of [`ListQuery`] exactly as
 ///   [`matches_query`] does, and `next_start_key` is as documented on [`Page`];
-/// - idempotency entries are insert-if-absent (see each method);
+///   it examines at most [`ListQuery::scan_limit`] records when one is set, so
+///   that one call costs a bounded amount of work however few records match;
+/// - idempotency entries are insert-if-absent, a pending entry is changed
+///   only by its owner (or taken over once its lease lapsed), and a
+///   journaled batch records its outcomes atomically with its writes (see
+///   each method);
 /// - concurrent callers (tasks, threads, processes sharing the backend) never
 ///   lose an update: each conditional write is atomic.
 ///
@@ -230,22 +308,60 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Lists records in number order.
     async fn list(&self, query: &ListQuery) -> Result<Page>;
 
-    /// Reads an idempotency entry (expired ones may still be returned; the caller checks).
+    /// Reads an idempotency entry with its progress (expired ones may still be
+    /// returned; the caller checks).
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>>;
 
-    /// Inserts an entry if no entry with that key exists, or replaces the
-    /// existing one if it has expired at `entry.created` (its `expires_at` is at
-    /// or before `entry.created`); returns whether `entry` was stored. When
-    /// several callers begin the same key at once, exactly one gets `true`.
+    /// Begins (or takes over) a key; returns whether `entry` now holds it.
+    ///
+    /// - No entry with that key, or one that expired at `entry.created` (its
+    ///   `expires_at` is at or before `entry.created`): `entry` is stored as
+    ///   given, with no progress (an expired entry's progress goes with it).
+    /// - A pending entry (no response) with the same fingerprint whose lease
+    ///   lapsed at `entry.created` ([`IdempotencyEntry::lease_lapsed`]): a
+    ///   takeover. Only `owner` and `lease_until` are replaced; `created`,
+    ///   `expires_at` and the progress stay.
+    /// - Otherwise nothing changes and the answer is `false`.
+    ///
+    /// When several callers begin the same key at once, exactly one gets `true`.
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool>;
 
-    /// Stores the response of an entry begun with the same key and fingerprint.
-    async fn finish_idempotency(&self, key: &str, fingerprint: &str, response: Value)
-        -> Result<()>;
+    /// Extends the lease of a pending entry held by `owner` to `lease_until`
+    /// (an earlier instant shortens it: `now` lets it go at once); returns
+    /// whether it did (`false`: the key is finished, gone, or held by another).
+    async fn renew_idempotency(
+        &self,
+        key: &str,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool>;
 
-    /// Removes an entry (used when the first call failed before doing
-    /// anything). Removing a key that is not stored is not an error.
-    async fn abandon_idempotency(&self, key: &str) -> Result<()>;
+    /// Stores the response of a pending entry held by `owner` and drops its
+    /// progress. Fails with [`Error::Conflict`] when the key is not pending
+    /// under `owner` (not begun, abandoned, purged, finished, or taken over).
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()>;
+
+    /// Removes a pending entry held by `owner` (used when the call failed
+    /// before committing anything). Anything else (a key not stored, held by
+    /// another, or finished) is left alone, and is not an error.
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()>;
+
+    /// [`write_batch`](Store::write_batch), and in the same atomic step, for
+    /// each write that succeeded and whose `journal.outcomes` slot is `Some`,
+    /// records a [`Committed`] (the write's new revision and that value) under
+    /// the write's number in the progress of the entry `journal.key`.
+    ///
+    /// A number already in the progress keeps its first record. Nothing is
+    /// recorded when the entry is not stored or not pending (its writes still
+    /// apply), nor for a refused [`BatchMode::Atomic`] batch. So after a
+    /// crash, a number is in the progress exactly when its write committed.
+    /// Missing slots (fewer outcomes than writes) count as `None`.
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>>;
 
     /// Deletes idempotency entries that expired at or before `now`; returns how many.
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize>;
@@ -382,6 +498,15 @@ impl<'a, S: Store + ?Sized> Pages<'a, S> {
     }
 }
 
+/// Why a `finish_idempotency` was refused (`stored`: the key exists).
+pub(crate) fn finish_refused(stored: bool) -> &'static str {
+    if stored {
+        "idempotency key is not pending under this owner (finished, or taken over after its lease lapsed)"
+    } else {
+        "idempotency key was not begun (or was abandoned or purged)"
+    }
+}
+
 fn one(mut results: Vec<WriteResult>) -> Result<Revision> {
     results.pop().unwrap_or_else(|| {
         Err(Error::Internal {
@@ -407,18 +532,27 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
         (**self).begin_idempotency(entry).await
     }
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
-        (**self)
-            .finish_idempotency(key, fingerprint, response)
-            .await
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        (**self).renew_idempotency(key, owner, lease_until).await
     }
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        (**self).abandon_idempotency(key).await
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        (**self).finish_idempotency(key, owner, response).await
+    }
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        (**self).abandon_idempotency(key, owner).await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        (**self).write_batch_journaled(writes, mode, journal).await
     }
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
         (**self).purge_idempotency(now).await

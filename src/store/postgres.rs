@@ -10,16 +10,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, Row as _};
+use sqlx::{Connection as _, PgConnection, Row as _};
 
 use super::sql_common::{self, Arg, Dialect, Sql};
-use super::{BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult};
+use super::{BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult};
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 
 /// The schema version this library writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Attempts of a batch transaction that PostgreSQL aborts for a deadlock or a
 /// serialization failure.
@@ -27,7 +27,7 @@ const ATTEMPTS: usize = 4;
 
 /// Migrations, in order: version `i + 1` is `MIGRATIONS[i]`; `{s}` is the
 /// quoted schema.
-const MIGRATIONS: &[&[&str]] = &[V1, V2];
+const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
 
 /// Version 1: numbers and idempotency entries.
 const V1: &[&str] = &[
@@ -66,6 +66,22 @@ const V2: &[&str] = &[
         deleted_ns BIGINT NOT NULL
     )",
     "CREATE INDEX nm_tombstones_deleted ON {s}.nm_tombstones (deleted_ns)",
+];
+
+/// Version 3: a pending idempotency key has an owner and a lease, and the
+/// per-number outcomes a keyed request committed, written in the same
+/// transaction as the records. Entries from version 2 get no owner and no
+/// lease (so a pending one may be taken over at once).
+const V3: &[&str] = &[
+    "ALTER TABLE {s}.nm_idempotency ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE {s}.nm_idempotency ADD COLUMN lease_ns BIGINT",
+    "CREATE TABLE {s}.nm_idempotency_progress (
+        key TEXT NOT NULL,
+        number TEXT COLLATE \"C\" NOT NULL,
+        revision BIGINT NOT NULL,
+        outcome JSON NOT NULL,
+        PRIMARY KEY (key, number)
+    )",
 ];
 
 /// How [`PostgresStore::connect_with`] connects.
@@ -133,10 +149,16 @@ struct Statements {
     revisions_of: String,
     get_idempotency: String,
     begin_idempotency: String,
+    take_over_idempotency: String,
+    drop_stale_progress: String,
+    renew_idempotency: String,
     finish_idempotency: String,
-    fingerprint_of: String,
+    drop_progress: String,
+    entry_exists: String,
     abandon_idempotency: String,
+    purge_progress: String,
     purge_idempotency: String,
+    record_progress: String,
     purge_tombstones: String,
 }
 
@@ -144,6 +166,7 @@ impl Statements {
     fn new(s: &str) -> Self {
         let t = format!("{s}.nm_numbers");
         let i = format!("{s}.nm_idempotency");
+        let p = format!("{s}.nm_idempotency_progress");
         let d = format!("{s}.nm_tombstones");
         Statements {
             get_many: format!("SELECT number, revision, doc::text AS doc FROM {t} WHERE number = ANY($1)"),
@@ -201,18 +224,51 @@ impl Statements {
                  RETURNING number"
             ),
             revisions_of: format!("SELECT number, revision FROM {t} WHERE number = ANY($1)"),
-            get_idempotency: format!("SELECT entry::text AS entry, response::text AS response FROM {i} WHERE key = $1"),
+            // One statement, so the entry and its progress come from one snapshot.
+            get_idempotency: format!(
+                "SELECT i.entry::text AS entry, i.response::text AS response, i.owner, i.lease_ns,
+                        p.number, p.revision, p.outcome::text AS outcome
+                 FROM {i} AS i LEFT JOIN {p} AS p ON p.key = i.key WHERE i.key = $1"
+            ),
             begin_idempotency: format!(
-                "INSERT INTO {i} AS e (key, fingerprint, expires_ns, entry, response)
-                 VALUES ($1, $2, $3, $4::json, $5::json)
+                "INSERT INTO {i} AS e (key, fingerprint, expires_ns, entry, response, owner, lease_ns)
+                 VALUES ($1, $2, $3, $4::json, $5::json, $7, $8)
                  ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, expires_ns = EXCLUDED.expires_ns,
-                 entry = EXCLUDED.entry, response = EXCLUDED.response
+                 entry = EXCLUDED.entry, response = EXCLUDED.response, owner = EXCLUDED.owner,
+                 lease_ns = EXCLUDED.lease_ns
                  WHERE e.expires_ns <= $6"
             ),
-            finish_idempotency: format!("UPDATE {i} SET response = $1::json WHERE key = $2 AND fingerprint = $3"),
-            fingerprint_of: format!("SELECT fingerprint FROM {i} WHERE key = $1"),
-            abandon_idempotency: format!("DELETE FROM {i} WHERE key = $1"),
+            take_over_idempotency: format!(
+                "UPDATE {i} SET owner = $1, lease_ns = $2
+                 WHERE key = $3 AND expires_ns > $4 AND response IS NULL AND fingerprint = $5
+                 AND (lease_ns IS NULL OR lease_ns <= $4)"
+            ),
+            drop_stale_progress: format!(
+                "DELETE FROM {p} WHERE key = $1
+                 AND NOT EXISTS (SELECT 1 FROM {i} WHERE key = $1 AND expires_ns > $2)"
+            ),
+            renew_idempotency: format!(
+                "UPDATE {i} SET lease_ns = $1 WHERE key = $2 AND owner = $3 AND response IS NULL"
+            ),
+            finish_idempotency: format!(
+                "UPDATE {i} SET response = $1::json WHERE key = $2 AND owner = $3 AND response IS NULL"
+            ),
+            drop_progress: format!("DELETE FROM {p} WHERE key = $1"),
+            entry_exists: format!("SELECT 1 FROM {i} WHERE key = $1"),
+            abandon_idempotency: format!(
+                "DELETE FROM {i} WHERE key = $1 AND owner = $2 AND response IS NULL"
+            ),
+            purge_progress: format!(
+                "DELETE FROM {p} WHERE key IN (SELECT key FROM {i} WHERE expires_ns <= $1)"
+            ),
             purge_idempotency: format!("DELETE FROM {i} WHERE expires_ns <= $1"),
+            record_progress: format!(
+                "INSERT INTO {p} (key, number, revision, outcome)
+                 SELECT $1, u.number, u.revision, u.outcome::json
+                 FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS u(number, revision, outcome)
+                 WHERE EXISTS (SELECT 1 FROM {i} WHERE key = $1 AND response IS NULL)
+                 ON CONFLICT (key, number) DO NOTHING"
+            ),
             purge_tombstones: format!("DELETE FROM {d} WHERE deleted_ns < $1"),
             table: t,
         }
@@ -277,8 +333,8 @@ impl Statements {
 ///   and statements, which use only primary-key access, `ON CONFLICT`, `UNNEST`
 ///   and `= ANY`; run the conformance suite against them before relying on them.
 ///
-/// Schema (version 2, in the chosen schema; a schema at version 1 is upgraded
-/// in place on connect):
+/// Schema (version 3, in the chosen schema; a schema at version 1 or 2 is
+/// upgraded in place on connect):
 ///
 /// ```sql
 /// CREATE TABLE nm_numbers (
@@ -296,7 +352,16 @@ impl Statements {
 ///     fingerprint TEXT NOT NULL,
 ///     expires_ns  BIGINT NOT NULL,
 ///     entry       JSON NOT NULL,   -- the entry without its response
-///     response    JSON
+///     response    JSON,
+///     owner       TEXT NOT NULL DEFAULT '',   -- version 3: the attempt holding it
+///     lease_ns    BIGINT                      -- version 3: until when it holds it
+/// );
+/// CREATE TABLE nm_idempotency_progress (      -- version 3
+///     key         TEXT NOT NULL,                  -- the pending key
+///     number      TEXT COLLATE "C" NOT NULL,      -- a number its request committed
+///     revision    BIGINT NOT NULL,                -- the revision that write stored
+///     outcome     JSON NOT NULL,                  -- what the request recorded
+///     PRIMARY KEY (key, number)
 /// );
 /// CREATE TABLE nm_tombstones (      -- version 2
 ///     number      TEXT COLLATE "C" PRIMARY KEY,   -- a deleted number
@@ -347,9 +412,10 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) with
     /// the tables in schema `public`, creating and migrating them if needed.
     ///
-    /// Fails with [`Error::Database`] when the server cannot be reached, the
-    /// user lacks the rights to create the tables, or the schema was written by
-    /// a newer version of this library.
+    /// Fails with [`Error::Database`] when the server cannot be reached (at
+    /// once, with the reason in its cause: connection refused, authentication
+    /// failed, no such database), the user lacks the rights to create the
+    /// tables, or the schema was written by a newer version of this library.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(url, PostgresOptions::default()).await
     }
@@ -364,6 +430,27 @@ impl PostgresStore {
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self> {
         sql_common::require_tokio("postgres")?;
         let connect = PgConnectOptions::from_str(url).map_err(db("invalid connection URL"))?;
+        // One direct connection first: the pool retries a failing connect
+        // until its timeout and then reports only "pool timed out", losing
+        // why (connection refused, bad password, no such database).
+        let probe = crate::util::timeout(
+            options.acquire_timeout,
+            PgConnection::connect_with(&connect),
+        )
+        .await;
+        match probe {
+            None => {
+                return Err(Error::database(format!(
+                    "postgres: cannot connect: no answer within {:?}",
+                    options.acquire_timeout
+                )))
+            }
+            Some(Err(e)) => return Err(db("cannot connect")(e)),
+            Some(Ok(conn)) => {
+                // Only the probe's answer matters; closing it may fail harmlessly.
+                let _ = conn.close().await;
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -500,6 +587,7 @@ impl PostgresStore {
         &self,
         writes: &[Write],
         mode: BatchMode,
+        journal: Option<&Journal>,
     ) -> std::result::Result<Result<Vec<WriteResult>>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let distinct = {
@@ -530,8 +618,51 @@ impl PostgresStore {
                 .collect();
             return Ok(Ok(sql_common::abort(results, &numbers)));
         }
+        if let Some(journal) = journal {
+            let rows = match sql_common::journal_rows(writes, &results, journal) {
+                Ok(rows) => rows,
+                Err(e) => return Ok(Err(e)),
+            };
+            if !rows.is_empty() {
+                let (mut numbers, mut revisions, mut outcomes) =
+                    (Vec::new(), Vec::new(), Vec::new());
+                for (n, rev, outcome) in rows {
+                    numbers.push(n);
+                    revisions.push(rev);
+                    outcomes.push(outcome);
+                }
+                sqlx::query(&self.sql.record_progress)
+                    .bind(&journal.key)
+                    .bind(numbers)
+                    .bind(revisions)
+                    .bind(outcomes)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(Ok(results))
+    }
+
+    /// A batch with retries of aborted transactions, with its journal if any.
+    async fn batch(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+    ) -> Result<Vec<WriteResult>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_batch(&writes, mode, journal).await {
+                Ok(result) => return result,
+                Err(e) if retryable(&e) && attempt < ATTEMPTS => continue,
+                Err(e) => return Err(db("cannot write")(e)),
+            }
+        }
     }
 
     /// A write on its own (used when a batch touches a number twice).
@@ -779,6 +910,31 @@ impl PostgresStore {
 }
 
 /// The statement with its arguments bound.
+#[async_trait]
+impl sql_common::ListDb for PostgresStore {
+    async fn rows(&self, sql: Sql) -> Result<Vec<NumberRecord>> {
+        self.fetch_records(sql).await
+    }
+
+    async fn first_number(&self, sql: Sql) -> Result<Option<String>> {
+        let row = bound(&sql)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("cannot list numbers"))?;
+        row.map(|r| r.try_get::<String, _>(0))
+            .transpose()
+            .map_err(db("cannot list numbers"))
+    }
+
+    async fn row_count(&self, sql: Sql) -> Result<i64> {
+        let row = bound(&sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("cannot count numbers"))?;
+        row.try_get(0).map_err(db("cannot count numbers"))
+    }
+}
+
 fn bound(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let mut q = sqlx::query(&sql.text);
     for arg in &sql.args {
@@ -815,25 +971,20 @@ impl Store for PostgresStore {
     }
 
     async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.try_batch(&writes, mode).await {
-                Ok(result) => return result,
-                Err(e) if retryable(&e) && attempt < ATTEMPTS => continue,
-                Err(e) => return Err(db("cannot write")(e)),
-            }
-        }
+        self.batch(writes, mode, None).await
+    }
+
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        self.batch(writes, mode, Some(journal)).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
-        sql_common::list_page(Dialect::Postgres, &self.sql.table, query, |sql| {
-            self.fetch_records(sql)
-        })
-        .await
+        sql_common::list_page(Dialect::Postgres, &self.sql.table, query, self).await
     }
 
     async fn count(&self, query: &ListQuery) -> Result<usize> {
@@ -849,17 +1000,36 @@ impl Store for PostgresStore {
     }
 
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
-        let row = sqlx::query(&self.sql.get_idempotency)
+        let rows = sqlx::query(&self.sql.get_idempotency)
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_all(&self.pool)
             .await
             .map_err(db("cannot read an idempotency entry"))?;
-        let Some(row) = row else {
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let entry: String = row.try_get("entry").map_err(db("cannot read a row"))?;
-        let response: Option<String> = row.try_get("response").map_err(db("cannot read a row"))?;
-        sql_common::decode_entry(key, &entry, response.as_deref()).map(Some)
+        let get = |e| db("cannot read a row")(e);
+        let entry: String = first.try_get("entry").map_err(get)?;
+        let response: Option<String> = first.try_get("response").map_err(get)?;
+        let mut progress = Vec::new();
+        for row in &rows {
+            let number: Option<String> = row.try_get("number").map_err(get)?;
+            if let Some(number) = number {
+                progress.push((
+                    number,
+                    row.try_get("revision").map_err(get)?,
+                    row.try_get("outcome").map_err(get)?,
+                ));
+            }
+        }
+        let row = sql_common::EntryRow {
+            entry: &entry,
+            response: response.as_deref(),
+            owner: first.try_get("owner").map_err(get)?,
+            lease_ns: first.try_get("lease_ns").map_err(get)?,
+            progress,
+        };
+        sql_common::decode_entry(key, row).map(Some)
     }
 
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
@@ -869,59 +1039,126 @@ impl Store for PostgresStore {
             .as_ref()
             .map(sql_common::encode_value)
             .transpose()?;
+        let created = sql_common::to_ns(entry.created);
+        let lease = entry.lease_until.map(sql_common::to_ns);
+        let fail = db("cannot begin an idempotency entry");
+        let mut tx = self.pool.begin().await.map_err(&fail)?;
+        // A takeover locks the row, so of several callers exactly one sees the lapsed lease.
+        let taken = sqlx::query(&self.sql.take_over_idempotency)
+            .bind(&entry.owner)
+            .bind(lease)
+            .bind(&entry.key)
+            .bind(created)
+            .bind(&entry.fingerprint)
+            .execute(&mut *tx)
+            .await
+            .map_err(&fail)?;
+        if taken.rows_affected() == 1 {
+            tx.commit().await.map_err(&fail)?;
+            return Ok(true);
+        }
+        // The progress of an expired entry goes with it.
+        sqlx::query(&self.sql.drop_stale_progress)
+            .bind(&entry.key)
+            .bind(created)
+            .execute(&mut *tx)
+            .await
+            .map_err(&fail)?;
         let done = sqlx::query(&self.sql.begin_idempotency)
             .bind(&entry.key)
             .bind(&entry.fingerprint)
             .bind(sql_common::to_ns(entry.expires_at))
             .bind(doc)
             .bind(response)
-            .bind(sql_common::to_ns(entry.created))
-            .execute(&self.pool)
+            .bind(created)
+            .bind(&entry.owner)
+            .bind(lease)
+            .execute(&mut *tx)
             .await
-            .map_err(db("cannot begin an idempotency entry"))?;
+            .map_err(&fail)?;
+        tx.commit().await.map_err(&fail)?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(&self.sql.renew_idempotency)
+            .bind(sql_common::to_ns(lease_until))
+            .bind(key)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(db("cannot renew an idempotency lease"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
         let text = sql_common::encode_value(&response)?;
+        let fail = db("cannot finish an idempotency entry");
+        let mut tx = self.pool.begin().await.map_err(&fail)?;
         let done = sqlx::query(&self.sql.finish_idempotency)
             .bind(text)
             .bind(key)
-            .bind(fingerprint)
-            .execute(&self.pool)
+            .bind(owner)
+            .execute(&mut *tx)
             .await
-            .map_err(db("cannot finish an idempotency entry"))?;
+            .map_err(&fail)?;
         if done.rows_affected() == 1 {
+            sqlx::query(&self.sql.drop_progress)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(&fail)?;
+            tx.commit().await.map_err(&fail)?;
             return Ok(());
         }
-        let stored: Option<String> = sqlx::query_scalar(&self.sql.fingerprint_of)
+        let stored: Option<i32> = sqlx::query_scalar(&self.sql.entry_exists)
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db("cannot read an idempotency entry"))?;
-        Err(sql_common::finish_conflict(key, stored))
+        tx.rollback().await.map_err(&fail)?;
+        Err(sql_common::finish_conflict(key, stored.is_some()))
     }
 
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        sqlx::query(&self.sql.abandon_idempotency)
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        let fail = db("cannot abandon an idempotency entry");
+        let mut tx = self.pool.begin().await.map_err(&fail)?;
+        let done = sqlx::query(&self.sql.abandon_idempotency)
             .bind(key)
-            .execute(&self.pool)
+            .bind(owner)
+            .execute(&mut *tx)
             .await
-            .map_err(db("cannot abandon an idempotency entry"))?;
-        Ok(())
+            .map_err(&fail)?;
+        if done.rows_affected() == 1 {
+            sqlx::query(&self.sql.drop_progress)
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(&fail)?;
+        }
+        tx.commit().await.map_err(&fail)
     }
 
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
-        let done = sqlx::query(&self.sql.purge_idempotency)
-            .bind(sql_common::to_ns(now))
-            .execute(&self.pool)
+        let now = sql_common::to_ns(now);
+        let fail = db("cannot purge idempotency entries");
+        let mut tx = self.pool.begin().await.map_err(&fail)?;
+        sqlx::query(&self.sql.purge_progress)
+            .bind(now)
+            .execute(&mut *tx)
             .await
-            .map_err(db("cannot purge idempotency entries"))?;
+            .map_err(&fail)?;
+        let done = sqlx::query(&self.sql.purge_idempotency)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(&fail)?;
+        tx.commit().await.map_err(&fail)?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 

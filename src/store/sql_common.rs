@@ -10,12 +10,11 @@
 //! compares at the clamped value.
 
 use std::collections::HashMap;
-use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{matches_query, IdempotencyEntry, ListQuery, Page, BATCH_ABORTED};
+use super::{matches_query, Committed, IdempotencyEntry, ListQuery, Page, BATCH_ABORTED};
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
@@ -31,6 +30,11 @@ pub(crate) fn to_ns(t: DateTime<Utc>) -> i64 {
         None if t.timestamp() < 0 => i64::MIN,
         None => i64::MAX,
     }
+}
+
+/// The instant of a stored nanosecond count.
+pub(crate) fn from_ns(ns: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(ns)
 }
 
 /// The largest stored value that can be strictly before `t` (for `< t` as `<= x`).
@@ -201,33 +205,54 @@ pub(crate) fn abort(results: Vec<Result<Revision>>, numbers: &[String]) -> Vec<R
         .collect()
 }
 
-/// An idempotency entry without its response, as stored in the `entry` column.
+/// An idempotency entry without its response, owner, lease and progress (kept
+/// in their own columns and table), as stored in the `entry` column.
 pub(crate) fn encode_entry(entry: &IdempotencyEntry) -> Result<String> {
     let head = IdempotencyEntry {
         response: None,
+        owner: String::new(),
+        lease_until: None,
+        progress: Default::default(),
         ..entry.clone()
     };
     serde_json::to_string(&head)
         .map_err(|e| Error::database(format!("cannot encode idempotency entry: {e}")))
 }
 
-/// A stored idempotency entry and its response.
-pub(crate) fn decode_entry(
-    key: &str,
-    entry: &str,
-    response: Option<&str>,
-) -> Result<IdempotencyEntry> {
-    let mut e: IdempotencyEntry = serde_json::from_str(entry).map_err(|err| {
+/// The columns of an `nm_idempotency` row and its progress rows
+/// (`number`, `revision`, `outcome`).
+pub(crate) struct EntryRow<'a> {
+    pub entry: &'a str,
+    pub response: Option<&'a str>,
+    pub owner: String,
+    pub lease_ns: Option<i64>,
+    pub progress: Vec<(String, i64, String)>,
+}
+
+/// A stored idempotency entry, its response and its progress.
+pub(crate) fn decode_entry(key: &str, row: EntryRow<'_>) -> Result<IdempotencyEntry> {
+    let mut e: IdempotencyEntry = serde_json::from_str(row.entry).map_err(|err| {
         Error::database(format!(
             "stored idempotency entry {key:?} cannot be read: {err}"
         ))
     })?;
-    e.response = match response {
+    e.response = match row.response {
         None => None,
         Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|err| {
             Error::database(format!("stored response of {key:?} cannot be read: {err}"))
         })?),
     };
+    e.owner = row.owner;
+    e.lease_until = row.lease_ns.map(from_ns);
+    for (number, revision, outcome) in row.progress {
+        let outcome = serde_json::from_str::<Value>(&outcome).map_err(|err| {
+            Error::database(format!(
+                "stored progress of {key:?} for {number} cannot be read: {err}"
+            ))
+        })?;
+        let revision = Revision(u64::try_from(revision).unwrap_or(0));
+        e.progress.insert(number, Committed { revision, outcome });
+    }
     Ok(e)
 }
 
@@ -237,15 +262,32 @@ pub(crate) fn encode_value(v: &Value) -> Result<String> {
 }
 
 /// The error of a `finish_idempotency` that matched nothing.
-pub(crate) fn finish_conflict(key: &str, stored_fingerprint: Option<String>) -> Error {
-    let reason = match stored_fingerprint {
-        None => "idempotency key was not begun (or was abandoned or purged)".to_string(),
-        Some(_) => "idempotency key was used for a different request".to_string(),
-    };
+pub(crate) fn finish_conflict(key: &str, stored: bool) -> Error {
     Error::Conflict {
         number: key.to_string(),
-        reason,
+        reason: super::finish_refused(stored).to_string(),
     }
+}
+
+/// The progress rows a journaled batch records: `(number, revision, outcome)`
+/// for each successful write with an outcome.
+pub(crate) fn journal_rows(
+    writes: &[super::Write],
+    results: &[Result<Revision>],
+    journal: &super::Journal,
+) -> Result<Vec<(String, i64, String)>> {
+    let mut rows = Vec::new();
+    for (i, (w, r)) in writes.iter().zip(results).enumerate() {
+        if let (Ok(rev), Some(Some(outcome))) = (r, journal.outcomes.get(i)) {
+            let revision = i64::try_from(rev.0).unwrap_or(i64::MAX);
+            rows.push((
+                w.number().as_str().to_string(),
+                revision,
+                encode_value(outcome)?,
+            ));
+        }
+    }
+    Ok(rows)
 }
 
 /// SQL placeholder style.
@@ -347,6 +389,14 @@ pub(crate) enum Lower {
 /// The `WHERE` conditions of `query` from `lower`. They are exact for every
 /// instant the columns hold exactly, and a superset otherwise.
 fn filter(dialect: Dialect, query: &ListQuery, lower: &Lower) -> Builder {
+    let mut b = scan_filter(dialect, query, lower);
+    rest_filter(&mut b, query);
+    b
+}
+
+/// The conditions that choose which records a listing examines (see
+/// [`ListQuery::scan_limit`]): `lower`, the prefix and the owners.
+fn scan_filter(dialect: Dialect, query: &ListQuery, lower: &Lower) -> Builder {
     let mut b = Builder {
         dialect,
         conditions: Vec::new(),
@@ -371,6 +421,11 @@ fn filter(dialect: Dialect, query: &ListQuery, lower: &Lower) -> Builder {
             .collect();
         b.in_list("assigned_to", accounts);
     }
+    b
+}
+
+/// The other conditions of `query`, those checked on the examined records.
+fn rest_filter(b: &mut Builder, query: &ListQuery) {
     if query.states.is_empty() {
         b.cond(
             "state",
@@ -399,19 +454,23 @@ fn filter(dialect: Dialect, query: &ListQuery, lower: &Lower) -> Builder {
     if let Some(t) = query.expires_before {
         b.cond("expires_ns", "<=", Arg::Int(to_ns(t)));
     }
-    b
 }
 
-/// The listing statement for `query` from `lower`, at most `limit` rows:
+/// The listing statement for `query` from `lower`, below `upper` (exclusive)
+/// when given, at most `limit` rows:
 /// `SELECT number, revision, doc FROM <table> WHERE ... ORDER BY number LIMIT n`.
 pub(crate) fn list_sql(
     dialect: Dialect,
     table: &str,
     query: &ListQuery,
     lower: &Lower,
+    upper: Option<&str>,
     limit: usize,
 ) -> Sql {
     let mut b = filter(dialect, query, lower);
+    if let Some(u) = upper {
+        b.cond("number", "<", Arg::Text(u.to_string()));
+    }
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let lp = b.placeholder(Arg::Int(limit));
     let doc = match dialect {
@@ -459,30 +518,92 @@ pub(crate) fn count_sql(dialect: Dialect, table: &str, query: &ListQuery) -> Opt
     Some(Sql { text, args: b.args })
 }
 
-/// Lists one page: runs `fetch` on listing statements until the page and the
-/// first number of the next one are known, checking every row with
-/// [`matches_query`] so the page is exact.
-pub(crate) async fn list_page<F, Fut>(
+/// The first number the scan of a listing must not examine: the record after
+/// the first `k` examined ones, from `lower`.
+fn boundary_sql(dialect: Dialect, table: &str, query: &ListQuery, lower: &Lower, k: usize) -> Sql {
+    let mut b = scan_filter(dialect, query, lower);
+    let offset = b.placeholder(Arg::Int(i64::try_from(k).unwrap_or(i64::MAX)));
+    Sql {
+        text: format!(
+            "SELECT number FROM {table}{} ORDER BY number LIMIT 1 OFFSET {offset}",
+            where_clause(&b)
+        ),
+        args: b.args,
+    }
+}
+
+/// How many records the scan of a listing examined from `lower` up to
+/// `upto` (inclusive; to the end when `None`).
+fn scanned_sql(
     dialect: Dialect,
     table: &str,
     query: &ListQuery,
-    mut fetch: F,
-) -> Result<Page>
-where
-    F: FnMut(Sql) -> Fut,
-    Fut: Future<Output = Result<Vec<NumberRecord>>>,
-{
+    lower: &Lower,
+    upto: Option<&str>,
+) -> Sql {
+    let mut b = scan_filter(dialect, query, lower);
+    if let Some(u) = upto {
+        b.cond("number", "<=", Arg::Text(u.to_string()));
+    }
+    Sql {
+        text: format!("SELECT count(*) FROM {table}{}", where_clause(&b)),
+        args: b.args,
+    }
+}
+
+fn where_clause(b: &Builder) -> String {
+    if b.conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", b.conditions.join(" AND "))
+    }
+}
+
+/// What a SQL store runs for a listing.
+#[async_trait::async_trait]
+pub(crate) trait ListDb: Sync {
+    /// The decoded rows of a `SELECT number, revision, doc ...`.
+    async fn rows(&self, sql: Sql) -> Result<Vec<NumberRecord>>;
+    /// The first column of the first row of a `SELECT number ...`, if any.
+    async fn first_number(&self, sql: Sql) -> Result<Option<String>>;
+    /// The answer of a `SELECT count(*) ...`.
+    async fn row_count(&self, sql: Sql) -> Result<i64>;
+}
+
+/// Lists one page: runs listing statements until the page and the first
+/// number of the next one are known, checking every row with
+/// [`matches_query`] so the page is exact. With a
+/// [`ListQuery::scan_limit`], one statement first finds the first record
+/// past the bound, and the page stops there.
+pub(crate) async fn list_page<D: ListDb + ?Sized>(
+    dialect: Dialect,
+    table: &str,
+    query: &ListQuery,
+    db: &D,
+) -> Result<Page> {
     let limit = query.limit.max(1);
     let want = limit.saturating_add(1);
-    let mut lower = match &query.start_key {
+    let start = match &query.start_key {
         Some(k) => Lower::From(k.as_str().to_string()),
         None => Lower::Start,
     };
+    let scan_limit = query.scan_limit.map(|s| s.max(1));
+    let boundary = match scan_limit {
+        Some(k) => {
+            db.first_number(boundary_sql(dialect, table, query, &start, k))
+                .await?
+        }
+        None => None,
+    };
+    let mut lower = start.clone();
     let mut out: Vec<NumberRecord> = Vec::new();
+    let mut fetched = 0usize;
     loop {
         let ask = (want - out.len()).min(MAX_FETCH);
-        let rows = fetch(list_sql(dialect, table, query, &lower, ask)).await?;
+        let sql = list_sql(dialect, table, query, &lower, boundary.as_deref(), ask);
+        let rows = db.rows(sql).await?;
         let got = rows.len();
+        fetched = fetched.saturating_add(got);
         for r in rows {
             lower = Lower::After(r.number.as_str().to_string());
             let after_start = !matches!(query.start_key, Some(s) if r.number < s);
@@ -497,11 +618,22 @@ where
             break;
         }
     }
-    let next_start_key = out.get(limit).map(|r| r.number);
+    let next = out.get(limit).map(|r| r.number);
     out.truncate(limit);
+    let (next_start_key, scanned) = match (scan_limit, next, boundary) {
+        (None, next, _) => (next, fetched),
+        (Some(k), None, Some(b)) => (Some(PhoneNumber::from_e164(&b)?), k),
+        (Some(_), next, _) => {
+            let upto = next.map(|n| n.as_str().to_string());
+            let sql = scanned_sql(dialect, table, query, &start, upto.as_deref());
+            let n = db.row_count(sql).await?;
+            (next, usize::try_from(n).unwrap_or(0))
+        }
+    };
     Ok(Page {
         records: out,
         next_start_key,
+        scanned,
     })
 }
 

@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSy
 use sqlx::{Connection, Row as _, SqliteConnection};
 
 use super::sql_common::{self, Arg, Dialect, Sql};
-use super::{BatchMode, IdempotencyEntry, ListQuery, Page, Store, Write, WriteResult};
+use super::{BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -20,10 +20,10 @@ use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 
 /// The schema version this library writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: &[&[&str]] = &[V1, V2];
+const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
 
 /// Version 1: numbers and idempotency entries.
 const V1: &[&str] = &[
@@ -64,6 +64,22 @@ const V2: &[&str] = &[
     "CREATE INDEX nm_tombstones_deleted ON nm_tombstones (deleted_ns)",
 ];
 
+/// Version 3: a pending idempotency key has an owner and a lease, and the
+/// per-number outcomes a keyed request committed, written in the same
+/// transaction as the records. Entries from version 2 get no owner and no
+/// lease (so a pending one may be taken over at once).
+const V3: &[&str] = &[
+    "ALTER TABLE nm_idempotency ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE nm_idempotency ADD COLUMN lease_ns INTEGER",
+    "CREATE TABLE nm_idempotency_progress (
+        key TEXT NOT NULL,
+        number TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        PRIMARY KEY (key, number)
+    ) WITHOUT ROWID",
+];
+
 const TABLE: &str = "nm_numbers";
 
 /// How [`SqliteStore::open_with`] opens a file.
@@ -79,6 +95,7 @@ pub struct SqliteOptions {
     busy_timeout: Duration,
     read_only: bool,
     max_connections: u32,
+    quick_check: bool,
 }
 
 impl Default for SqliteOptions {
@@ -87,6 +104,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             read_only: false,
             max_connections: 4,
+            quick_check: true,
         }
     }
 }
@@ -117,6 +135,19 @@ impl SqliteOptions {
         self.max_connections = n.max(1);
         self
     }
+
+    /// Runs SQLite's `PRAGMA quick_check` when the file is opened (default
+    /// `true`), so a damaged file fails to open with [`Error::Database`]
+    /// instead of opening fine and failing on reads later. The quick check
+    /// reads every page of the file once, so opening takes time in proportion
+    /// to the file's size (a fraction of a second for 100,000 numbers), but it
+    /// skips the slower cross-check of indexes against tables that
+    /// [`SqliteStore::integrity_check`] does; turn it off for very large files
+    /// that are checked otherwise.
+    pub fn quick_check(mut self, on: bool) -> Self {
+        self.quick_check = on;
+        self
+    }
 }
 
 /// A [`Store`] in one SQLite file, or in memory.
@@ -145,7 +176,7 @@ impl SqliteOptions {
 /// - It runs on tokio (through sqlx): open and use it inside a tokio runtime;
 ///   opening it elsewhere fails with [`Error::Database`].
 ///
-/// Schema (version 2; a file at version 1 is upgraded in place when opened):
+/// Schema (version 3; a file at version 1 or 2 is upgraded in place when opened):
 ///
 /// ```sql
 /// CREATE TABLE nm_numbers (
@@ -163,7 +194,16 @@ impl SqliteOptions {
 ///     fingerprint TEXT NOT NULL,
 ///     expires_ns  INTEGER NOT NULL,
 ///     entry       TEXT NOT NULL,               -- the entry as JSON, without response
-///     response    TEXT                         -- JSON, NULL while running
+///     response    TEXT,                        -- JSON, NULL while running
+///     owner       TEXT NOT NULL DEFAULT '',    -- version 3: the attempt holding it
+///     lease_ns    INTEGER                      -- version 3: until when it holds it
+/// ) WITHOUT ROWID;
+/// CREATE TABLE nm_idempotency_progress (       -- version 3
+///     key         TEXT NOT NULL,               -- the pending key
+///     number      TEXT NOT NULL,               -- a number its request committed
+///     revision    INTEGER NOT NULL,            -- the revision that write stored
+///     outcome     TEXT NOT NULL,               -- JSON, what the request recorded
+///     PRIMARY KEY (key, number)
 /// ) WITHOUT ROWID;
 /// CREATE TABLE nm_tombstones (                 -- version 2
 ///     number      TEXT PRIMARY KEY NOT NULL,   -- a deleted number
@@ -215,8 +255,10 @@ impl SqliteStore {
     /// default [`SqliteOptions`], and migrates its schema.
     ///
     /// Fails with [`Error::Database`] when the file cannot be opened or created,
-    /// is not a SQLite database, is locked past the busy timeout while it needs
-    /// migrating, or was written by a newer version of this library.
+    /// is not a SQLite database, fails SQLite's quick check (a damaged file;
+    /// see [`SqliteOptions::quick_check`]), is locked past the busy timeout
+    /// while it needs migrating, or was written by a newer version of this
+    /// library.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, SqliteOptions::default()).await
     }
@@ -252,7 +294,13 @@ impl SqliteStore {
             pool,
             path: Some(path),
         };
-        if let Err(e) = store.migrate(options.read_only, options.busy_timeout).await {
+        let opened = async {
+            if options.quick_check {
+                store.check("quick_check").await?;
+            }
+            store.migrate(options.read_only, options.busy_timeout).await
+        };
+        if let Err(e) = opened.await {
             store.pool.close().await;
             return Err(e);
         }
@@ -307,20 +355,29 @@ impl SqliteStore {
     /// # }).unwrap();
     /// ```
     pub async fn integrity_check(&self) -> Result<()> {
-        let problems: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        self.check("integrity_check").await
+    }
+
+    /// Runs `PRAGMA <pragma>` (`integrity_check` or `quick_check`).
+    async fn check(&self, pragma: &str) -> Result<()> {
+        let problems: Vec<String> = sqlx::query_scalar(&format!("PRAGMA {pragma}"))
             .fetch_all(&self.pool)
             .await
-            .map_err(db("cannot run the integrity check"))?;
+            .map_err(|e| {
+                crate::error::Error::database(format!(
+                    "sqlite: cannot run the {pragma} (is the file damaged?): {e}"
+                ))
+            })?;
         if problems.len() == 1 && problems.iter().all(|p| p == "ok") {
             return Ok(());
         }
         if problems.is_empty() {
-            return Err(crate::error::Error::database(
-                "sqlite: the integrity check gave no answer",
-            ));
+            return Err(crate::error::Error::database(format!(
+                "sqlite: the {pragma} gave no answer"
+            )));
         }
         Err(crate::error::Error::database(format!(
-            "sqlite: integrity check failed: {}",
+            "sqlite: {pragma} failed, the file is damaged: {}",
             problems.join("; ")
         )))
     }
@@ -375,6 +432,40 @@ impl SqliteStore {
                 .map_err(db("cannot record the schema version"))?;
         }
         tx.commit().await.map_err(db("cannot commit the migration"))
+    }
+
+    /// A batch in one `BEGIN IMMEDIATE` transaction, with its journal if any.
+    async fn batch(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+    ) -> Result<Vec<WriteResult>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("cannot start a write transaction"))?;
+        let mut results = Vec::with_capacity(writes.len());
+        for w in &writes {
+            results.push(apply(&mut tx, w).await?);
+        }
+        if mode == BatchMode::Atomic && results.iter().any(|r| r.is_err()) {
+            tx.rollback().await.map_err(db("cannot roll back"))?;
+            let numbers: Vec<String> = writes
+                .iter()
+                .map(|w| w.number().as_str().to_string())
+                .collect();
+            return Ok(sql_common::abort(results, &numbers));
+        }
+        if let Some(journal) = journal {
+            record_progress(&mut tx, &writes, &results, journal).await?;
+        }
+        tx.commit().await.map_err(db("cannot commit"))?;
+        Ok(results)
     }
 
     async fn fetch_records(&self, sql: Sql) -> Result<Vec<NumberRecord>> {
@@ -456,6 +547,31 @@ async fn schema_version(conn: &mut SqliteConnection) -> Result<i64> {
 }
 
 /// The statement with its arguments bound.
+#[async_trait]
+impl sql_common::ListDb for SqliteStore {
+    async fn rows(&self, sql: Sql) -> Result<Vec<NumberRecord>> {
+        self.fetch_records(sql).await
+    }
+
+    async fn first_number(&self, sql: Sql) -> Result<Option<String>> {
+        let row = bound(&sql)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("cannot list numbers"))?;
+        row.map(|r| r.try_get::<String, _>(0))
+            .transpose()
+            .map_err(db("cannot list numbers"))
+    }
+
+    async fn row_count(&self, sql: Sql) -> Result<i64> {
+        let row = bound(&sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("cannot count numbers"))?;
+        row.try_get(0).map_err(db("cannot count numbers"))
+    }
+}
+
 fn bound(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
     let mut q = sqlx::query(&sql.text);
     for arg in &sql.args {
@@ -473,6 +589,42 @@ fn decode_row(row: &sqlx::sqlite::SqliteRow) -> Result<NumberRecord> {
     let revision: i64 = row.try_get("revision").map_err(db("cannot read a row"))?;
     let doc: String = row.try_get("doc").map_err(db("cannot read a row"))?;
     sql_common::decode(&number, revision, &doc)
+}
+
+/// Records a journaled batch's outcomes in the progress of its pending key,
+/// inside the batch transaction (one statement for the whole batch).
+async fn record_progress(
+    conn: &mut SqliteConnection,
+    writes: &[Write],
+    results: &[WriteResult],
+    journal: &Journal,
+) -> Result<()> {
+    let rows = sql_common::journal_rows(writes, results, journal)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows = Value::from(
+        rows.into_iter()
+            .map(|(n, rev, outcome)| {
+                Value::from(vec![Value::from(n), Value::from(rev), Value::from(outcome)])
+            })
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
+    sqlx::query(
+        "INSERT INTO nm_idempotency_progress (key, number, revision, outcome)
+         SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+         FROM json_each(?)
+         WHERE EXISTS (SELECT 1 FROM nm_idempotency WHERE key = ? AND response IS NULL)
+         ON CONFLICT (key, number) DO NOTHING",
+    )
+    .bind(&journal.key)
+    .bind(rows)
+    .bind(&journal.key)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("cannot record the progress of an idempotency key"))?;
+    Ok(())
 }
 
 /// Runs one write inside the batch transaction.
@@ -618,32 +770,20 @@ impl Store for SqliteStore {
     }
 
     async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("cannot start a write transaction"))?;
-        let mut results = Vec::with_capacity(writes.len());
-        for w in &writes {
-            results.push(apply(&mut tx, w).await?);
-        }
-        if mode == BatchMode::Atomic && results.iter().any(|r| r.is_err()) {
-            tx.rollback().await.map_err(db("cannot roll back"))?;
-            let numbers: Vec<String> = writes
-                .iter()
-                .map(|w| w.number().as_str().to_string())
-                .collect();
-            return Ok(sql_common::abort(results, &numbers));
-        }
-        tx.commit().await.map_err(db("cannot commit"))?;
-        Ok(results)
+        self.batch(writes, mode, None).await
+    }
+
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: &Journal,
+    ) -> Result<Vec<WriteResult>> {
+        self.batch(writes, mode, Some(journal)).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {
-        sql_common::list_page(Dialect::Sqlite, TABLE, query, |sql| self.fetch_records(sql)).await
+        sql_common::list_page(Dialect::Sqlite, TABLE, query, self).await
     }
 
     async fn count(&self, query: &ListQuery) -> Result<usize> {
@@ -659,17 +799,41 @@ impl Store for SqliteStore {
     }
 
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
-        let row = sqlx::query("SELECT entry, response FROM nm_idempotency WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("cannot read an idempotency entry"))?;
-        let Some(row) = row else {
+        // One statement, so the entry and its progress come from one snapshot.
+        let rows = sqlx::query(
+            "SELECT i.entry, i.response, i.owner, i.lease_ns, p.number, p.revision, p.outcome
+             FROM nm_idempotency AS i LEFT JOIN nm_idempotency_progress AS p ON p.key = i.key
+             WHERE i.key = ?",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("cannot read an idempotency entry"))?;
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let entry: String = row.try_get("entry").map_err(db("cannot read a row"))?;
-        let response: Option<String> = row.try_get("response").map_err(db("cannot read a row"))?;
-        sql_common::decode_entry(key, &entry, response.as_deref()).map(Some)
+        let get = |e| db("cannot read a row")(e);
+        let entry: String = first.try_get("entry").map_err(get)?;
+        let response: Option<String> = first.try_get("response").map_err(get)?;
+        let mut progress = Vec::new();
+        for row in &rows {
+            let number: Option<String> = row.try_get("number").map_err(get)?;
+            if let Some(number) = number {
+                progress.push((
+                    number,
+                    row.try_get("revision").map_err(get)?,
+                    row.try_get("outcome").map_err(get)?,
+                ));
+            }
+        }
+        let row = sql_common::EntryRow {
+            entry: &entry,
+            response: response.as_deref(),
+            owner: first.try_get("owner").map_err(get)?,
+            lease_ns: first.try_get("lease_ns").map_err(get)?,
+            progress,
+        };
+        sql_common::decode_entry(key, row).map(Some)
     }
 
     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
@@ -679,10 +843,48 @@ impl Store for SqliteStore {
             .as_ref()
             .map(sql_common::encode_value)
             .transpose()?;
+        let created = sql_common::to_ns(entry.created);
+        let lease = entry.lease_until.map(sql_common::to_ns);
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("cannot start a write transaction"))?;
+        let taken = sqlx::query(
+            "UPDATE nm_idempotency SET owner = ?, lease_ns = ?
+             WHERE key = ? AND expires_ns > ? AND response IS NULL AND fingerprint = ?
+             AND (lease_ns IS NULL OR lease_ns <= ?)",
+        )
+        .bind(&entry.owner)
+        .bind(lease)
+        .bind(&entry.key)
+        .bind(created)
+        .bind(&entry.fingerprint)
+        .bind(created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("cannot take over an idempotency entry"))?;
+        if taken.rows_affected() == 1 {
+            tx.commit().await.map_err(db("cannot commit"))?;
+            return Ok(true);
+        }
+        // The progress of an expired entry goes with it.
+        sqlx::query(
+            "DELETE FROM nm_idempotency_progress WHERE key = ?
+             AND NOT EXISTS (SELECT 1 FROM nm_idempotency WHERE key = ? AND expires_ns > ?)",
+        )
+        .bind(&entry.key)
+        .bind(&entry.key)
+        .bind(created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("cannot begin an idempotency entry"))?;
         let done = sqlx::query(
-            "INSERT INTO nm_idempotency (key, fingerprint, expires_ns, entry, response) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO nm_idempotency (key, fingerprint, expires_ns, entry, response, owner, lease_ns)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, expires_ns = excluded.expires_ns,
-             entry = excluded.entry, response = excluded.response
+             entry = excluded.entry, response = excluded.response, owner = excluded.owner,
+             lease_ns = excluded.lease_ns
              WHERE nm_idempotency.expires_ns <= ?",
         )
         .bind(&entry.key)
@@ -690,55 +892,113 @@ impl Store for SqliteStore {
         .bind(sql_common::to_ns(entry.expires_at))
         .bind(doc)
         .bind(response)
-        .bind(sql_common::to_ns(entry.created))
-        .execute(&self.pool)
+        .bind(&entry.owner)
+        .bind(lease)
+        .bind(created)
+        .execute(&mut *tx)
         .await
         .map_err(db("cannot begin an idempotency entry"))?;
+        tx.commit().await.map_err(db("cannot commit"))?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn finish_idempotency(
+    async fn renew_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
-        response: Value,
-    ) -> Result<()> {
-        let text = sql_common::encode_value(&response)?;
-        let done =
-            sqlx::query("UPDATE nm_idempotency SET response = ? WHERE key = ? AND fingerprint = ?")
-                .bind(text)
-                .bind(key)
-                .bind(fingerprint)
-                .execute(&self.pool)
-                .await
-                .map_err(db("cannot finish an idempotency entry"))?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT fingerprint FROM nm_idempotency WHERE key = ?")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db("cannot read an idempotency entry"))?;
-        Err(sql_common::finish_conflict(key, stored))
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE nm_idempotency SET lease_ns = ? WHERE key = ? AND owner = ? AND response IS NULL",
+        )
+        .bind(sql_common::to_ns(lease_until))
+        .bind(key)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(db("cannot renew an idempotency lease"))?;
+        Ok(done.rows_affected() == 1)
     }
 
-    async fn abandon_idempotency(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM nm_idempotency WHERE key = ?")
-            .bind(key)
-            .execute(&self.pool)
+    async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+        let text = sql_common::encode_value(&response)?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(db("cannot abandon an idempotency entry"))?;
-        Ok(())
+            .map_err(db("cannot start a write transaction"))?;
+        let done = sqlx::query(
+            "UPDATE nm_idempotency SET response = ? WHERE key = ? AND owner = ? AND response IS NULL",
+        )
+        .bind(text)
+        .bind(key)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("cannot finish an idempotency entry"))?;
+        if done.rows_affected() == 1 {
+            sqlx::query("DELETE FROM nm_idempotency_progress WHERE key = ?")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("cannot finish an idempotency entry"))?;
+            tx.commit().await.map_err(db("cannot commit"))?;
+            return Ok(());
+        }
+        let stored: Option<i64> = sqlx::query_scalar("SELECT 1 FROM nm_idempotency WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("cannot read an idempotency entry"))?;
+        tx.rollback().await.map_err(db("cannot roll back"))?;
+        Err(sql_common::finish_conflict(key, stored.is_some()))
+    }
+
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("cannot start a write transaction"))?;
+        let done = sqlx::query(
+            "DELETE FROM nm_idempotency WHERE key = ? AND owner = ? AND response IS NULL",
+        )
+        .bind(key)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("cannot abandon an idempotency entry"))?;
+        if done.rows_affected() == 1 {
+            sqlx::query("DELETE FROM nm_idempotency_progress WHERE key = ?")
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("cannot abandon an idempotency entry"))?;
+        }
+        tx.commit().await.map_err(db("cannot commit"))
     }
 
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
+        let now = sql_common::to_ns(now);
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("cannot start a write transaction"))?;
+        sqlx::query(
+            "DELETE FROM nm_idempotency_progress
+             WHERE key IN (SELECT key FROM nm_idempotency WHERE expires_ns <= ?)",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("cannot purge idempotency entries"))?;
         let done = sqlx::query("DELETE FROM nm_idempotency WHERE expires_ns <= ?")
-            .bind(sql_common::to_ns(now))
-            .execute(&self.pool)
+            .bind(now)
+            .execute(&mut *tx)
             .await
             .map_err(db("cannot purge idempotency entries"))?;
+        tx.commit().await.map_err(db("cannot commit"))?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 

@@ -179,18 +179,36 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> number_manager::Result<bool> {
         self.inner.begin_idempotency(entry).await
     }
+    async fn renew_idempotency(
+        &self,
+        key: &str,
+        owner: &str,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> number_manager::Result<bool> {
+        self.inner.renew_idempotency(key, owner, lease_until).await
+    }
     async fn finish_idempotency(
         &self,
         key: &str,
-        fingerprint: &str,
+        owner: &str,
         response: serde_json::Value,
     ) -> number_manager::Result<()> {
-        self.inner
-            .finish_idempotency(key, fingerprint, response)
-            .await
+        self.inner.finish_idempotency(key, owner, response).await
     }
-    async fn abandon_idempotency(&self, key: &str) -> number_manager::Result<()> {
-        self.inner.abandon_idempotency(key).await
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> number_manager::Result<()> {
+        self.inner.abandon_idempotency(key, owner).await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<number_manager::store::Write>,
+        mode: number_manager::store::BatchMode,
+        journal: &number_manager::store::Journal,
+    ) -> number_manager::Result<Vec<number_manager::store::WriteResult>> {
+        self.write_batch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .write_batch_journaled(writes, mode, journal)
+            .await
     }
     async fn purge_idempotency(
         &self,

@@ -166,7 +166,6 @@ pub fn run(script: &str, world: &mut World) -> Vec<(String, ApiRequest, ApiRespo
 /// Checks one answer: the seeds' envelope, a status `openapi.json` documents
 /// for the route, and no 5xx except a scripted carrier or E911 fault.
 pub fn check(req: &ApiRequest, answer: &ApiResponse, faulted: bool) -> Result<(), String> {
-    let path = req.path.as_str();
     let body: Value =
         serde_json::from_slice(&answer.body).map_err(|e| format!("body is not JSON: {e}"))?;
     let obj = body.as_object().ok_or("body is not an object")?;
@@ -203,10 +202,7 @@ pub fn check(req: &ApiRequest, answer: &ApiResponse, faulted: bool) -> Result<()
             if code >= 500 {
                 let cause = body["data"]["message"].as_str().unwrap_or("");
                 let backend = message == "unspecified_fault" && cause != "database_error";
-                // Known (issue 9, defect 11): an unknown city answers 500
-                // `init failed`; its fix is separate work. Drop this then.
-                let known_city = message == "init failed" && path.contains("/phone_numbers/prefix");
-                if !(faulted && backend) && !known_city {
+if !(faulted && backend) {
                     return Err(format!("{code} {message} {cause} without a backend fault"));
                 }
             }

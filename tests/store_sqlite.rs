@@ -952,6 +952,7 @@ async fn public_field_floats_read_back_exactly() {
     store.insert(rec.clone()).await.expect("insert");
     let back = store.get(&rec.number).await.expect("get").expect("present");
     assert_eq!(back.public, rec.public);
+}
 
 /// A file of `n` padded records, closed, its WAL checkpointed into it.
 async fn filled_file(path: &Path, n: u32) {

@@ -202,7 +202,7 @@ pub fn check(req: &ApiRequest, answer: &ApiResponse, faulted: bool) -> Result<()
             if code >= 500 {
                 let cause = body["data"]["message"].as_str().unwrap_or("");
                 let backend = message == "unspecified_fault" && cause != "database_error";
-if !(faulted && backend) {
+                if !(faulted && backend) {
                     return Err(format!("{code} {message} {cause} without a backend fault"));
                 }
             }

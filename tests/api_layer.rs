@@ -1061,6 +1061,105 @@ fn openapi_lists_exactly_the_routes_served() {
     }
 }
 
+/// The statuses openapi.json documents for one route.
+fn documented_statuses(doc: &Value, route: &number_manager::api::Route) -> Vec<u16> {
+    let op = &doc["paths"][route.pattern][route.method.to_string().to_lowercase()];
+    op["responses"]
+        .as_object()
+        .map(|r| r.keys().filter_map(|k| k.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Requests that make each route answer a request-level error, with the
+/// status each must get: no token, an account id that is not one, another
+/// tree's account, a flag that is not a boolean, an over-long
+/// `Idempotency-Key`, a body over the limit, and on the collection routes a
+/// key reused with another body. (The test adds a dry run of every mutating
+/// route, whose status must be documented too.)
+fn request_level_probes(
+    route: &number_manager::api::Route,
+) -> Vec<(u16, &'static str, ApiRequest)> {
+    let at = |account: &str| {
+        route
+            .pattern
+            .replace("{ACCOUNT_ID}", account)
+            .replace("{PHONE_NUMBER}", "%2B14155550100")
+    };
+    let path = at("customer");
+    let new = |target: &str| ApiRequest::new(route.method, target).token(CUSTOMER);
+    let mut probes = vec![
+        (400, "bad flag", new(&format!("{path}?dry_run=maybe"))),
+        (
+            400,
+            "long key",
+            new(&path).header("Idempotency-Key", &"k".repeat(256)),
+        ),
+        (413, "big body", new(&path).body(vec![b' '; 5000])),
+    ];
+    if route.requires_auth {
+        probes.push((401, "no token", ApiRequest::new(route.method, &path)));
+    }
+    if route.pattern.contains("{ACCOUNT_ID}") {
+        probes.push((404, "bad account id", new(&at("not%20an%20id"))));
+        probes.push((403, "other tree", new(&at("other"))));
+    }
+    probes
+}
+
+#[tokio::test]
+async fn openapi_documents_every_request_level_status() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let w = world();
+    let mut undocumented = Vec::new();
+    for route in Api::routes() {
+        let documented = documented_statuses(&doc, route);
+        let mut probes = request_level_probes(route);
+        if route.pattern.contains("/collection") {
+            let path = route.pattern.replace("{ACCOUNT_ID}", "customer");
+            let keyed = |n: &str| {
+                ApiRequest::new(route.method, &path)
+                    .token(CUSTOMER)
+                    .header("Idempotency-Key", "reused")
+                    .json(&json!({"data": {"numbers": [n]}}))
+            };
+            let first = w.api.handle(keyed("+14155550170")).await;
+            assert!(first.status < 500, "{} {}", route.method, route.pattern);
+            probes.push((409, "reused key", keyed("+14155550171")));
+        }
+        if route.method != Method::Get {
+            // A dry run answers 200 wherever the real call would answer 201.
+            let path = route
+                .pattern
+                .replace("{ACCOUNT_ID}", "customer")
+                .replace("{PHONE_NUMBER}", "%2B14155550172");
+            let req = ApiRequest::new(route.method, &format!("{path}?dry_run=true"))
+                .token(CUSTOMER)
+                .json(&json!({"data": {"numbers": ["+14155550173"]}}));
+            let got = w.api.handle(req).await.status;
+            if !documented.contains(&got) {
+                undocumented.push(format!(
+                    "{} {} {got} (dry run)",
+                    route.method, route.pattern
+                ));
+            }
+        }
+        for (want, what, req) in probes {
+            let got = w.api.handle(req).await.status;
+            assert_eq!(got, want, "{what}: {} {}", route.method, route.pattern);
+            if !documented.contains(&got) {
+                undocumented.push(format!("{} {} {got} ({what})", route.method, route.pattern));
+            }
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "answered but not in openapi.json:\n{}",
+        undocumented.join("\n")
+    );
+}
+
 // ---------- no input panics or answers 500 ----------
 
 mod fuzz {

@@ -1,0 +1,66 @@
+//! Normalization and parsing: never a panic, and what parses is a stable
+//! E.164 value (it re-parses, re-normalizes and deserializes to itself).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use number_manager::number::{DialPlan, Normalizer};
+use number_manager::{is_reconcilable, normalize, PhoneNumber};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(raw) = std::str::from_utf8(data) else {
+        return;
+    };
+    let normalized = normalize(raw);
+    let parsed = PhoneNumber::parse(raw);
+    assert_eq!(is_reconcilable(raw), parsed.is_ok(), "{raw:?}");
+    if let Ok(n) = parsed {
+        check_number(raw, &normalized, n);
+    }
+    // Host rules from JSON (converters, dial plans): any input is a clean error or usable.
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(raw) {
+        user_rules(&value);
+    }
+});
+
+fn check_number(raw: &str, normalized: &str, n: PhoneNumber) {
+    let s = n.as_str();
+    assert_eq!(s, normalized, "parse and normalize disagree on {raw:?}");
+    assert!(s.starts_with('+') && s[1..].bytes().all(|b| b.is_ascii_digit()));
+    assert!((9..=16).contains(&s.len()), "{s}");
+    assert_eq!(PhoneNumber::from_e164(s).ok(), Some(n));
+    assert_eq!(PhoneNumber::parse(s).ok(), Some(n), "{s} does not re-parse");
+    assert_eq!(normalize(s), s);
+    assert_eq!(n.to_string(), s);
+    let json = serde_json::to_string(&n).unwrap();
+    assert_eq!(serde_json::from_str::<PhoneNumber>(&json).ok(), Some(n));
+    if n.is_nanp() {
+        assert_eq!(n.to_npan().len(), 10);
+        assert_eq!(n.to_1npan(), format!("1{}", n.to_npan()));
+    }
+    let _ = (n.calling_code(), n.country(), n.strip_plus());
+}
+
+fn user_rules(value: &serde_json::Value) {
+    const PROBES: [&str; 4] = ["4155551234", "011442071234567", "911", "+1 415 555 1234"];
+    if let Ok(plan) = DialPlan::from_json(value) {
+        for probe in PROBES {
+            let out = Normalizer::kazoo_default().normalize_with_dial_plan(probe, &plan);
+            let parsed = Normalizer::kazoo_default().parse_with_dial_plan(probe, &plan);
+            if let Ok(n) = parsed {
+                assert_eq!(n.as_str(), out);
+            }
+        }
+    }
+    if let Ok(normalizer) = Normalizer::from_json(value, r"^\+\d{8,15}$") {
+        for probe in PROBES {
+            let out = normalizer.normalize(probe);
+            assert_eq!(
+                normalizer.is_reconcilable(probe),
+                normalizer.parse(probe).is_ok()
+            );
+            if let Ok(n) = normalizer.parse(probe) {
+                assert_eq!(n.as_str(), out);
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Shared pieces of the fuzz targets: the reference classifier (rules tried in
+//! order, one plain `regex` each), the seeds' older classifier list, a tiny
+//! executor, and the request-script harness behind the `api` target.
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+
+use number_manager::classify::{Classifier, Classifiers};
+use number_manager::number::compile_rule;
+
+pub mod api;
+
+/// Seed 001's `GET …/classifiers` listing: the older list, keys sorted
+/// alphabetically (so `did_us` comes before `tollfree_us`).
+pub const SEED_001_CLASSIFIERS: &str = r#"{
+    "caribbean": {"friendly_name": "Caribbean", "pretty_print": "SS(###) ### - ####",
+        "regex": "^\\+?1((?:684|264|268|242|246|441|284|345|767|809|829|849|473|671|876|664|670|787|939|869|758|784|721|868|649|340)\\d{7})$"},
+    "did_us": {"friendly_name": "US DID", "pretty_print": "SS(###) ### - ####",
+        "regex": "^\\+?1?([2-9][0-9]{2}[2-9][0-9]{6})$"},
+    "emergency": {"friendly_name": "Emergency Dispatcher", "regex": "^(911)$"},
+    "international": {"friendly_name": "International", "regex": "^(011\\d*)$|^(00\\d*)$"},
+    "toll_us": {"friendly_name": "US Toll", "pretty_print": "SS(###) ### - ####",
+        "regex": "^\\+1(900\\d{7})$"},
+    "tollfree_us": {"friendly_name": "US TollFree", "pretty_print": "SS(###) ### - ####",
+        "regex": "^\\+1((?:800|888|877|866|855)\\d{7})$"},
+    "unknown": {"friendly_name": "Unknown", "regex": "^(.*)$"}
+}"#;
+
+/// The seeds' older classifier list, compiled once.
+pub fn older_seed_list() -> &'static Classifiers {
+    static LIST: OnceLock<Classifiers> = OnceLock::new();
+    LIST.get_or_init(|| {
+        let json = serde_json::from_str(SEED_001_CLASSIFIERS).expect("the seed listing is JSON");
+        Classifiers::from_json(&json).expect("the seed listing compiles")
+    })
+}
+
+/// One rule compiled twice: as the library documents rules (`compile_rule`,
+/// ASCII-only classes) and as the raw pattern in plain `regex`.
+struct Rule {
+    name: String,
+    ascii: Option<regex::Regex>,
+    plain: Option<regex::Regex>,
+}
+
+fn compile(list: &[Classifier]) -> Vec<Rule> {
+    list.iter()
+        .map(|c| Rule {
+            name: c.name.clone(),
+            ascii: compile_rule(&c.regex).ok(),
+            plain: regex::Regex::new(&c.regex).ok(),
+        })
+        .collect()
+}
+
+fn first(
+    rules: &[Rule],
+    haystack: &str,
+    pick: impl Fn(&Rule) -> Option<&regex::Regex>,
+) -> Option<String> {
+    rules
+        .iter()
+        .find(|r| pick(r).is_some_and(|re| re.is_match(haystack)))
+        .map(|r| r.name.clone())
+}
+
+/// The reference answer: the name of the first classifier in order whose rule
+/// matches `haystack`, with ASCII classes and with plain `regex`. The two
+/// fixed lists are compiled once; any other list each call.
+pub fn rules_in_order(list: &[Classifier], haystack: &str) -> (Option<String>, Option<String>) {
+    static DEFAULT: OnceLock<Vec<Rule>> = OnceLock::new();
+    static OLDER: OnceLock<Vec<Rule>> = OnceLock::new();
+    let fresh;
+    let rules = if list == Classifiers::kazoo_default().list() {
+        DEFAULT.get_or_init(|| compile(list))
+    } else if list == older_seed_list().list() {
+        OLDER.get_or_init(|| compile(list))
+    } else {
+        fresh = compile(list);
+        &fresh
+    };
+    (
+        first(rules, haystack, |r| r.ascii.as_ref()),
+        first(rules, haystack, |r| r.plain.as_ref()),
+    )
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs a future to completion on this thread (the library needs no runtime).
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}

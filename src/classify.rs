@@ -1,5 +1,4 @@
-//! Classification of dialled numbers and pretty printing (reference §3,
-//! DECISIONS 3-4).
+//! Classification of dialled numbers and pretty printing.
 //!
 //! Classifiers are an ordered list: a number belongs to the **first** classifier
 //! whose regex matches its normalized form. The list is compiled once into one
@@ -31,7 +30,7 @@ use crate::number::{ascii_rule, Normalizer};
 /// The regex of a classifier configured without one: it matches only the empty string.
 pub const MISSING_REGEX: &str = "^$";
 
-/// The template used for `+1` numbers whose classifier has none (reference §3.3).
+/// The template used for `+1` numbers whose classifier has none.
 pub const NANP_FALLBACK_TEMPLATE: &str = "SS(###) ### - ####";
 
 /// One classifier: a named regex over normalized numbers.
@@ -296,7 +295,7 @@ impl Matcher {
     }
 }
 
-// Kazoo's current default regexes (reference §3.1).
+// Kazoo's current default regexes.
 const TOLLFREE_US: &str = r"^\+1((?:800|88\d|877|866|855|844|833|822)\d{7})$";
 const TOLL_US: &str = r"^\+1(900\d{7})$";
 const EMERGENCY: &str = r"^(911|922|933|833|811|711|999)$";
@@ -308,7 +307,7 @@ const DID_US: &str = r"^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$";
 const INTERNATIONAL: &str = r"^\+([2-9]\d{7,})$";
 const UNKNOWN: &str = r"^(.*)$";
 
-/// Kazoo's current default classifiers (reference §3.1, DECISIONS 4), in order.
+/// Kazoo's current default classifiers, in order.
 fn kazoo_default_list() -> Vec<Classifier> {
     let nanp = |name: &str, regex: &str, friendly: &str| {
         Classifier::new(name, regex, friendly).with_pretty_print(NANP_FALLBACK_TEMPLATE)
@@ -459,7 +458,7 @@ impl Classifiers {
         Some(Classification::new(classifier, raw, normalized))
     }
 
-    /// The template that formats `normalized` (reference §3.3): the first matching
+    /// The template that formats `normalized`: the first matching
     /// classifier's, else [`NANP_FALLBACK_TEMPLATE`] for `+1` numbers, else none.
     pub fn template_for(&self, normalized: &str) -> Option<&str> {
         self.first_match(normalized)
@@ -516,7 +515,7 @@ pub fn classify(raw: &str) -> Option<Classification> {
     Classifiers::kazoo_default().classify(raw)
 }
 
-/// Formats `number` with the default classifiers' templates (reference §3.3).
+/// Formats `number` with the default classifiers' templates.
 ///
 /// ```
 /// assert_eq!(number_manager::classify::pretty_print_number("4155551234"), "(415) 555 - 1234");
@@ -526,7 +525,7 @@ pub fn pretty_print_number(raw: &str) -> String {
     Classifiers::kazoo_default().pretty_print_number(raw)
 }
 
-/// Formats `number` with `template` (Kazoo's `pretty_print` language, reference §3.3).
+/// Formats `number` with `template` (Kazoo's `pretty_print` language).
 ///
 /// Left to right over the template: `S` skips the next character of the number,
 /// `#` outputs it, `*` outputs the whole rest; `\` makes the next template

@@ -1,7 +1,7 @@
 //! Time, injectable so tests are deterministic.
 //!
 //! Timestamps are kept as UTC instants; the API shows them as Gregorian
-//! seconds (Unix seconds + 62167219200, DECISIONS 8).
+//! seconds (Unix seconds + 62167219200).
 
 use std::sync::Mutex;
 

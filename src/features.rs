@@ -1,5 +1,5 @@
-//! Features: how public fields turn into a number's active features
-//! (reference §12), and which features a number may use.
+//! Features: how public fields turn into a number's active features, and
+//! which features a number may use.
 //!
 //! Everything here is pure. The E911 feature needs the provider, so
 //! [`apply`] only decides what E911 must do ([`E911Step`]); the manager
@@ -79,7 +79,7 @@ pub struct FeatureLists {
     pub deny: Option<Vec<String>>,
 }
 
-/// Feature configuration (reference §15).
+/// Feature configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeatureConfig {
     /// System lists (`allow` defaults to every feature).
@@ -112,7 +112,7 @@ impl FeatureContext<'_> {
     }
 }
 
-/// The features this number may enable (reference §12.2): allowed minus denied.
+/// The features this number may enable: allowed minus denied.
 pub fn available(record: &NumberRecord, ctx: &FeatureContext<'_>) -> BTreeSet<String> {
     let system_allow: Vec<String> = ctx.config.system.allow.clone().unwrap_or_else(all_features);
     let allowed: Vec<String> = if !record.features_allowed.is_empty() {
@@ -196,7 +196,7 @@ const CNAM_STATES: &[NumberState] = &[
     NumberState::PortIn,
 ];
 
-/// Recomputes `record.features` from its public fields (reference §12.3-§12.4),
+/// Recomputes `record.features` from its public fields,
 /// in place. Fails with 403 when a requested feature is not available, and with
 /// 400 `invalid` for an unknown `carrier_name`. Returns what E911 must do.
 pub fn apply(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<E911Step> {
@@ -319,7 +319,7 @@ pub fn apply(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<E911
         features.remove("local");
     }
 
-    // E911 (reference §12.5): only the decision; the manager talks to the provider.
+    // E911: only the decision; the manager talks to the provider.
     let key = e911_key(&public);
     let submitted = key
         .and_then(|k| public.get(k))

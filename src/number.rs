@@ -1,6 +1,6 @@
 //! E.164 numbers: the [`PhoneNumber`] newtype and normalization of dialled strings.
 //!
-//! Two functions, two contracts (DECISIONS 1): [`normalize`] never fails and is
+//! Two functions, two contracts: [`normalize`] never fails and is
 //! what routing and classification use; [`PhoneNumber::parse`] normalizes and then
 //! insists on a real E.164 number, failing with `not_reconcilable` otherwise.
 
@@ -121,7 +121,7 @@ impl PhoneNumber {
     /// `phonenumber` crate's metadata; `None` for non-geographic codes (`+800`,
     /// `+882`, ...), unassigned codes, and numbers no region of a shared code claims.
     ///
-    /// Off the hot path (DECISIONS 2b): answers for shared calling codes are cached.
+    /// Off the hot path: answers for shared calling codes are cached.
     ///
     /// ```
     /// use number_manager::PhoneNumber;
@@ -283,7 +283,7 @@ pub struct Converter {
 }
 
 impl Converter {
-    /// Compiles a converter. `\d` means `[0-9]` only (DECISIONS 2).
+    /// Compiles a converter. `\d` means `[0-9]` only.
     pub fn new(regex: &str, prefix: impl Into<String>, suffix: impl Into<String>) -> Result<Self> {
         Ok(Converter {
             source: regex.to_string(),
@@ -343,7 +343,7 @@ pub fn compile_rule(pattern: &str) -> Result<Regex> {
 }
 
 /// Compiles a rule regex with ASCII-only `\d`, `\w`, `\s` so that phone rules
-/// never match other scripts' digits (DECISIONS 2).
+/// never match other scripts' digits.
 pub(crate) fn compile_ascii(pattern: &str) -> Result<Regex> {
     ascii_rule(pattern)
         .map(|(_, regex)| regex)
@@ -414,7 +414,7 @@ fn ascii_perl_classes(pattern: &str) -> String {
 }
 
 /// An account dial plan: ordered `regex -> {prefix, suffix}` rewrites applied
-/// before the converters (reference §2.1).
+/// before the converters.
 ///
 /// ```
 /// use number_manager::number::{DialPlan, Normalizer};
@@ -476,14 +476,14 @@ fn converters_from_json(field: &str, value: &Value) -> Result<Vec<Converter>> {
     Ok(out)
 }
 
-/// Kazoo's default `e164_converters` (reference §2.1), in order.
+/// Kazoo's default `e164_converters`, in order.
 pub const DEFAULT_CONVERTERS: &[(&str, &str)] = &[
     (r"^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$", "+1"),
     (r"^011(\d{5,})$|^00(\d{5,})$", "+"),
     (r"^[2-9]\d{7,}$", "+"),
 ];
 
-/// Kazoo's default `reconcile_regex` (reference §2.2).
+/// Kazoo's default `reconcile_regex`.
 pub const DEFAULT_RECONCILE_REGEX: &str = r"^(\+?1)?\d{10}$|^\+[2-9]\d{7,}$|^011\d*$|^00\d*$";
 
 /// Normalization rules as data: ordered converters and the reconcile rule.
@@ -576,7 +576,7 @@ impl Normalizer {
         Value::Object(map)
     }
 
-    /// Removes the visual separators (DECISIONS 2) from already-trimmed input.
+    /// Removes the visual separators from already-trimmed input.
     fn clean(trimmed: &str) -> std::borrow::Cow<'_, str> {
         let is_separator = |c: char| matches!(c, ' ' | '-' | '.' | '(' | ')');
         if trimmed.contains(is_separator) {
@@ -637,7 +637,7 @@ impl Normalizer {
     }
 
     // Kazoo's reconcile rule alone admits non-E.164 strings (`0114`, `1005551234`)
-    // that then break record building (reference §2.2); DECISIONS 1 requires both.
+    // that then break record building: a parsed number must pass both.
     fn check(&self, normalized: &str) -> Option<PhoneNumber> {
         let number = PhoneNumber::try_from_normalized(normalized)?;
         self.reconcile

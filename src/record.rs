@@ -143,7 +143,7 @@ impl NumberRecord {
         self.pending.as_ref().is_some_and(|p| p.until > now)
     }
 
-    /// Sets the owner with Kazoo's side effects (reference §4.4): a real change
+    /// Sets the owner with Kazoo's side effects: a real change
     /// remembers the previous owner and clears `used_by`.
     pub fn set_assigned_to(&mut self, to: Option<AccountId>) {
         if self.assigned_to == to {
@@ -161,7 +161,7 @@ impl NumberRecord {
         self.features.keys().cloned().collect()
     }
 
-    /// The seeds' public JSON (DECISIONS 9): public fields, `id`, `state`,
+    /// The seeds' public JSON: public fields, `id`, `state`,
     /// `features` (sorted, omitted when empty), `used_by`, and `_read_only`.
     ///
     /// ```
@@ -232,10 +232,10 @@ const RESERVED_KEYS: &[&str] = &[
     "create_with_state",
 ];
 
-/// Cleans user input into public fields (DECISIONS 9): keys starting with `_`
+/// Cleans user input into public fields: keys starting with `_`
 /// or `pvt_`, and the derived keys `id`, `state`, `features`, `used_by`,
 /// `numbers`, `create_with_state`, are dropped. `dash_e911` is kept as the
-/// user's alias of `e911` (DECISIONS 14) unless `e911` itself is given, so the
+/// user's alias of `e911` unless `e911` itself is given, so the
 /// answer echoes the key the user wrote.
 pub fn sanitize_public(input: &Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
@@ -263,7 +263,7 @@ pub fn e911_key(public: &Map<String, Value>) -> Option<&'static str> {
     }
 }
 
-/// Deep merge for PATCH (reference §4.4 `update_doc`): the right side wins,
+/// Deep merge for PATCH (Kazoo's `update_doc`): the right side wins,
 /// `null` deletes a key, and an empty object replaces rather than merges.
 pub fn merge_public(base: &mut Map<String, Value>, patch: &Map<String, Value>) {
     for (k, v) in patch {

@@ -63,7 +63,7 @@ fn single(outcome: Outcome, created: bool) -> Reply {
     }
 }
 
-/// A collection answer (DECISIONS 15): 200 `{"success"}` (plus `"error"` when
+/// A collection answer: 200 `{"success"}` (plus `"error"` when
 /// some failed), or 400 `client error` with the error map when all failed.
 fn collection(result: BatchResult, dry_run: bool) -> Answer {
     if result.success.is_empty() && !result.errors.is_empty() {

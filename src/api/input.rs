@@ -224,7 +224,7 @@ impl Body {
         Ok(on)
     }
 
-    /// Takes the `numbers` list out of `data` (reference §9's checks: required,
+    /// Takes the `numbers` list out of `data` (Kazoo's checks: required,
     /// a list of strings, at least one). Duplicates and the batch limit are the
     /// library's checks.
     pub(crate) fn take_numbers(&mut self) -> Result<Vec<String>, Error> {

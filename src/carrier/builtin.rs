@@ -125,7 +125,7 @@ async fn scan_store(
 /// `local` and whose E.164 number starts with the request prefix, sorted, with
 /// `offset` rows skipped and at most `quantity` returned; results are in state
 /// `available`. The prefix is a real prefix: Kazoo used it only as a lower
-/// bound (reference §18.10), so a search for `+1415` could return `+1416...`.
+/// bound, so a search for `+1415` could return `+1416...`.
 /// Acquire and disconnect change nothing upstream: they return the carrier
 /// data they were given.
 ///

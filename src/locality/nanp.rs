@@ -4,7 +4,7 @@
 //! Built by hand from the public NANP assignments (NANPA and CNA area code
 //! maps, as of 2025). The table is a sorted `const` array searched with a binary
 //! search: no allocation, no regex, no lock, so it is cheap enough for any path
-//! (unlike the `phonenumber` crate, DECISIONS 2b).
+//! (unlike the `phonenumber` crate).
 //!
 //! An area code is listed once with the ISO 3166 alpha-2 country that numbers
 //! in it belong to, and the USPS / Canada Post two-letter code of the state or

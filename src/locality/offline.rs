@@ -65,7 +65,7 @@ const DEFAULT_CACHE_LIMIT: usize = 10_000;
 ///
 /// `+1` numbers are answered from a sorted table (a binary search). Other
 /// numbers go through the `phonenumber` crate, which takes about a millisecond
-/// per number (DECISIONS 2b), so their answers are cached per number, up to
+/// per number, so their answers are cached per number, up to
 /// 10 000 entries (the cache starts over when full).
 ///
 /// # City prefixes
@@ -240,7 +240,7 @@ fn metadata_answer(number: &PhoneNumber) -> Option<PlanAnswer> {
     // here.
     catch_unwind(AssertUnwindSafe(|| {
         // No default region: with one, the crate strips a leading 1 from some
-        // foreign numbers (its issue #30, DECISIONS 2b).
+        // foreign numbers (its issue #30).
         let parsed = phonenumber::parse(None, number.as_str()).ok()?;
         let meta = parsed.metadata(&DATABASE)?;
         let kind = parsed.number_type(&DATABASE);

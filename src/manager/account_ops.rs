@@ -59,7 +59,7 @@ pub struct SearchQuery {
     pub prefix: String,
     /// Results per page (at least 1, capped by `Config::max_search_quantity`).
     pub quantity: usize,
-    /// Page number (DECISIONS 11), from 0.
+    /// Page number, from 0.
     pub offset: usize,
     /// ISO 3166 alpha-2 country (default `US`).
     pub country: String,
@@ -120,7 +120,7 @@ pub struct Listing {
 
 impl Listing {
     /// The seeds' listing `data`: `{"numbers": {...}, "cascade_quantity": n,
-    /// "casquade_quantity": n}` (the misspelling kept as an alias, DECISIONS 17).
+    /// "casquade_quantity": n}` (the misspelling kept as an alias).
     pub fn to_json(&self) -> Value {
         let numbers: Map<String, Value> = self
             .numbers
@@ -258,7 +258,7 @@ impl NumberManager {
         let answers = join_all(futures).await;
         let mut merged: BTreeMap<PhoneNumber, SearchHit> = BTreeMap::new();
         for (carrier, answer) in answers {
-            // Errors and timeouts drop only that carrier's results (reference §10.2).
+            // Errors and timeouts drop only that carrier's results.
             let Some(Ok(results)) = answer else { continue };
             for r in results {
                 if !r.number.as_str().starts_with(&prefix) {
@@ -458,8 +458,8 @@ impl NumberManager {
         Ok(out)
     }
 
-    /// Availability of numbers through the carriers that implement `check_numbers`
-    /// (reference §11.3): the first confirming carrier wins; a carrier error marks
+    /// Availability of numbers through the carriers that implement
+    /// `check_numbers`: the first confirming carrier wins; a carrier error marks
     /// only the numbers it was asked about; unconfirmed numbers are `error`.
     /// More than [`Limits::max_numbers`](crate::Limits::max_numbers) numbers is
     /// a validation error.
@@ -800,7 +800,7 @@ impl NumberManager {
         Ok(result)
     }
 
-    /// Maintenance (reference §16): removes expired discovery entries, makes
+    /// Maintenance: removes expired discovery entries, makes
     /// `aging` numbers older than `Config::aging_period` available, releases
     /// lapsed reservation leases, forgets expired idempotency keys, and has the
     /// store drop the tombstones of numbers deleted before

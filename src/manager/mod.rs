@@ -39,7 +39,7 @@ pub use account_ops::{
 };
 pub use ops::{Identify, PublicChange};
 
-/// Tunables (reference §15 plus this crate's own).
+/// Tunables (Kazoo's configuration plus this crate's own).
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
     /// State machine settings (`released_state`, `should_age`, `should_permanently_delete`).
@@ -119,7 +119,7 @@ pub struct Options {
     /// Who performs the operation.
     pub auth_by: Actor,
     /// Plan only: no store write, no carrier purchase or disconnect, no E911
-    /// provisioning or removal (DECISIONS 16). Address validation still runs.
+    /// provisioning or removal. Address validation still runs.
     pub dry_run: bool,
     /// Repeat-safe key: the same key and input returns the first result.
     pub idempotency_key: Option<String>,

@@ -22,7 +22,7 @@ use crate::store::StoreExt;
 pub struct PublicChange {
     /// Public fields to store.
     pub public: Map<String, Value>,
-    /// The state to create in (default `reserved`, DECISIONS 5).
+    /// The state to create in (default `reserved`).
     pub state: Option<NumberState>,
 }
 
@@ -60,7 +60,7 @@ impl PublicChange {
     }
 }
 
-/// Who owns a number and how calls to it should be routed (reference §7.9).
+/// Who owns a number and how calls to it should be routed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Identify {
     /// The owner.
@@ -94,7 +94,7 @@ impl Identify {
 }
 
 impl NumberManager {
-    /// Validates a collection's `numbers` (reference §9): present, non-empty,
+    /// Validates a collection's `numbers`: present, non-empty,
     /// within the batch limit, no duplicates after normalization.
     fn check_collection<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Vec<String>> {
         if numbers.is_empty() {
@@ -147,7 +147,7 @@ impl NumberManager {
     }
 
     /// Adds numbers to `account` (PUT). New numbers are `reserved` unless
-    /// `change.state` says otherwise (DECISIONS 5); an existing number is
+    /// `change.state` says otherwise; an existing number is
     /// `number_exists` unless it is aging, available or port_in.
     pub async fn create_many<S: AsRef<str>>(
         &self,
@@ -212,7 +212,7 @@ impl NumberManager {
         .await
     }
 
-    /// Reads a number the actor may see (DECISIONS 12: others get `not_found`).
+    /// Reads a number the actor may see (others get `not_found`).
     pub async fn get(&self, number: &str, opts: &Options) -> Result<NumberRecord> {
         let req = Request {
             op: Op::Read,
@@ -373,8 +373,8 @@ impl NumberManager {
             .await
     }
 
-    /// Which account a number belongs to, and how to route it (reference §7.9).
-    /// Only the owner, its ancestors and master may ask (DECISIONS 12).
+    /// Which account a number belongs to, and how to route it.
+    /// Only the owner, its ancestors and master may ask.
     pub async fn identify(&self, number: &str, opts: &Options) -> Result<Identify> {
         let n = self.inner.normalizer.parse(number)?;
         let not_found = || Error::NotFound {
@@ -454,7 +454,7 @@ impl NumberManager {
 fn create_req(account: &AccountId, change: PublicChange, opts: &Options) -> Request {
     Request {
         op: Op::Create {
-            // DECISIONS 5: without create_with_state a number is created reserved.
+            // Without create_with_state a number is created reserved.
             state: change.state.unwrap_or(NumberState::Reserved),
             assign_to: account.clone(),
         },

@@ -111,7 +111,7 @@ impl ActorFacts {
     }
 }
 
-/// Configuration the state machine consults (reference §15).
+/// Configuration the state machine consults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StateConfig {
     /// State after a release with an empty reserve history (default `available`).

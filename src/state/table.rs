@@ -1,4 +1,4 @@
-//! The transition table (reference §6.3 with DECISIONS 6's fixes) as data.
+//! The transition table (Kazoo's, with its argument-order and re-purchase bugs fixed) as data.
 //!
 //! Each row says: for this [`Action`] on a number in state `from`, who may do it
 //! ([`Auth`]), what happens ([`Effect`]s) and which state results ([`Target`]).
@@ -185,7 +185,7 @@ pub static TRANSITIONS: &[Transition] = &[
     row(ToInService, Available, InService, Anyone, &[Move]),
     row(ToInService, Aging, InService, Owner, &[Move]),
     row(ToInService, Reserved, InService, OwnerOrDescendant, &[Move]),
-    // DECISIONS 6: reserved -> reserved never calls the carrier again.
+    // reserved -> reserved never calls the carrier again.
     row(ToReserved, Reserved, Reserved, Owner, &[History, Move]),
     row(
         ToReserved,

@@ -358,3 +358,52 @@ async fn the_library_refuses_to_act_for_accounts_outside_the_actors_tree() {
         .await
         .unwrap();
 }
+
+/// Creates `N` reserved for the customer with a one-hour lease.
+async fn leased(w: &World) {
+    w.manager
+        .create(&w.customer, N, Default::default(), &w.as_customer())
+        .await
+        .unwrap();
+    let leased = w
+        .manager
+        .reserve_with_lease(&w.reseller, &[N], chrono::Duration::hours(1), &w.as_master())
+        .await
+        .unwrap();
+    assert!(leased.errors.is_empty(), "{:?}", leased.errors);
+}
+
+#[tokio::test]
+async fn a_lease_belongs_to_its_reservation_not_to_the_next_holder() {
+    let w = World::new();
+    leased(&w).await;
+    // The reseller re-reserves it for another of its accounts, with no lease.
+    let moved = w
+        .manager
+        .reserve(&w.other, N, Map::new(), &Options::as_account(&w.reseller))
+        .await
+        .unwrap();
+    assert_eq!(moved.record.expires_at, None);
+    w.clock.advance(chrono::Duration::hours(2));
+    let still = w.manager.get(N, &w.as_master()).await.unwrap();
+    assert_eq!(still.state, NumberState::Reserved);
+    assert_eq!(still.assigned_to.as_ref(), Some(&w.other));
+}
+
+#[tokio::test]
+async fn identify_never_routes_to_a_lapsed_lease() {
+    let w = World::new();
+    leased(&w).await;
+    let before = w.manager.identify(N, &w.as_master()).await.unwrap();
+    assert_eq!(before.account_id, w.reseller);
+    w.clock.advance(chrono::Duration::hours(2));
+    // The lease went back (to the customer, the previous reserver).
+    let after = w.manager.identify(N, &w.as_master()).await.unwrap();
+    assert_eq!(after.account_id, w.customer);
+    let e = w
+        .manager
+        .identify(N, &Options::as_account(&w.reseller))
+        .await
+        .map(|i| i.account_id);
+    assert_eq!(e.unwrap(), w.customer, "the reseller is the customer's ancestor");
+}

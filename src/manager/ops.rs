@@ -380,7 +380,17 @@ impl NumberManager {
         let not_found = || Error::NotFound {
             number: n.to_string(),
         };
-        let record = self.inner.store.get(&n).await?.ok_or_else(not_found)?;
+        let mut record = self.inner.store.get(&n).await?.ok_or_else(not_found)?;
+        let now = self.inner.clock.now();
+        if record.state == NumberState::Reserved
+            && record.is_expired(now)
+            && !record.is_claimed(now)
+        {
+            // A lapsed reservation goes back first: calls never route to an
+            // account whose lease has ended.
+            self.release_lapsed(vec![n]).await?;
+            record = self.inner.store.get(&n).await?.ok_or_else(not_found)?;
+        }
         let actor = self.actor_ctx(&opts.auth_by).await?;
         let (facts, owner) = self.record_facts(&actor, &record).await?;
         crate::state::authorize_identify(n, &record, &facts)?;

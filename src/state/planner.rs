@@ -624,8 +624,9 @@ pub fn apply(base: NumberRecord, plan: &Plan, now: DateTime<Utc>) -> Option<Numb
     if plan.from == Some(NumberState::Discovery) {
         r.created = now;
     }
-    // A state change or a release ends any lease; a new lease replaces the old.
-    if plan.changes_state() || plan.expires_at.is_some() || plan.reset {
+    // A state change, a new owner or a release ends any lease (a lease belongs
+    // to one reservation); a new lease replaces the old.
+    if plan.changes_state() || plan.expires_at.is_some() || plan.reset || plan.assign.is_some() {
         r.expires_at = plan.expires_at;
     }
     r.state = plan.to;

@@ -338,7 +338,7 @@ impl Model {
 
     fn run(&mut self, x: usize, op: &MOp, n: usize, settle: bool) -> Expect {
         // Fix checks the number as it is, then releases a lapsed lease itself.
-        let settles = settle && !matches!(op, MOp::Release | MOp::Identify | MOp::Fix);
+        let settles = settle && !matches!(op, MOp::Release | MOp::Fix);
         if settles && self.lapsed(n) {
             self.release_effect(n);
         }
@@ -558,7 +558,8 @@ impl Model {
         new.owner = Some(t);
         match lease {
             Some(secs) => new.expires = Some(self.now + secs),
-            None if r.state != Reserved => new.expires = None,
+            // A lease belongs to one reservation: a new holder starts without it.
+            None if r.state != Reserved || r.owner != Some(t) => new.expires = None,
             None => {}
         }
         new.state = Reserved;

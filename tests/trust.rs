@@ -367,7 +367,12 @@ async fn leased(w: &World) {
         .unwrap();
     let leased = w
         .manager
-        .reserve_with_lease(&w.reseller, &[N], chrono::Duration::hours(1), &w.as_master())
+        .reserve_with_lease(
+            &w.reseller,
+            &[N],
+            chrono::Duration::hours(1),
+            &w.as_master(),
+        )
         .await
         .unwrap();
     assert!(leased.errors.is_empty(), "{:?}", leased.errors);
@@ -405,5 +410,9 @@ async fn identify_never_routes_to_a_lapsed_lease() {
         .identify(N, &Options::as_account(&w.reseller))
         .await
         .map(|i| i.account_id);
-    assert_eq!(e.unwrap(), w.customer, "the reseller is the customer's ancestor");
+    assert_eq!(
+        e.unwrap(),
+        w.customer,
+        "the reseller is the customer's ancestor"
+    );
 }

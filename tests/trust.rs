@@ -54,6 +54,17 @@ fn trees(config: Config) -> Trees {
 
 const N: &str = "+14158867900";
 
+/// A create body: `public` fields, created in `state`.
+fn in_state(
+    state: NumberState,
+    public: Map<String, serde_json::Value>,
+) -> number_manager::manager::PublicChange {
+    number_manager::manager::PublicChange {
+        public,
+        state: Some(state),
+    }
+}
+
 fn porting() -> Map<String, serde_json::Value> {
     body(json!({"porting": {"port_id": "p-1", "service_provider": "Losing Co"}}))
 }
@@ -104,10 +115,7 @@ async fn nobody_outside_the_owners_tree_takes_over_a_port_in_number() {
 async fn another_tree_cannot_create_over_an_owned_aging_number() {
     let t = trees(Config::default());
     let w = &t.w;
-    let change = number_manager::manager::PublicChange {
-        public: body(json!({"custom": "mine"})),
-        state: Some(NumberState::Aging),
-    };
+    let change = in_state(NumberState::Aging, body(json!({"custom": "mine"})));
     w.manager
         .create(&w.customer, N, change, &w.as_master())
         .await
@@ -117,10 +125,7 @@ async fn another_tree_cannot_create_over_an_owned_aging_number() {
         w.manager.get(N, &outsider).await,
         Err(Error::NotFound { .. })
     ));
-    let grab = number_manager::manager::PublicChange {
-        public: body(json!({"custom": "theirs"})),
-        state: Some(NumberState::InService),
-    };
+    let grab = in_state(NumberState::InService, body(json!({"custom": "theirs"})));
     let e = w
         .manager
         .create(&t.reseller2, N, grab, &outsider)
@@ -268,10 +273,7 @@ async fn numbers_that_leave_the_system_are_disconnected_and_aging_ones_are_kept(
 #[tokio::test]
 async fn fixing_a_number_needs_ownership_not_just_sight() {
     let w = World::new();
-    let change = number_manager::manager::PublicChange {
-        public: Map::new(),
-        state: Some(NumberState::Available),
-    };
+    let change = in_state(NumberState::Available, Map::new());
     w.manager
         .create(&w.master, N, change, &w.as_master())
         .await
@@ -287,10 +289,7 @@ async fn fixing_a_number_needs_ownership_not_just_sight() {
 #[tokio::test]
 async fn a_sub_account_may_buy_but_not_read_its_parents_reservation() {
     let w = World::new();
-    let change = number_manager::manager::PublicChange {
-        public: body(json!({"secret": "plan"})),
-        state: Some(NumberState::Reserved),
-    };
+    let change = in_state(NumberState::Reserved, body(json!({"secret": "plan"})));
     w.manager
         .create(&w.customer, N, change, &w.as_customer())
         .await

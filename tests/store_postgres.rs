@@ -104,6 +104,90 @@ async fn a_refused_connection_names_its_cause() {
     assert!(!cause.contains("timed out"), "{cause}");
 }
 
+/// A TCP relay to the real server that can be cut: once cut, it refuses new
+/// connections and drops the ones it carries, as a server that went away would.
+struct Relay {
+    addr: std::net::SocketAddr,
+    tasks: Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(upstream: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a relay port");
+        let addr = listener.local_addr().expect("the relay's address");
+        let tasks = Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));
+        let carried = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                carried.lock().expect("relay tasks").spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Relay {
+            addr,
+            tasks,
+            accept,
+        }
+    }
+
+    /// Stops listening (the port then refuses) and closes every relayed connection.
+    async fn cut(self) {
+        self.accept.abort();
+        let _ = self.accept.await;
+        self.tasks.lock().expect("relay tasks").abort_all();
+    }
+}
+
+/// A server that starts refusing connections after the store opened is
+/// reported with that reason when the pool has no connection to give, not
+/// only as "pool timed out".
+#[tokio::test]
+async fn a_server_refusing_after_open_names_its_cause() {
+    with_schemas("refused_later", 1, |url, schemas| async move {
+        let upstream: std::net::SocketAddr = "127.0.0.1:5432".parse().expect("an address");
+        let relay = Relay::start(upstream).await;
+        let relayed = url.replacen("127.0.0.1:5432", &relay.addr.to_string(), 1);
+        assert_ne!(relayed, url, "the test URL names 127.0.0.1:5432");
+        let store = PostgresStore::connect_with(
+            &relayed,
+            PostgresOptions::default()
+                .schema(&schemas[0])
+                .max_connections(2)
+                .acquire_timeout(Duration::from_secs(2)),
+        )
+        .await
+        .expect("open through the relay");
+        store
+            .write_batch(vec![Write::Insert(record(1))], BatchMode::PerItem)
+            .await
+            .expect("a write while the server answers");
+        relay.cut().await;
+        for (what, result) in [
+            ("read", store.get_many(&[number(1)]).await.map(|_| ())),
+            (
+                "write",
+                store
+                    .write_batch(vec![Write::Insert(record(2))], BatchMode::PerItem)
+                    .await
+                    .map(|_| ()),
+            ),
+        ] {
+            let Err(Error::Database { cause }) = &result else {
+                panic!("{what}: {result:?}")
+            };
+            assert!(cause.to_lowercase().contains("refused"), "{what}: {cause}");
+        }
+        store.close().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn connection_failures_are_database_errors() {
     let started = Instant::now();

@@ -9,8 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection as _, PgConnection, Row as _};
+use sqlx::{Connection as _, PgConnection, Postgres, Row as _};
 
 use super::sql_common::{self, Arg, Dialect, Sql};
 use super::{BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult};
@@ -496,6 +497,49 @@ impl PostgresStore {
         self.pool.close().await;
     }
 
+    /// A connection from the pool. When none comes within the acquire
+    /// timeout, the server is asked directly why, so that the error names the
+    /// cause (connection refused, authentication failed) instead of only
+    /// "pool timed out".
+    async fn acquire(&self, context: &str) -> Result<PoolConnection<Postgres>> {
+        match self.pool.acquire().await {
+            Ok(conn) => Ok(conn),
+            Err(sqlx::Error::PoolTimedOut) => Err(self.no_connection(context).await),
+            Err(e) => Err(db(context)(e)),
+        }
+    }
+
+    /// A transaction on a connection from [`Self::acquire`].
+    async fn begin(&self, context: &str) -> Result<sqlx::Transaction<'static, Postgres>> {
+        let conn = self.acquire(context).await?;
+        sqlx::Transaction::begin(conn, None)
+            .await
+            .map_err(db(context))
+    }
+
+    /// Why the pool gave no connection in time: one direct connection with
+    /// the pool's own options tells a server that refuses or rejects us from
+    /// a pool whose connections are all busy.
+    async fn no_connection(&self, context: &str) -> Error {
+        let waited = self.pool.options().get_acquire_timeout();
+        let options = self.pool.connect_options();
+        let why = match crate::util::timeout(waited, PgConnection::connect_with(&options)).await {
+            None => format!("the server does not answer a direct connection within {waited:?}"),
+            Some(Err(e)) => format!("a direct connection fails: {e}"),
+            Some(Ok(conn)) => {
+                // Only the probe's answer matters; closing it may fail harmlessly.
+                let _ = conn.close().await;
+                format!(
+                    "the server answers, but all {} connections of the pool are busy",
+                    self.pool.options().get_max_connections()
+                )
+            }
+        };
+        Error::database(format!(
+            "postgres: {context}: no connection within {waited:?}: {why}"
+        ))
+    }
+
     async fn version(&self, conn: &mut PgConnection) -> Result<i64> {
         let table: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
             .bind(format!(
@@ -519,7 +563,7 @@ impl PostgresStore {
     }
 
     async fn migrate(&self, quoted: &str) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(db("cannot connect"))?;
+        let mut conn = self.acquire("cannot connect").await?;
         let version = self.version(&mut conn).await?;
         if version == SCHEMA_VERSION {
             return Ok(());
@@ -574,8 +618,9 @@ impl PostgresStore {
     }
 
     async fn fetch_records(&self, sql: Sql) -> Result<Vec<NumberRecord>> {
+        let mut conn = self.acquire("cannot list numbers").await?;
         let rows = bound(&sql)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(db("cannot list numbers"))?;
         rows.iter().map(decode_row).collect()
@@ -660,6 +705,9 @@ impl PostgresStore {
             match self.try_batch(&writes, mode, journal).await {
                 Ok(result) => return result,
                 Err(e) if retryable(&e) && attempt < ATTEMPTS => continue,
+                Err(sqlx::Error::PoolTimedOut) => {
+                    return Err(self.no_connection("cannot write").await)
+                }
                 Err(e) => return Err(db("cannot write")(e)),
             }
         }
@@ -917,8 +965,9 @@ impl sql_common::ListDb for PostgresStore {
     }
 
     async fn first_number(&self, sql: Sql) -> Result<Option<String>> {
+        let mut conn = self.acquire("cannot list numbers").await?;
         let row = bound(&sql)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(db("cannot list numbers"))?;
         row.map(|r| r.try_get::<String, _>(0))
@@ -927,8 +976,9 @@ impl sql_common::ListDb for PostgresStore {
     }
 
     async fn row_count(&self, sql: Sql) -> Result<i64> {
+        let mut conn = self.acquire("cannot count numbers").await?;
         let row = bound(&sql)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await
             .map_err(db("cannot count numbers"))?;
         row.try_get(0).map_err(db("cannot count numbers"))
@@ -961,9 +1011,10 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let list: Vec<&str> = numbers.iter().map(|n| n.as_str()).collect();
+        let mut conn = self.acquire("cannot read numbers").await?;
         let rows = sqlx::query(&self.sql.get_many)
             .bind(list)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(db("cannot read numbers"))?;
         let records = rows.iter().map(decode_row).collect::<Result<Vec<_>>>()?;
@@ -991,8 +1042,9 @@ impl Store for PostgresStore {
         let Some(sql) = sql_common::count_sql(Dialect::Postgres, &self.sql.table, query) else {
             return sql_common::count_by_listing(self, query).await;
         };
+        let mut conn = self.acquire("cannot count numbers").await?;
         let row = bound(&sql)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await
             .map_err(db("cannot count numbers"))?;
         let n: i64 = row.try_get(0).map_err(db("cannot count numbers"))?;
@@ -1000,9 +1052,10 @@ impl Store for PostgresStore {
     }
 
     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
+        let mut conn = self.acquire("cannot read an idempotency entry").await?;
         let rows = sqlx::query(&self.sql.get_idempotency)
             .bind(key)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(db("cannot read an idempotency entry"))?;
         let Some(first) = rows.first() else {
@@ -1041,8 +1094,9 @@ impl Store for PostgresStore {
             .transpose()?;
         let created = sql_common::to_ns(entry.created);
         let lease = entry.lease_until.map(sql_common::to_ns);
-        let fail = db("cannot begin an idempotency entry");
-        let mut tx = self.pool.begin().await.map_err(&fail)?;
+        let context = "cannot begin an idempotency entry";
+        let fail = db(context);
+        let mut tx = self.begin(context).await?;
         // A takeover locks the row, so of several callers exactly one sees the lapsed lease.
         let taken = sqlx::query(&self.sql.take_over_idempotency)
             .bind(&entry.owner)
@@ -1086,11 +1140,12 @@ impl Store for PostgresStore {
         owner: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool> {
+        let mut conn = self.acquire("cannot renew an idempotency lease").await?;
         let done = sqlx::query(&self.sql.renew_idempotency)
             .bind(sql_common::to_ns(lease_until))
             .bind(key)
             .bind(owner)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db("cannot renew an idempotency lease"))?;
         Ok(done.rows_affected() == 1)
@@ -1098,8 +1153,9 @@ impl Store for PostgresStore {
 
     async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
         let text = sql_common::encode_value(&response)?;
-        let fail = db("cannot finish an idempotency entry");
-        let mut tx = self.pool.begin().await.map_err(&fail)?;
+        let context = "cannot finish an idempotency entry";
+        let fail = db(context);
+        let mut tx = self.begin(context).await?;
         let done = sqlx::query(&self.sql.finish_idempotency)
             .bind(text)
             .bind(key)
@@ -1126,8 +1182,9 @@ impl Store for PostgresStore {
     }
 
     async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
-        let fail = db("cannot abandon an idempotency entry");
-        let mut tx = self.pool.begin().await.map_err(&fail)?;
+        let context = "cannot abandon an idempotency entry";
+        let fail = db(context);
+        let mut tx = self.begin(context).await?;
         let done = sqlx::query(&self.sql.abandon_idempotency)
             .bind(key)
             .bind(owner)
@@ -1146,8 +1203,9 @@ impl Store for PostgresStore {
 
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
         let now = sql_common::to_ns(now);
-        let fail = db("cannot purge idempotency entries");
-        let mut tx = self.pool.begin().await.map_err(&fail)?;
+        let context = "cannot purge idempotency entries";
+        let fail = db(context);
+        let mut tx = self.begin(context).await?;
         sqlx::query(&self.sql.purge_progress)
             .bind(now)
             .execute(&mut *tx)
@@ -1163,9 +1221,10 @@ impl Store for PostgresStore {
     }
 
     async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
+        let mut conn = self.acquire("cannot purge tombstones").await?;
         let done = sqlx::query(&self.sql.purge_tombstones)
             .bind(sql_common::to_ns(deleted_before))
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db("cannot purge tombstones"))?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))

@@ -284,7 +284,8 @@ impl Statements {
 ///   may connect at once; a schema written by a newer version of this library is
 ///   refused.
 /// - A record is stored as its JSON document (type `json`, which keeps the
-///   order of the public fields) plus the columns every query filters on, each
+///   order of the public fields; the document begins with its layout version,
+///   `{"format":2,...`, and documents of a newer layout are refused) plus the columns every query filters on, each
 ///   indexed: `number` (primary key, `COLLATE "C"` so SQL order is the byte
 ///   order of E.164 strings), `(assigned_to, number)`, `(state, number)`,
 ///   `expires_ns`, `created_ns`, `modified_ns`. Times are `BIGINT` nanoseconds

@@ -70,12 +70,28 @@ pub(crate) struct Row {
     pub doc: String,
 }
 
+/// The layout of the stored record documents this library writes. A document
+/// begins with its format (`{"format":2,...`); documents written before the
+/// layout was versioned have none and are format 1, which format 2 reads
+/// unchanged. A document of a newer format is refused rather than misread.
+pub(crate) const RECORD_FORMAT: u64 = 2;
+
+/// How a versioned document begins.
+const FORMAT_PREFIX: &str = "{\"format\":";
+
 /// Encodes a record as it will be stored at `revision`.
 pub(crate) fn encode(record: &NumberRecord, revision: Revision) -> Result<Row> {
     let mut doc_record = record.clone();
     doc_record.revision = revision;
-    let doc = serde_json::to_string(&doc_record)
+    let body = serde_json::to_string(&doc_record)
         .map_err(|e| Error::database(format!("cannot encode record {}: {e}", record.number)))?;
+    let fields = body.strip_prefix('{').ok_or_else(|| {
+        Error::database(format!(
+            "cannot encode record {}: not a JSON object",
+            record.number
+        ))
+    })?;
+    let doc = format!("{FORMAT_PREFIX}{RECORD_FORMAT},{fields}");
     Ok(Row {
         number: record.number.as_str().to_string(),
         revision: rev_to_sql(revision)?,
@@ -134,6 +150,13 @@ pub(crate) fn encode_split(record: &NumberRecord) -> Result<(Row, SplitDoc)> {
 
 /// Decodes a stored record; the revision column wins over the document's.
 pub(crate) fn decode(number: &str, revision: i64, doc: &str) -> Result<NumberRecord> {
+    let format = record_format(doc);
+    if format > RECORD_FORMAT {
+        return Err(Error::database(format!(
+            "stored record {number} has format {format}, newer than this library's ({RECORD_FORMAT})"
+        )));
+    }
+    // Formats 1 and 2 share the record's fields; `format` itself is skipped.
     let mut record: NumberRecord = serde_json::from_str(doc)
         .map_err(|e| Error::database(format!("stored record {number} cannot be read: {e}")))?;
     if record.number.as_str() != number {
@@ -144,6 +167,20 @@ pub(crate) fn decode(number: &str, revision: i64, doc: &str) -> Result<NumberRec
     }
     record.revision = rev_from_sql(number, revision)?;
     Ok(record)
+}
+
+/// The format a stored document declares (1 when it declares none). A
+/// declaration that is not a plain number reads as newer than any format,
+/// so that it is refused.
+fn record_format(doc: &str) -> u64 {
+    let Some(rest) = doc.strip_prefix(FORMAT_PREFIX) else {
+        return 1;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    match (rest.get(..digits), rest.as_bytes().get(digits)) {
+        (Some(n), Some(b',')) => n.parse().unwrap_or(u64::MAX),
+        _ => u64::MAX,
+    }
 }
 
 /// Places records in the slots of `numbers` (a number asked twice fills both).
@@ -744,6 +781,46 @@ mod tests {
                 panic!("encode");
             };
             assert_eq!(format!("{}{rev}{}", split.head, split.tail), row.doc);
+        }
+    }
+
+    #[test]
+    fn documents_declare_their_format_and_newer_ones_are_refused() {
+        let Ok(n) = PhoneNumber::from_e164("+14155550001") else {
+            panic!("test number");
+        };
+        let r = NumberRecord::new(n, NumberState::Reserved, "local", Utc::now());
+        let Ok(row) = encode(&r, Revision(3)) else {
+            panic!("encode");
+        };
+        assert!(
+            row.doc.starts_with("{\"format\":2,\"number\":"),
+            "{}",
+            row.doc
+        );
+        assert_eq!(record_format(&row.doc), 2);
+        let Ok(back) = decode("+14155550001", 3, &row.doc) else {
+            panic!("decode");
+        };
+        let mut expected = r.clone();
+        expected.revision = Revision(3);
+        assert_eq!(back, expected);
+        // A document from before formats (no declaration) is format 1 and reads.
+        let legacy = row.doc.replacen("\"format\":2,", "", 1);
+        assert_eq!(record_format(&legacy), 1);
+        assert!(decode("+14155550001", 3, &legacy).is_ok());
+        for newer in [
+            "{\"format\":3,",
+            "{\"format\":\"2\",",
+            "{\"format\":2}",
+            "{\"format\":-1,",
+        ] {
+            let doc = row.doc.replacen("{\"format\":2,", newer, 1);
+            assert!(record_format(&doc) > RECORD_FORMAT, "{doc}");
+            let Err(Error::Database { cause }) = decode("+14155550001", 3, &doc) else {
+                panic!("{doc} was read");
+            };
+            assert!(cause.contains("newer"), "{cause}");
         }
     }
 

@@ -187,7 +187,7 @@ impl SqliteOptions {
 ///     created_ns  INTEGER NOT NULL,
 ///     modified_ns INTEGER NOT NULL,
 ///     expires_ns  INTEGER,
-///     doc         TEXT NOT NULL                -- the NumberRecord as JSON
+///     doc         TEXT NOT NULL                -- the NumberRecord as JSON, {"format":2,...
 /// ) WITHOUT ROWID;
 /// CREATE TABLE nm_idempotency (
 ///     key         TEXT PRIMARY KEY NOT NULL,

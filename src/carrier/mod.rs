@@ -4,6 +4,11 @@
 //! may check availability. It declares what it can do in [`Capabilities`]
 //! rather than the manager guessing. [`CarrierRegistry`] holds the configured
 //! carriers by name.
+//!
+//! Real carriers speak HTTP through the [`HttpClient`] seam: the Telnyx
+//! (feature `telnyx`) and Twilio (feature `twilio`) adapters take an
+//! `Arc<dyn HttpClient>`, their credentials and a base URL; a `reqwest`
+//! client ships behind feature `reqwest`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,10 +23,26 @@ use crate::number::PhoneNumber;
 use crate::state::NumberState;
 
 mod builtin;
+mod http;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
 mod simulated;
+#[cfg(feature = "telnyx")]
+mod telnyx;
+#[cfg(feature = "twilio")]
+mod twilio;
+#[cfg(any(feature = "telnyx", feature = "twilio"))]
+mod upstream;
 
 pub use builtin::{InventoryCarrier, LocalCarrier, ReservedCarrier};
+pub use http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::{ReqwestClient, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 pub use simulated::{Disconnect, Fault, Purchase, SimulatedCarrier};
+#[cfg(feature = "telnyx")]
+pub use telnyx::{TelnyxCarrier, TELNYX_API};
+#[cfg(feature = "twilio")]
+pub use twilio::{TwilioCarrier, TWILIO_API};
 
 /// What a carrier can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,9 +16,11 @@
 //! and runs the seeds' curl walk-through through [`router`], as it does
 //! through the hyper server.
 
+/// The `server` example's demo setup (public so `tests/api_http.rs`, which
+/// includes this file, reaches the demo accounts through here too).
 #[path = "server.rs"]
 #[allow(dead_code)]
-mod server;
+pub mod server;
 
 use axum::body::Body;
 use axum::extract::{Request, State};

@@ -5,13 +5,12 @@
 //! One walk-through serves both; ids, timestamps and request ids are checked
 //! for their form only.
 
-#[path = "../examples/server.rs"]
-#[allow(dead_code)]
-mod server;
-
 #[path = "../examples/axum.rs"]
 #[allow(dead_code)]
 mod axum_host;
+
+// The hyper server, included by the axum example for its demo setup.
+use axum_host::server;
 
 use std::net::SocketAddr;
 

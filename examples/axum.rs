@@ -45,13 +45,11 @@ pub fn router(api: Api) -> Router {
 /// The glue. A body that cannot be read within the limit is answered 413.
 async fn numbers(State(mut api): State<Api>, request: Request) -> Response {
     let (head, body) = request.into_parts();
-    let answer = match axum::body::to_bytes(body, api.body_limit()).await {
-        Ok(body) => api.call(axum::http::Request::from_parts(head, body)).await,
-        Err(_) => Ok(api.payload_too_large_for(&head)),
+    let Ok(body) = axum::body::to_bytes(body, api.body_limit()).await else {
+        return api.payload_too_large_for(&head).map(Body::from);
     };
-    answer
-        .unwrap_or_else(|never| match never {})
-        .map(Body::from)
+    let Ok(answer) = api.call(axum::http::Request::from_parts(head, body)).await;
+    answer.map(Body::from)
 }
 
 /// Serves `api` on `listener` under [`BASE`] until the task is dropped.

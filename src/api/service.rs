@@ -141,6 +141,35 @@ impl Api {
 /// (`poll_ready` never waits, so calling `call` directly is fine), never fails
 /// (`Error = Infallible`: every problem is an error envelope) and its future is
 /// `Send + 'static`, for `tokio::spawn` and tower middleware.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use number_manager::NumberManager;
+/// use number_manager::account::MemoryAccounts;
+/// use number_manager::api::Api;
+/// use tower_service::Service;
+///
+/// let accounts = Arc::new(MemoryAccounts::new());
+/// let master = accounts.add("master", "Master", None).unwrap();
+/// accounts.set_master(&master, true);
+/// accounts.set_token(&master, "secret");
+/// let manager = NumberManager::builder().accounts(accounts.clone()).build();
+/// let mut api = Api::new(manager, accounts).with_base_path("/numbers/v2");
+///
+/// let put = http::Request::put("/numbers/v2/accounts/master/phone_numbers/%2B14155550100")
+///     .header("x-auth-token", "secret")
+///     .header("x-request-id", "host-1")
+///     .body(r#"{"data": {}}"#)
+///     .unwrap();
+/// let Ok(answer) = api.call(put).await;
+/// assert_eq!(answer.status(), 201);
+/// assert_eq!(answer.headers()["content-type"], "application/json");
+/// assert_eq!(answer.headers()["x-request-id"], "host-1");
+/// let json: serde_json::Value = serde_json::from_slice(answer.body()).unwrap();
+/// assert_eq!(json["data"]["state"], "reserved");
+/// # });
+/// ```
 impl<B: Into<Vec<u8>>> tower_service::Service<http::Request<B>> for Api {
     type Response = http::Response<Vec<u8>>;
     type Error = Infallible;

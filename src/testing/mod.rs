@@ -18,6 +18,7 @@ mod carrier;
 mod counting;
 mod e911;
 mod plan;
+pub(crate) mod poll;
 mod round_robin;
 mod store;
 

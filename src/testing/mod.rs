@@ -12,7 +12,8 @@
 //! - [`RoundRobinStore`] spreads calls over several handles on one backend,
 //!   as several processes would.
 //!
-//! The store conformance suite is [`store::conformance`](crate::store::conformance).
+//! The conformance suites are [`store::conformance`](crate::store::conformance)
+//! and [`carrier::conformance`](crate::carrier::conformance).
 
 mod carrier;
 mod counting;

@@ -1,4 +1,5 @@
-//! Batches: per-item and atomic batches, writes that see earlier writes of the same batch, and batches of thousands.
+//! Batches: per-item and atomic batches, writes that see earlier writes of the
+//! same batch, and batches of thousands.
 
 use super::support::{
     account, at, expect_aborted, expect_conflict, expect_eq, expect_number_exists, expect_record,

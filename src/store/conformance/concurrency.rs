@@ -1,4 +1,5 @@
-//! Concurrency: racing writers never lose an update, and exactly one of many callers wins a number or a key.
+//! Concurrency: racing writers never lose an update, and exactly one of many
+//! callers wins a number or a key.
 
 use super::support::{account, at, entry, expect_eq, get_one, num, ok, record, t0};
 use crate::error::Error;

@@ -1,4 +1,5 @@
-//! Idempotency keys: begin / finish / abandon, leases and takeovers, the journal of a keyed batch, and purging.
+//! Idempotency keys: begin / finish / abandon, leases and takeovers, the
+//! journal of a keyed batch, and purging.
 
 use super::support::{
     account, at, committed, entry, expect, expect_eq, expect_key_conflict, num, ok, progress_of,

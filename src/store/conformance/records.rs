@@ -1,4 +1,5 @@
-//! Single records: insert-if-absent, reading back, and compare-and-swap updates and deletes.
+//! Single records: insert-if-absent, reading back, and compare-and-swap updates
+//! and deletes.
 
 use super::support::{
     account, at, expect, expect_conflict, expect_eq, expect_number_exists, expect_record, get_one,

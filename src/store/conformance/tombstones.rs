@@ -1,4 +1,5 @@
-//! Revisions across deletion and re-insertion (tombstones), and purging tombstones.
+//! Revisions across deletion and re-insertion (tombstones), and purging
+//! tombstones.
 
 use super::support::{
     account, at, expect, expect_aborted, expect_conflict, expect_eq, expect_number_exists,

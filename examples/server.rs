@@ -24,11 +24,13 @@
 //! stderr as `METHOD PATH STATUS MS`; `all` prints every request and
 //! connection error, `off` nothing.
 //!
-//! The hyper glue is [`serve_with`]: it reads each request's body up to
-//! [`Api::body_limit`] (answering 413 past it without reading on), hands an
-//! [`ApiRequest`] to [`Api::handle`] and writes the [`ApiResponse`] back. The
-//! library itself knows nothing about hyper or tokio; `tests/api_http.rs`
-//! includes this file as a module to drive the very same glue over real HTTP.
+//! The hyper glue is [`answer`]: it reads each request's body up to
+//! [`Api::body_limit`] (answering 413 past it without reading on) and calls
+//! the API's `tower_service::Service` with it; the rest of this file is the
+//! server around it (connections, limits, logging). The library itself knows
+//! nothing about hyper or tokio, only the `http` types they share;
+//! `tests/api_http.rs` includes this file as a module to drive the very same
+//! glue over real HTTP.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -39,18 +41,19 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http_body_util::LengthLimitError;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tower_service::Service;
 
 use number_manager::account::{AccountSpec, MemoryAccounts};
-use number_manager::api::{Api, ApiRequest, ApiResponse, Method};
+use number_manager::api::Api;
 use number_manager::carrier::{CarrierRegistry, LocalCarrier, SimulatedCarrier};
 use number_manager::e911::SimulatedE911;
 use number_manager::locality::OfflineLocality;
@@ -345,64 +348,33 @@ impl AsyncWrite for Tracked {
 /// asks for it.
 pub async fn respond(api: &Api, req: Request<Incoming>, log: Log) -> Response<Full<Bytes>> {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let answer = answer(api, req, log).await;
-    if log == Log::All || (log == Log::Errors && answer.status >= 500) {
-        eprintln!(
-            "{method} {path} {} {:.1}ms",
-            answer.status,
-            started.elapsed().as_secs_f64() * 1000.0
-        );
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let answer = answer(api.clone(), req, log).await;
+    let status = answer.status();
+    if log == Log::All || (log == Log::Errors && status.is_server_error()) {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        eprintln!("{method} {path} {} {ms:.1}ms", status.as_u16());
     }
-    to_hyper(answer)
+    answer.map(Full::from)
 }
 
-async fn answer(api: &Api, req: Request<Incoming>, log: Log) -> ApiResponse {
-    let (parts, body) = req.into_parts();
-    let mut request = ApiRequest::new(Method::from(parts.method.as_str()), parts.uri.path());
-    request.query = parts.uri.query().unwrap_or("").to_string();
-    request.headers = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
-    match Limited::new(body, api.body_limit()).collect().await {
-        Ok(collected) => {
-            request.body = collected.to_bytes().to_vec();
-            api.handle(request).await
-        }
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            api.payload_too_large(&request)
-        }
+/// The glue: the body up to the API's limit, then the API's `Service`.
+async fn answer(mut api: Api, req: Request<Incoming>, log: Log) -> Response<Vec<u8>> {
+    let (head, body) = req.into_parts();
+    let body = match Limited::new(body, api.body_limit()).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => return api.payload_too_large_for(&head),
+        // The client went away or sent a broken body: the API answers the
+        // truncated body (malformed JSON, a clean 400).
         Err(e) => {
-            // The client went away or sent a broken body: let the API answer
-            // the truncated body (it will be malformed JSON, a clean 400).
             if log == Log::All {
                 eprintln!("reading a body failed: {e}");
             }
-            request.body = b"{".to_vec();
-            api.handle(request).await
+            Bytes::from_static(b"{")
         }
-    }
-}
-
-fn to_hyper(answer: ApiResponse) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
-    *response.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    for (name, value) in answer.headers {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            response.headers_mut().append(n, v);
-        }
-    }
-    response
+    };
+    let Ok(answer) = api.call(Request::from_parts(head, body)).await;
+    answer
 }
 
 struct Args {

@@ -33,6 +33,11 @@ pub struct Event {
     pub before: Revision,
     /// Revision after (`0` for a removal).
     pub after: Revision,
+    /// The request that caused the change ([`Options::request_id`](crate::Options::request_id),
+    /// which the API fills from `X-Request-Id`); `None` for housekeeping
+    /// (aging, giving back an interrupted purchase) and for callers that set none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// Receives events after they are committed. Must be cheap and must not block:

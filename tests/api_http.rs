@@ -1,11 +1,16 @@
-//! The four seeds' curl examples replayed over real HTTP against the demo
-//! server (`examples/server.rs`, included below so the very same glue runs),
-//! asserting status codes and the seeds' JSON shapes. Ids, timestamps and
-//! request ids are checked for their form only.
+//! The four seeds' curl examples replayed over real HTTP, asserting status
+//! codes and the seeds' JSON shapes, against two hosts: the demo hyper server
+//! (`examples/server.rs`) and the axum router that nests the API under a base
+//! path (`examples/axum.rs`), both included below so the very same glue runs.
+//! One walk-through serves both; ids, timestamps and request ids are checked
+//! for their form only.
 
-#[path = "../examples/server.rs"]
+#[path = "../examples/axum.rs"]
 #[allow(dead_code)]
-mod server;
+mod axum_host;
+
+// The hyper server, included by the axum example for its demo setup.
+use axum_host::server;
 
 use std::net::SocketAddr;
 
@@ -23,9 +28,20 @@ use server::{CUSTOMER_ID, CUSTOMER_TOKEN, MASTER_ID, MASTER_TOKEN, RESELLER_ID, 
 struct Server {
     addr: SocketAddr,
     manager: NumberManager,
+    /// Where the host serves the API: the seeds' `/v2` paths are asked below it.
+    base: &'static str,
 }
 
-async fn start() -> Server {
+/// Which host the walk-through runs against.
+#[derive(Clone, Copy)]
+enum Host {
+    /// `examples/server.rs`: hyper, the API at `/v2`.
+    Hyper,
+    /// `examples/axum.rs`: an axum router, the API nested at `axum_host::BASE`.
+    Axum,
+}
+
+async fn start(host: Host) -> Server {
     // The demo tree plus a customer of master's that is nobody else's ancestor.
     let mut specs = server::demo_accounts();
     specs.push(serde_json::from_value(json!({"id": OTHER_ID, "name": "Other", "parent": MASTER_ID, "allow_additions": true, "token": OTHER_TOKEN})).unwrap());
@@ -33,8 +49,21 @@ async fn start() -> Server {
     let manager = api.manager().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(listener, api));
-    Server { addr, manager }
+    let base = match host {
+        Host::Hyper => {
+            tokio::spawn(server::serve(listener, api));
+            "/v2"
+        }
+        Host::Axum => {
+            tokio::spawn(axum_host::serve(listener, api));
+            axum_host::BASE
+        }
+    };
+    Server {
+        addr,
+        manager,
+        base,
+    }
 }
 
 struct Answer {
@@ -44,7 +73,10 @@ struct Answer {
 }
 
 impl Server {
-    /// One request on a fresh connection, as curl would send it.
+    /// One request on a fresh connection, as curl would send it; `target` is
+    /// the seeds' path (`/v2/...`), asked below the host's base. Every answer
+    /// is JSON with exactly one `content-type` and the envelope's request id
+    /// in `X-Request-Id`.
     async fn curl(
         &self,
         method: &str,
@@ -57,9 +89,12 @@ impl Server {
             .await
             .unwrap();
         tokio::spawn(conn);
+        let below = target
+            .strip_prefix("/v2")
+            .unwrap_or_else(|| panic!("{target} is not a seeds' path"));
         let mut req = Request::builder()
             .method(method)
-            .uri(target)
+            .uri(format!("{}{below}", self.base))
             .header("host", self.addr.to_string())
             .header("content-type", "application/json");
         if let Some(t) = token {
@@ -74,6 +109,13 @@ impl Server {
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         let json: Value =
             serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {bytes:?}"));
+        let types: Vec<_> = headers.get_all("content-type").iter().collect();
+        assert_eq!(types, ["application/json"], "{method} {target}");
+        assert_eq!(
+            headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+            json["request_id"].as_str(),
+            "{method} {target}"
+        );
         Answer {
             status,
             json,
@@ -180,8 +222,26 @@ const C: Option<&str> = Some(CUSTOMER_TOKEN);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seeds_over_http() {
-    let s = start().await;
+    the_seeds(&start(Host::Hyper).await).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_over_axum_nested_under_a_base_path() {
+    the_seeds(&start(Host::Axum).await).await;
+}
+
+#[tokio::test]
+async fn the_classifiers_over_http() {
+    the_classifiers(&start(Host::Hyper).await).await;
+}
+
+#[tokio::test]
+async fn the_classifiers_over_axum_nested_under_a_base_path() {
+    the_classifiers(&start(Host::Axum).await).await;
+}
+
+/// The seeds' curl walk-through, against any host.
+async fn the_seeds(s: &Server) {
     // ----- seed 001: search (no auth) -----
     let a = s
         .curl("GET", "/v2/phone_numbers?prefix=415&quantity=2", None, None)
@@ -821,12 +881,11 @@ async fn the_seeds_over_http() {
     );
 }
 
-#[tokio::test]
-async fn the_classifiers_over_http() {
+/// The seeds' classifier examples, against any host.
+async fn the_classifiers(s: &Server) {
     // The default classifiers are Kazoo's current list (DECISIONS 4), whose
     // regexes differ in form from the seeds' older list: names and results are
     // the seeds', the regex text is not compared.
-    let s = start().await;
     // ----- seed 000 / 001: classify without and with an account -----
     let a = s
         .curl(

@@ -164,6 +164,15 @@ impl Store for FinishHangs {
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> number_manager::Result<usize> {
         self.inner.purge_idempotency(now).await
     }
+    async fn purge_tombstones(
+        &self,
+        deleted_before: DateTime<Utc>,
+    ) -> number_manager::Result<usize> {
+        self.inner.purge_tombstones(deleted_before).await
+    }
+    async fn count(&self, query: &ListQuery) -> number_manager::Result<usize> {
+        self.inner.count(query).await
+    }
 }
 
 #[tokio::test]

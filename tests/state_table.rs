@@ -400,6 +400,7 @@ async fn every_state_operation_and_actor() {
                     auth_by: Actor::System,
                     dry_run: true,
                     idempotency_key: None,
+                    request_id: None,
                 },
             };
             let target = acct.clone().unwrap_or_else(|| id("U"));

@@ -3,63 +3,253 @@
 //! in its own fresh schema, dropped afterwards; skipped with a message unless
 //! `NUMBER_MANAGER_PG_URL` names a server).
 //!
-//! Each check is its own test, so a failure names the backend and the check.
+//! The tests are made from the suite's registry (`conformance::CHECKS`): one
+//! test per backend and check, named `BACKEND::SECTION::CHECK` (so
+//! `cargo test --test store_conformance -- sqlite_file::listing` runs one
+//! section on one backend), plus the tests of the registry itself. This file
+//! lists no check by name: a check added to the registry runs here at once.
 
-use number_manager::store::conformance;
-use number_manager::store::MemoryStore;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-/// One `#[tokio::test]` per conformance check, each on a store from `$make`
-/// (an async block giving a store, or `None` to skip) and torn down by `$done`.
-macro_rules! suite {
-    ($backend:ident, $make:expr, $done:expr) => {
-        mod $backend {
-            #[allow(unused_imports)]
-            use super::*;
-            suite!(@checks $make, $done;
-                insert_and_get, record_round_trip, get_many_order_and_missing,
-                insert_existing_is_rejected, update_compare_and_swap, delete_compare_and_swap,
-                batch_per_item, batch_atomic, batch_sees_earlier_writes, large_batches,
-                list_by_accounts, list_filters, list_paging, list_paging_while_writing, list_scan_limit,
-                discovery_expiry, idempotency, idempotency_purge, concurrent_counter,
-                concurrent_inserts, concurrent_idempotency_begin, idempotency_lease,
-                idempotency_journal, concurrent_idempotency_takeover,
-                reinsert_never_repeats_revisions, reinsert_in_one_batch, tombstone_purge);
+use libtest_mimic::{Arguments, Failed, Trial};
+use number_manager::store::conformance::{self, Check, Section};
+use number_manager::store::{MemoryStore, Store};
+
+/// A fresh store for one test and what tears it down, or `None` to skip.
+type Made = Option<(Arc<dyn Store>, Teardown)>;
+type Teardown = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// A backend: its name, and how to make one fresh store.
+struct Backend {
+    name: &'static str,
+    make: fn() -> Pin<Box<dyn Future<Output = Made> + Send>>,
+}
+
+fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend {
+        name: "memory",
+        make: || {
+            Box::pin(async {
+                let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+                Some((store, no_teardown()))
+            })
+        },
+    }];
+    #[cfg(feature = "sqlite")]
+    all.extend([
+        Backend {
+            name: "sqlite_file",
+            make: || Box::pin(sqlite_support::file()),
+        },
+        Backend {
+            name: "sqlite_memory",
+            make: || Box::pin(sqlite_support::memory()),
+        },
+    ]);
+    #[cfg(feature = "postgres")]
+    all.push(Backend {
+        name: "postgres",
+        make: || Box::pin(postgres_support::connect()),
+    });
+    all
+}
+
+fn no_teardown() -> Teardown {
+    Box::new(|| Box::pin(async {}))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// One check on one fresh store of `backend`, run in its own task so that a
+/// failure still tears the store down.
+fn run_check(make: fn() -> Pin<Box<dyn Future<Output = Made> + Send>>, check: &'static Check) {
+    runtime().block_on(async move {
+        let Some((store, teardown)) = make().await else {
+            return;
+        };
+        let running = store.clone();
+        let outcome = tokio::spawn(async move { check.run(&*running).await }).await;
+        drop(store);
+        teardown().await;
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
         }
-    };
-    (@checks $make:expr, $done:expr; $($check:ident),*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let Some((store, guard)) = $make.await else { return };
-                let store = std::sync::Arc::new(store);
-                let running = store.clone();
-                // Run the check in its own task so a failure still tears down.
-                let outcome = tokio::spawn(async move { conformance::$check(&*running).await }).await;
-                $done(store, guard).await;
-                if let Err(e) = outcome {
-                    std::panic::resume_unwind(e.into_panic());
+    });
+}
+
+fn trials() -> Vec<Trial> {
+    let mut trials = Vec::new();
+    for backend in backends() {
+        for check in conformance::CHECKS {
+            let make = backend.make;
+            let name = format!("{}::{}::{}", backend.name, check.section(), check.name());
+            trials.push(Trial::test(name, move || {
+                run_check(make, check);
+                Ok(())
+            }));
+        }
+        // `run_all` itself, with every check on its own fresh store.
+        let make = backend.make;
+        trials.push(Trial::test(
+            format!("{}::run_all", backend.name),
+            move || {
+                run_all_on(make);
+                Ok(())
+            },
+        ));
+    }
+    trials.extend(registry_trials());
+    trials
+}
+
+/// `run_all` on fresh stores of a backend, every store torn down afterwards.
+fn run_all_on(make: fn() -> Pin<Box<dyn Future<Output = Made> + Send>>) {
+    runtime().block_on(async move {
+        // A backend that cannot be had (no server) is skipped, as above.
+        let Some((probe, teardown)) = make().await else {
+            return;
+        };
+        drop(probe);
+        teardown().await;
+        // `run_all` runs one check at a time: the previous check's store is
+        // torn down before the next one is made, so only one is open at once.
+        let previous = Arc::new(tokio::sync::Mutex::new(None::<Teardown>));
+        let outcome = tokio::spawn({
+            let previous = previous.clone();
+            async move {
+                conformance::run_all(|| {
+                    let previous = previous.clone();
+                    async move {
+                        let mut previous = previous.lock().await;
+                        if let Some(teardown) = previous.take() {
+                            teardown().await;
+                        }
+                        let (store, teardown) =
+                            make().await.expect("the backend made a store before");
+                        *previous = Some(teardown);
+                        store
+                    }
+                })
+                .await
+            }
+        })
+        .await;
+        if let Some(teardown) = previous.lock().await.take() {
+            teardown().await;
+        }
+        match outcome {
+            Ok(report) => assert_eq!(
+                report.passed(),
+                conformance::names().collect::<Vec<_>>(),
+                "run_all runs every check, in the registry's order"
+            ),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    });
+}
+
+/// The registry's own rules: unique names, every section's checks in the
+/// section's file, every check function of those files registered, and the
+/// check that purges every tombstone last.
+fn registry_trials() -> Vec<Trial> {
+    vec![
+        Trial::test("registry::names_are_unique", || {
+            let mut names: Vec<&str> = conformance::names().collect();
+            let all = names.len();
+            names.sort_unstable();
+            names.dedup();
+            check(names.len() == all, "a check name is registered twice")
+        }),
+        Trial::test("registry::every_section_has_checks", || {
+            for section in Section::ALL {
+                let n = conformance::CHECKS
+                    .iter()
+                    .filter(|c| c.section() == *section)
+                    .count();
+                check(n > 0, &format!("section {section} has no check"))?;
+            }
+            Ok(())
+        }),
+        Trial::test("registry::every_check_function_is_registered", || {
+            every_check_function_is_registered()
+        }),
+        Trial::test("registry::tombstone_purge_runs_last", || {
+            let last = conformance::CHECKS.last().map(|c| c.name());
+            check(
+                last == Some("tombstone_purge"),
+                &format!("the last check is {last:?}"),
+            )
+        }),
+        Trial::test("registry::lookup_by_name", || {
+            for c in conformance::CHECKS {
+                let found = conformance::check(c.name()).map(|f| (f.name(), f.section()));
+                check(
+                    found == Some((c.name(), c.section())),
+                    &format!("{} is not found by name", c.name()),
+                )?;
+            }
+            check(
+                conformance::check("no_such_check").is_none(),
+                "an unknown name is found",
+            )
+        }),
+    ]
+}
+
+fn check(cond: bool, what: &str) -> Result<(), Failed> {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into())
+    }
+}
+
+/// Reads the suite's source: every `async fn NAME(store: &dyn Store)` of a
+/// section's file must be the registered check of that name and section, and
+/// every registered check must be one of them.
+fn every_check_function_is_registered() -> Result<(), Failed> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/conformance");
+    let mut found: Vec<(String, String)> = Vec::new();
+    for section in Section::ALL {
+        let file = dir.join(format!("{}.rs", section.name()));
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("read {}: {e}", file.display()))?;
+        for line in text.lines() {
+            let Some(rest) = line.trim_start().strip_prefix("pub(super) async fn ") else {
+                continue;
+            };
+            if let Some((name, args)) = rest.split_once('(') {
+                if args.starts_with("store: &dyn Store)") {
+                    found.push((section.name().to_string(), name.to_string()));
                 }
             }
-        )*
-    };
+        }
+    }
+    let registered: Vec<(String, String)> = conformance::CHECKS
+        .iter()
+        .map(|c| (c.section().name().to_string(), c.name().to_string()))
+        .collect();
+    let unregistered: Vec<_> = found.iter().filter(|f| !registered.contains(f)).collect();
+    let missing: Vec<_> = registered.iter().filter(|r| !found.contains(r)).collect();
+    check(
+        unregistered.is_empty() && missing.is_empty() && found.len() == registered.len(),
+        &format!(
+            "check functions not in the registry: {unregistered:?}; registered checks not found in their section's file: {missing:?}"
+        ),
+    )
 }
 
-async fn no_teardown<S>(_store: std::sync::Arc<S>, _guard: ()) {}
-
-#[test]
-fn the_suite_lists_every_check() {
-    assert_eq!(conformance::CHECKS.len(), 27);
-}
-
-suite!(
-    memory,
-    async { Some((MemoryStore::new(), ())) },
-    no_teardown
-);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_run_all() {
-    conformance::run_all(|| async { MemoryStore::new() }).await;
+fn main() {
+    let args = Arguments::from_args();
+    libtest_mimic::run(&args, trials()).exit();
 }
 
 #[cfg(feature = "sqlite")]
@@ -68,7 +258,9 @@ mod sqlite_support {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use number_manager::store::SqliteStore;
+    use number_manager::store::{SqliteStore, Store};
+
+    use super::{Made, Teardown};
 
     /// A directory removed when dropped.
     pub struct TempDir(pub PathBuf);
@@ -96,47 +288,36 @@ mod sqlite_support {
         }
     }
 
-    pub async fn file() -> Option<(SqliteStore, TempDir)> {
-        let dir = TempDir::new();
-        let store = SqliteStore::open(dir.0.join("numbers.db"))
-            .await
-            .expect("open a SQLite file");
-        Some((store, dir))
+    /// Closes the store, then drops `guard` (the file's directory).
+    fn close<G: Send + 'static>(store: Arc<SqliteStore>, guard: G) -> Teardown {
+        Box::new(move || {
+            Box::pin(async move {
+                store.close().await;
+                drop(guard);
+            })
+        })
     }
 
-    pub async fn memory() -> Option<(SqliteStore, ())> {
-        Some((
+    pub async fn file() -> Made {
+        let dir = TempDir::new();
+        let store = Arc::new(
+            SqliteStore::open(dir.0.join("numbers.db"))
+                .await
+                .expect("open a SQLite file"),
+        );
+        let dynamic: Arc<dyn Store> = store.clone();
+        Some((dynamic, close(store, dir)))
+    }
+
+    pub async fn memory() -> Made {
+        let store = Arc::new(
             SqliteStore::open_in_memory()
                 .await
                 .expect("open SQLite in memory"),
-            (),
-        ))
+        );
+        let dynamic: Arc<dyn Store> = store.clone();
+        Some((dynamic, close(store, ())))
     }
-
-    pub async fn close<G>(store: Arc<SqliteStore>, guard: G) {
-        store.close().await;
-        drop(guard);
-    }
-}
-
-#[cfg(feature = "sqlite")]
-use sqlite_support::*;
-
-#[cfg(feature = "sqlite")]
-suite!(sqlite_file, file(), close);
-
-#[cfg(feature = "sqlite")]
-suite!(sqlite_memory, memory(), close);
-
-#[cfg(feature = "sqlite")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_memory_run_all() {
-    conformance::run_all(|| async {
-        number_manager::store::SqliteStore::open_in_memory()
-            .await
-            .expect("open")
-    })
-    .await;
 }
 
 #[cfg(feature = "postgres")]
@@ -146,7 +327,9 @@ mod postgres_support {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use number_manager::store::PostgresStore;
+    use number_manager::store::{PostgresStore, Store};
+
+    use super::Made;
 
     pub const URL_VAR: &str = "NUMBER_MANAGER_PG_URL";
 
@@ -172,67 +355,27 @@ mod postgres_support {
         format!("nm_test_{:016x}", h.finish())
     }
 
-    pub async fn connect() -> Option<(PostgresStore, String)> {
+    /// A store in a fresh schema; its teardown drops the schema.
+    pub async fn connect() -> Made {
         let url = url()?;
         let schema = fresh_schema();
-        let store = PostgresStore::connect_with_schema(&url, &schema)
-            .await
-            .expect("connect to PostgreSQL");
-        Some((store, schema))
-    }
-
-    pub async fn drop_schema(store: Arc<PostgresStore>, schema: String) {
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-            .execute(store.pool())
-            .await
-            .expect("drop the test schema");
-        store.close().await;
-    }
-}
-
-#[cfg(feature = "postgres")]
-use postgres_support::*;
-
-#[cfg(feature = "postgres")]
-suite!(postgres, connect(), drop_schema);
-
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_run_all() {
-    let Some(url) = url() else { return };
-    let made = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let outcome = tokio::spawn({
-        let made = made.clone();
-        async move {
-            conformance::run_all(|| {
-                let url = url.clone();
-                let made = made.clone();
-                async move {
-                    let schema = fresh_schema();
-                    made.lock().expect("lock").push(schema.clone());
-                    number_manager::store::PostgresStore::connect_with_schema(&url, &schema)
-                        .await
-                        .expect("connect to PostgreSQL")
-                }
-            })
-            .await
-        }
-    })
-    .await;
-    let schemas: Vec<String> = made.lock().expect("lock").clone();
-    if let Some(url) = postgres_support::url() {
-        let pool = sqlx::PgPool::connect(&url)
-            .await
-            .expect("connect to PostgreSQL");
-        for s in schemas {
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{s}\" CASCADE"))
-                .execute(&pool)
+        let store = Arc::new(
+            PostgresStore::connect_with_schema(&url, &schema)
                 .await
-                .expect("drop a test schema");
-        }
-        pool.close().await;
-    }
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
+                .expect("connect to PostgreSQL"),
+        );
+        let dynamic: Arc<dyn Store> = store.clone();
+        Some((
+            dynamic,
+            Box::new(move || {
+                Box::pin(async move {
+                    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                        .execute(store.pool())
+                        .await
+                        .expect("drop the test schema");
+                    store.close().await;
+                })
+            }),
+        ))
     }
 }

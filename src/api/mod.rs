@@ -2,9 +2,12 @@
 //!
 //! [`Api::handle`] takes an [`ApiRequest`] (method, raw path, raw query,
 //! headers, body bytes) and answers an [`ApiResponse`] (status, headers, JSON
-//! body in the seeds' envelope). Any HTTP server can sit in front of it; the
-//! `server` example puts hyper there. The layer only translates: it matches
-//! the route, authenticates the token, checks the acting account may address
+//! body in the seeds' envelope). [`Api`] is also a [`tower_service::Service`]
+//! over `http::Request` and `http::Response` (the types hyper, axum and tower
+//! share), and both pairs convert into each other, so any HTTP server can sit
+//! in front of it in a few lines; the `server` example puts hyper there, the
+//! `axum` example nests it in an axum router. The layer only translates: it matches
+//! the route (under a configurable base path, `/v2` by default), authenticates the token, checks the acting account may address
 //! the URL account, reads the query and the `{"data": ...}` body, calls the
 //! typed [`NumberManager`] operation, and renders the typed result or
 //! [`crate::Error`] as the envelope. No business rule lives here.
@@ -19,6 +22,12 @@
 //! (with an `Allow` header), 413 `payload_too_large`, 400 `invalid request
 //! body` (not JSON, not an object, stray top-level keys) and 400 `validation
 //! error` (wrong types, schema violations) with per-field `data`.
+//!
+//! Every answer carries a request id, in the `X-Request-Id` header and the
+//! envelope's `request_id`: the caller's own `X-Request-Id` when it is 1 to
+//! [`MAX_REQUEST_ID_LEN`] visible ASCII characters, else a fresh 32-hex id.
+//! The same id goes into the operation's [`Options::request_id`] and so into
+//! every [`Event`](crate::events::Event) the request causes.
 
 use std::sync::Arc;
 
@@ -31,6 +40,7 @@ mod envelope;
 mod handlers;
 mod input;
 mod routes;
+mod service;
 
 pub use auth::Authenticator;
 pub use routes::{Method, Route};
@@ -45,6 +55,16 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Header carrying the token.
 pub const AUTH_HEADER: &str = "x-auth-token";
+
+/// Header carrying the request id, read from the request and always set on the answer.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Longest `X-Request-Id` kept; a longer one (or one with a character that is
+/// not visible ASCII) is replaced by a fresh id.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The base path the routes are served under unless [`Api::with_base_path`] says otherwise.
+pub const DEFAULT_BASE_PATH: &str = "/v2";
 
 /// Header carrying an idempotency key (a retried request with the same key
 /// and body returns the first result without doing anything again).
@@ -179,10 +199,15 @@ impl ApiResponse {
 /// assert_eq!(anonymous.status, 401);
 /// # });
 /// ```
+///
+/// `Api` is cheap to clone (the shared state is behind one `Arc`): a server
+/// clones it per connection or per request.
 #[derive(Clone)]
 pub struct Api {
     inner: Arc<Inner>,
     body_limit: usize,
+    /// Normalized: empty (the root) or `/segment[/segment...]` without a trailing `/`.
+    base_path: Arc<str>,
 }
 
 struct Inner {
@@ -197,6 +222,7 @@ impl std::fmt::Debug for Api {
             .field("manager", &self.inner.manager)
             .field("authenticator", &self.inner.auth)
             .field("body_limit", &self.body_limit)
+            .field("base_path", &self.base_path)
             .finish()
     }
 }
@@ -225,6 +251,47 @@ impl Api {
                 ids: RequestIds::new(),
             }),
             body_limit,
+            base_path: Arc::from(DEFAULT_BASE_PATH),
+        }
+    }
+
+    /// Serves the routes under `base` instead of `/v2`: with `/api/v2`, the
+    /// listing is `GET /api/v2/accounts/{ACCOUNT_ID}/phone_numbers`, and a path
+    /// outside the base is 404 `not_found` in the envelope. A host can so nest
+    /// the API anywhere in its own router and hand it the full path. `base` is
+    /// compared with the raw (still percent-encoded) path, whole segments only
+    /// (`/v2` does not cover `/v2x`); a missing leading `/` is added, trailing
+    /// ones are dropped, and `""` or `"/"` serves the routes at the root
+    /// (`/accounts/...`). [`Api::routes`] keeps listing the `/v2` patterns of
+    /// the seeds and `openapi.json`.
+    pub fn with_base_path(mut self, base: &str) -> Self {
+        let trimmed = base.trim_end_matches('/');
+        let normalized = match trimmed {
+            "" => String::new(),
+            t if t.starts_with('/') => t.to_string(),
+            t => format!("/{t}"),
+        };
+        self.base_path = Arc::from(normalized);
+        self
+    }
+
+    /// The base path the routes are served under (`/v2` by default; `""` for the root).
+    pub fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    /// The path below the base, or `None` for a path outside it.
+    fn below_base<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let rest = path.strip_prefix(&*self.base_path)?;
+        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+    }
+
+    /// The request id of an answer: the caller's `X-Request-Id` if it is 1 to
+    /// [`MAX_REQUEST_ID_LEN`] visible ASCII characters, else a fresh one.
+    fn request_id(&self, request: &ApiRequest) -> String {
+        match request.header_value(REQUEST_ID_HEADER) {
+            Some(id) if is_valid_request_id(id) => id.to_string(),
+            _ => self.inner.ids.next(),
         }
     }
 
@@ -247,7 +314,9 @@ impl Api {
         &self.inner.manager
     }
 
-    /// Every route served, in the seeds' order (the OpenAPI document lists the same).
+    /// Every route served, in the seeds' order (the OpenAPI document lists the
+    /// same). Patterns are written under the default base `/v2`; an API with
+    /// another [`base_path`](Api::base_path) serves them with that prefix instead.
     pub fn routes() -> &'static [Route] {
         routes::ROUTES
     }
@@ -255,7 +324,7 @@ impl Api {
     /// The 413 answer for a request whose body was cut off at [`Api::body_limit`]
     /// (for servers that stop reading early instead of buffering the whole body).
     pub fn payload_too_large(&self, request: &ApiRequest) -> ApiResponse {
-        let id = self.inner.ids.next();
+        let id = self.request_id(request);
         envelope::render(Err(self.too_large(None)), request.auth_token(), &id)
     }
 
@@ -295,14 +364,18 @@ impl Api {
 
     /// Answers one request. Never panics; every problem is an error envelope.
     pub async fn handle(&self, request: ApiRequest) -> ApiResponse {
-        let id = self.inner.ids.next();
+        let id = self.request_id(&request);
         let token = request.auth_token().to_string();
-        let outcome = self.answer(request, &token).await;
+        let outcome = self.answer(request, &token, &id).await;
         envelope::render(outcome, &token, &id)
     }
 
-    async fn answer(&self, request: ApiRequest, token: &str) -> Result<Reply, Failure> {
-        let (route, params) = match routes::find(request.method, &request.path) {
+    async fn answer(&self, request: ApiRequest, token: &str, id: &str) -> Result<Reply, Failure> {
+        let found = match self.below_base(&request.path) {
+            Some(rest) => routes::find_below_base(request.method, rest),
+            None => Match::NotFound,
+        };
+        let (route, params) = match found {
             Match::Found(route, params) => (route, params),
             Match::WrongMethod(allowed) => {
                 let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
@@ -378,6 +451,7 @@ impl Api {
             auth_by: Actor::Account(me),
             dry_run,
             idempotency_key,
+            request_id: Some(id.to_string()),
         });
         let call = Call {
             endpoint: route.endpoint,
@@ -410,4 +484,10 @@ impl Api {
             None => Ok(None),
         }
     }
+}
+
+/// Whether a caller's request id is kept: 1 to [`MAX_REQUEST_ID_LEN`] bytes,
+/// each visible ASCII (`!` to `~`), so it is safe in a header, a log line and JSON.
+fn is_valid_request_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
 }

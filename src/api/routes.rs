@@ -306,6 +306,15 @@ fn try_match(pattern: &str, segs: &[String]) -> Option<(Vec<bool>, Params)> {
     Some((key, params))
 }
 
+/// The prefix every pattern in [`ROUTES`] is written under (the seeds' paths).
+const PATTERN_BASE: &str = "/v2";
+
+/// Finds the route for a method and a raw path below the API's base path
+/// (`/accounts/{id}/phone_numbers`, or `""` for the base itself).
+pub(crate) fn find_below_base(method: Method, rest: &str) -> Match {
+    find(method, &format!("{PATTERN_BASE}{rest}"))
+}
+
 /// Finds the route for a method and a raw (still percent-encoded) path.
 pub(crate) fn find(method: Method, path: &str) -> Match {
     let Some(segs) = segments(path) else {

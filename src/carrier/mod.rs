@@ -23,6 +23,8 @@ use crate::number::PhoneNumber;
 use crate::state::NumberState;
 
 mod builtin;
+#[cfg(feature = "testing")]
+pub mod conformance;
 mod http;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
@@ -55,7 +57,8 @@ pub struct Capabilities {
     /// `owned_numbers` is implemented: the carrier can tell which numbers
     /// this system holds, so an interrupted purchase can be settled for sure.
     pub owned_numbers: bool,
-    /// The longest search prefix the carrier honours (digits after the country code).
+    /// The longest search prefix the carrier honours (digits after the country
+    /// code). A search by a whole number works when its national digits fit.
     pub maximal_prefix_length: usize,
     /// Numbers from this carrier cost money.
     pub billable: bool,
@@ -79,11 +82,13 @@ impl Default for Capabilities {
 /// A search request as the carrier sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchRequest {
-    /// The E.164 prefix to search, e.g. `+1415`.
+    /// The E.164 prefix to search (`+` and digits), e.g. `+1415`; the
+    /// manager always asks in this form.
     pub prefix: String,
-    /// How many results at most.
+    /// How many results at most (`0` asks for none).
     pub quantity: usize,
-    /// Row offset into the carrier's own result list.
+    /// Rows of the carrier's own result list to skip (the manager asks with
+    /// `0` and pages through the merged results of every carrier itself).
     pub offset: usize,
     /// ISO 3166 alpha-2 country (`US`).
     pub country: String,
@@ -96,10 +101,13 @@ pub struct SearchRequest {
 pub struct SearchResult {
     /// The number.
     pub number: PhoneNumber,
-    /// `discovery` for numbers to buy, `available`/`reserved` for ones already in the system.
+    /// `discovery` for numbers to buy (every result of a carrier that is not
+    /// [`is_local`](Capabilities::is_local)), `available`/`reserved` for ones
+    /// already in the system (every result of a local carrier).
     pub state: NumberState,
     /// Carrier data; the seeds' rich fields (`formatted_number`, `npa_nxx`,
-    /// `number_id`, `rate_center`, `status`, `ten_digit`, ...).
+    /// `number_id`, `rate_center`, `status`, `ten_digit`, ...). The `e164`
+    /// and `number` fields, when present, are the result's number in E.164.
     pub data: Map<String, Value>,
 }
 
@@ -154,24 +162,68 @@ pub enum Ownership {
 /// remember, or fails and has bought nothing; `disconnect` likewise. A failing
 /// carrier never leaves a number half moved: the manager writes nothing when
 /// `acquire` fails.
+///
+/// A number is *held* by this system from a successful `acquire` until a
+/// successful `disconnect`, and *on offer* when a search may return it. Each
+/// method below states what it promises; the carrier conformance suite
+/// (`carrier::conformance`, feature `testing`) checks every promise a carrier
+/// declares in its [`Capabilities`], and errors are typed as each method says
+/// (a fault of the carrier is [`Error::ByCarrier`], or [`Error::Unspecified`]
+/// with message `timeout` when it did not answer in time).
+///
+/// A *local* carrier ([`Capabilities::is_local`]) holds nothing upstream: its
+/// numbers are already in the system, `acquire` answers the order's carrier
+/// data unchanged and `disconnect` succeeds, for any number, changing nothing.
 #[async_trait]
 pub trait Carrier: Send + Sync + std::fmt::Debug {
-    /// The module name stored on numbers (`local`, `simulated`, `bandwidth2`, ...).
+    /// The module name stored on numbers (`local`, `simulated`, `bandwidth2`,
+    /// ...): not empty, and the same on every call.
     fn name(&self) -> &str;
 
-    /// What the carrier can do.
+    /// What the carrier can do: the same on every call.
     fn capabilities(&self) -> Capabilities;
 
-    /// Numbers matching a prefix.
+    /// Numbers on offer whose E.164 form starts with `request.prefix`.
+    ///
+    /// - At most `request.quantity` results, and fewer only when no more
+    ///   numbers match (so `0` answers none, and a search for a whole number
+    ///   answers that number when it is on offer);
+    /// - no number twice, each in the state [`SearchResult::state`] says;
+    /// - in the carrier's own order, which stays the same while its offer does
+    ///   not change, with the first `request.offset` rows of it skipped: the
+    ///   same request then gets the same answer, and the answer at offset `k`
+    ///   is the answer at offset `0` from its `k`-th row on;
+    /// - a number this system holds is not on offer at a carrier that is not
+    ///   local (a real carrier does not sell what it already sold us);
+    /// - nothing on offer is an empty answer, not an error;
+    /// - a search buys nothing and holds nothing.
     async fn find_numbers(&self, request: &SearchRequest) -> Result<Vec<SearchResult>>;
 
     /// Buys a number; returns the carrier data to store (merged over the search data).
+    ///
+    /// A carrier that is not local sells a number once: an `acquire` of a
+    /// number this system already holds, or of one the carrier does not offer,
+    /// fails with [`Error::Unspecified`] whose message is `number_not_available`
+    /// and whose cause is the number, and changes nothing. Of several acquires
+    /// of one number at once, exactly one succeeds (when the number was on
+    /// offer); the others fail so. A retry after a lost answer is therefore
+    /// refused too: the manager settles that case with
+    /// [`owned_numbers`](Carrier::owned_numbers) where the carrier has it.
     async fn acquire(&self, order: &NumberOrder) -> Result<Map<String, Value>>;
 
-    /// Releases a number upstream.
+    /// Releases a number upstream: afterwards this system no longer holds it.
+    ///
+    /// Disconnecting a number this system does not hold (never bought, or
+    /// already disconnected: a retry after a lost answer) succeeds. Whether a
+    /// disconnected number is on offer again is the carrier's business.
     async fn disconnect(&self, order: &NumberOrder) -> Result<()>;
 
     /// Availability of numbers; only called when `capabilities().check_numbers`.
+    ///
+    /// One answer per distinct number asked (an empty question gets an empty
+    /// answer): [`Availability::Success`] for a number on offer,
+    /// [`Availability::Error`] for one that is not (never offered, or held by
+    /// this system).
     async fn check_numbers(
         &self,
         numbers: &[PhoneNumber],
@@ -190,6 +242,12 @@ pub trait Carrier: Send + Sync + std::fmt::Debug {
     /// `purge_expired`); one that is not is free to buy. A number missing from
     /// the answer counts as "cannot tell", and so does an error: the claim
     /// then stays, as with a carrier that cannot answer at all.
+    ///
+    /// A carrier that has it answers every distinct number asked, once (an
+    /// empty question gets an empty answer): [`Ownership::Ours`] from a
+    /// successful `acquire` until a successful `disconnect`, with carrier data
+    /// whose every field has the value `acquire` returned for it, and
+    /// [`Ownership::NotOurs`] otherwise (a refused `acquire` holds nothing).
     async fn owned_numbers(
         &self,
         numbers: &[PhoneNumber],

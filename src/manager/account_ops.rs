@@ -913,6 +913,7 @@ impl NumberManager {
                         at: now,
                         before: revision,
                         after,
+                        request_id: None,
                     });
                 }
             }

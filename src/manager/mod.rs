@@ -123,6 +123,11 @@ pub struct Options {
     pub dry_run: bool,
     /// Repeat-safe key: the same key and input returns the first result.
     pub idempotency_key: Option<String>,
+    /// The caller's request id (the API passes its `X-Request-Id`), copied into
+    /// every [`Event`](crate::events::Event) the operation emits so a host can
+    /// correlate its logs with the audit trail. It never changes what the
+    /// operation does, nor an idempotent request's fingerprint.
+    pub request_id: Option<String>,
 }
 
 impl Options {
@@ -132,6 +137,7 @@ impl Options {
             auth_by: Actor::System,
             dry_run: false,
             idempotency_key: None,
+            request_id: None,
         }
     }
 
@@ -141,6 +147,7 @@ impl Options {
             auth_by: Actor::Account(account.clone()),
             dry_run: false,
             idempotency_key: None,
+            request_id: None,
         }
     }
 
@@ -153,6 +160,12 @@ impl Options {
     /// Sets an idempotency key.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Sets the request id carried into the operation's events.
+    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
         self
     }
 }

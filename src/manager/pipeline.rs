@@ -773,7 +773,7 @@ impl NumberManager {
                     if p.new.is_some() {
                         record.revision = rev;
                     }
-                    self.emit(&p, &record, actor, now);
+                    self.emit(&p, &record, actor, &req.opts, now);
                     result.success.insert(
                         p.number.to_string(),
                         Outcome {
@@ -933,6 +933,7 @@ impl NumberManager {
                 at: self.inner.clock.now(),
                 before: Revision::NEW,
                 after: Revision::NEW,
+                request_id: None,
             });
         }
     }
@@ -1084,6 +1085,7 @@ impl NumberManager {
                     at: now,
                     before: record.revision,
                     after: revision,
+                    request_id: None,
                 });
                 Ok(Some(revision))
             }
@@ -1263,7 +1265,14 @@ impl NumberManager {
         Ok(())
     }
 
-    fn emit(&self, p: &Prepared, record: &NumberRecord, actor: &ActorCtx, now: DateTime<Utc>) {
+    fn emit(
+        &self,
+        p: &Prepared,
+        record: &NumberRecord,
+        actor: &ActorCtx,
+        opts: &Options,
+        now: DateTime<Utc>,
+    ) {
         let event = Event {
             number: p.number,
             operation: p.plan.operation.clone(),
@@ -1277,6 +1286,7 @@ impl NumberManager {
             } else {
                 Revision::NEW
             },
+            request_id: opts.request_id.clone(),
         };
         self.inner.events.emit(&event);
     }

@@ -383,32 +383,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A tombstone deleted at or after `deleted_before` is never dropped, and
     /// dropping tombstones never makes an insert, update or delete fail.
     ///
-    /// The default keeps every tombstone and returns `0` (right for a store
-    /// that keeps none, or that bounds them itself); a store that keeps
-    /// tombstones should override it, or they grow with every delete (each
-    /// expired search result is one).
-    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
-        let _ = deleted_before;
-        Ok(0)
-    }
+    /// Every store provides it (there is no default: a wrapper that forgot to
+    /// pass it on would keep every tombstone for ever). A store that keeps no
+    /// tombstones (it bounds them itself, or never reuses revisions by other
+    /// means) returns `Ok(0)`; one that keeps them must drop them here, or they
+    /// grow with every delete (each expired search result is one).
+    async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize>;
 
     /// How many records match `query` (ignoring `start_key` and `limit`).
-    /// The default pages through [`Store::list`]; backends should override it
-    /// with something cheaper (an index size, `COUNT(*)`).
-    async fn count(&self, query: &ListQuery) -> Result<usize> {
-        let mut q = query.clone();
-        q.start_key = None;
-        q.limit = 1000;
-        let mut total = 0;
-        loop {
-            let page = self.list(&q).await?;
-            total += page.records.len();
-            match page.next_start_key {
-                Some(k) => q.start_key = Some(k),
-                None => return Ok(total),
-            }
-        }
-    }
+    ///
+    /// Every store provides it (there is no default, so a wrapper cannot
+    /// silently answer from something other than its inner store); one
+    /// without a cheaper way (an index size, `COUNT(*)`) may answer with
+    /// [`count_by_paging`].
+    async fn count(&self, query: &ListQuery) -> Result<usize>;
 }
 
 /// Single-record conveniences over any [`Store`].
@@ -454,6 +442,33 @@ pub trait StoreExt: Store {
 }
 
 impl<T: Store + ?Sized> StoreExt for T {}
+
+/// Counts the records matching `query` by walking [`Store::list`] page by
+/// page (ignoring `start_key` and `limit`): what a store without
+/// a cheaper way can answer [`Store::count`] with.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use number_manager::store::{count_by_paging, ListQuery, MemoryStore};
+/// let store = MemoryStore::new();
+/// assert_eq!(count_by_paging(&store, &ListQuery::default()).await.unwrap(), 0);
+/// # });
+/// ```
+pub async fn count_by_paging<S: Store + ?Sized>(store: &S, query: &ListQuery) -> Result<usize> {
+    let mut q = query.clone();
+    q.start_key = None;
+    q.limit = 1000;
+    q.scan_limit = None;
+    let mut total = 0usize;
+    loop {
+        let page = store.list(&q).await?;
+        total = total.saturating_add(page.records.len());
+        match page.next_start_key {
+            Some(k) => q.start_key = Some(k),
+            None => return Ok(total),
+        }
+    }
+}
 
 /// Walks a listing page by page, following `next_start_key`.
 ///

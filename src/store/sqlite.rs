@@ -334,7 +334,18 @@ impl SqliteStore {
 
     /// Closes every connection, waiting for operations in progress. The store
     /// (and its clones) fail with [`Error::Database`] afterwards.
+    ///
+    /// A file store first moves its write-ahead log into the database file and
+    /// empties it, so that after a clean close the data is in the one file (to
+    /// copy or back up) and the next open has no log to replay.
     pub async fn close(&self) {
+        if self.path.is_some() && !self.pool.is_closed() {
+            // Best effort: a checkpoint that cannot run (a reader holds the log,
+            // the file is read-only) leaves the log for the next open to replay.
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await;
+        }
         self.pool.close().await;
     }
 

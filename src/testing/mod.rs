@@ -12,12 +12,14 @@
 //! - [`RoundRobinStore`] spreads calls over several handles on one backend,
 //!   as several processes would.
 //!
-//! The store conformance suite is [`store::conformance`](crate::store::conformance).
+//! The conformance suites are [`store::conformance`](crate::store::conformance)
+//! and [`carrier::conformance`](crate::carrier::conformance).
 
 mod carrier;
 mod counting;
 mod e911;
 mod plan;
+pub(crate) mod poll;
 mod round_robin;
 mod store;
 

@@ -171,9 +171,11 @@ async fn a_search_honours_quantity_offset_and_foreign_prefixes() {
 async fn a_successful_order_is_a_purchase() {
     let stub = Stub::start().await;
     stub.on("POST", ORDER, vec![Reply::json(200, order_answer("success"))]);
+    stub.on("GET", PHONES, vec![Reply::json(200, phone_list("active"))]);
     let telnyx = carrier(&stub).with_connection_id("346789098765567");
     let data = telnyx.acquire(&order_for(N)).await.unwrap();
     assert_eq!(data["telnyx_order_id"], ORDER_ID);
+    assert_eq!(data["telnyx_phone_number_id"], "1293384261075731499");
     let posts = stub.requests_to("POST", ORDER);
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].header("content-type"), Some("application/json"));
@@ -181,7 +183,9 @@ async fn a_successful_order_is_a_purchase() {
         posts[0].json(),
         json!({"phone_numbers": [{"phone_number": N}], "connection_id": "346789098765567"})
     );
-    assert_eq!(stub.requests().len(), 1, "no second look at a settled order");
+    // No second look at a settled order: the next request finds the number's id.
+    let paths: Vec<String> = stub.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(paths, vec![format!("POST {ORDER}"), format!("GET {PHONES}")]);
     assert_bearer(&stub);
 }
 

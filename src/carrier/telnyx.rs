@@ -40,7 +40,8 @@ const LOOKUP_PAGE: &str = "20";
 ///
 /// A purchase is a number order. Only an order (or its entry for the number)
 /// in status `success` is a purchase: `acquire` then returns
-/// `telnyx_order_id`. `failure` fails the purchase (nothing was bought). An
+/// `telnyx_order_id` and, looked up in the account's phone numbers,
+/// `telnyx_phone_number_id`. `failure` fails the purchase (nothing was bought). An
 /// order still `pending` after the configured number of checks
 /// ([`with_order_checks`](Self::with_order_checks)) fails with
 /// [`Error::Conflict`]: the outcome is not known yet, and the manager settles
@@ -493,6 +494,13 @@ impl Carrier for TelnyxCarrier {
             "success" => {
                 let mut data = Map::new();
                 data.insert("telnyx_order_id".into(), json!(id));
+                // The id `disconnect` deletes by, as `owned_numbers` gives it;
+                // without it (the look-up failed) `disconnect` looks it up.
+                if let Ok(rows) = self.holdings(&order.number).await {
+                    if let Some((pid, _)) = rows.iter().find(|(_, s)| held(s) != Some(false)) {
+                        data.insert("telnyx_phone_number_id".into(), json!(pid));
+                    }
+                }
                 Ok(data)
             }
             "failure" => Err(self

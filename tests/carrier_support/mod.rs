@@ -24,6 +24,8 @@ use number_manager::carrier::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod fakes;
+
 /// A fixture file under `tests/carrier_support/fixtures/`, as JSON.
 pub fn fixture(path: &str) -> Value {
     let full = format!(
@@ -153,8 +155,12 @@ struct Route {
     replies: VecDeque<Reply>,
 }
 
+/// A stateful answerer, asked before the scripted routes; `None` passes.
+pub type Handler = Arc<dyn Fn(&Recorded) -> Option<Reply> + Send + Sync>;
+
 #[derive(Default)]
 struct State {
+    handlers: Vec<Handler>,
     routes: Vec<Route>,
     requests: Vec<Recorded>,
 }
@@ -163,6 +169,9 @@ impl State {
     /// The reply for a request: the matching route with the most query
     /// constraints; its next reply (the last one repeats).
     fn reply(&mut self, r: &Recorded) -> Reply {
+        if let Some(reply) = self.handlers.iter().find_map(|h| h(r)) {
+            return reply;
+        }
         let route = self
             .routes
             .iter_mut()
@@ -251,6 +260,11 @@ impl Stub {
             query,
             replies: replies.into(),
         });
+    }
+
+    /// Answers with `handler` whenever it has an answer (before any route).
+    pub fn handle(&self, handler: Handler) {
+        self.state.lock().unwrap().handlers.push(handler);
     }
 
     /// Every request received so far, oldest first.

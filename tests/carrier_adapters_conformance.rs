@@ -28,8 +28,14 @@ async fn telnyx_conforms() {
     .await;
     println!("{report}");
     assert!(report.failed().is_empty(), "{report}");
-    assert!(report.passed().contains(&"concurrent_acquires_one_wins"), "{report}");
-    assert!(report.passed().contains(&"owned_numbers_follows_purchases"), "{report}");
+    assert!(
+        report.passed().contains(&"concurrent_acquires_one_wins"),
+        "{report}"
+    );
+    assert!(
+        report.passed().contains(&"owned_numbers_follows_purchases"),
+        "{report}"
+    );
 }
 
 #[cfg(feature = "twilio")]
@@ -47,6 +53,12 @@ async fn twilio_conforms() {
     .await;
     println!("{report}");
     assert!(report.failed().is_empty(), "{report}");
-    assert!(report.passed().contains(&"concurrent_acquires_one_wins"), "{report}");
-    assert!(report.passed().contains(&"owned_numbers_follows_purchases"), "{report}");
+    assert!(
+        report.passed().contains(&"concurrent_acquires_one_wins"),
+        "{report}"
+    );
+    assert!(
+        report.passed().contains(&"owned_numbers_follows_purchases"),
+        "{report}"
+    );
 }

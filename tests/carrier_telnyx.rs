@@ -95,7 +95,10 @@ async fn a_nanp_search_sends_the_documented_filters() {
     stub.on(
         "GET",
         "/v2/available_phone_numbers",
-        vec![Reply::json(200, fixture("telnyx/available_phone_numbers.json"))],
+        vec![Reply::json(
+            200,
+            fixture("telnyx/available_phone_numbers.json"),
+        )],
     );
     let telnyx = carrier(&stub)
         .with_features(["voice", "sms"])
@@ -110,8 +113,14 @@ async fn a_nanp_search_sends_the_documented_filters() {
     let r = &reqs[0];
     assert_eq!(r.method, "GET");
     assert_eq!(r.query_value("filter[country_code]"), Some("US"));
-    assert_eq!(r.query_value("filter[national_destination_code]"), Some("415"));
-    assert_eq!(r.query_value("filter[phone_number][starts_with]"), Some("555"));
+    assert_eq!(
+        r.query_value("filter[national_destination_code]"),
+        Some("415")
+    );
+    assert_eq!(
+        r.query_value("filter[phone_number][starts_with]"),
+        Some("555")
+    );
     assert_eq!(r.query_value("filter[features]"), Some("voice,sms"));
     assert_eq!(r.query_value("filter[locality]"), Some("San Francisco"));
     assert_eq!(r.query_value("filter[administrative_area]"), Some("CA"));
@@ -135,7 +144,10 @@ async fn a_search_honours_quantity_offset_and_foreign_prefixes() {
     stub.on(
         "GET",
         "/v2/available_phone_numbers",
-        vec![Reply::json(200, fixture("telnyx/available_phone_numbers.json"))],
+        vec![Reply::json(
+            200,
+            fixture("telnyx/available_phone_numbers.json"),
+        )],
     );
     let telnyx = carrier(&stub);
     let mut req = search("415", "US", 1);
@@ -144,7 +156,10 @@ async fn a_search_honours_quantity_offset_and_foreign_prefixes() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].number.as_str(), "+14155550187");
     let r = &stub.requests()[0];
-    assert_eq!(r.query_value("filter[national_destination_code]"), Some("415"));
+    assert_eq!(
+        r.query_value("filter[national_destination_code]"),
+        Some("415")
+    );
     assert_eq!(r.query_value("filter[phone_number][starts_with]"), None);
     assert_eq!(r.query_value("filter[limit]"), Some("2"));
     assert_eq!(r.query_value("filter[features]"), None);
@@ -153,7 +168,10 @@ async fn a_search_honours_quantity_offset_and_foreign_prefixes() {
     stub.on(
         "GET",
         "/v2/available_phone_numbers",
-        vec![Reply::json(200, json!({"data": [{"phone_number": "+442079460123"}]}))],
+        vec![Reply::json(
+            200,
+            json!({"data": [{"phone_number": "+442079460123"}]}),
+        )],
     );
     let found = telnyx
         .find_numbers(&search("+44207", "GB", 3))
@@ -163,14 +181,21 @@ async fn a_search_honours_quantity_offset_and_foreign_prefixes() {
     let r = &stub.requests()[0];
     assert_eq!(r.query_value("filter[country_code]"), Some("GB"));
     // No country code in starts_with, and no NANP area-code filter.
-    assert_eq!(r.query_value("filter[phone_number][starts_with]"), Some("207"));
+    assert_eq!(
+        r.query_value("filter[phone_number][starts_with]"),
+        Some("207")
+    );
     assert_eq!(r.query_value("filter[national_destination_code]"), None);
 }
 
 #[tokio::test]
 async fn a_successful_order_is_a_purchase() {
     let stub = Stub::start().await;
-    stub.on("POST", ORDER, vec![Reply::json(200, order_answer("success"))]);
+    stub.on(
+        "POST",
+        ORDER,
+        vec![Reply::json(200, order_answer("success"))],
+    );
     stub.on("GET", PHONES, vec![Reply::json(200, phone_list("active"))]);
     let telnyx = carrier(&stub).with_connection_id("346789098765567");
     let data = telnyx.acquire(&order_for(N)).await.unwrap();
@@ -184,15 +209,26 @@ async fn a_successful_order_is_a_purchase() {
         json!({"phone_numbers": [{"phone_number": N}], "connection_id": "346789098765567"})
     );
     // No second look at a settled order: the next request finds the number's id.
-    let paths: Vec<String> = stub.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
-    assert_eq!(paths, vec![format!("POST {ORDER}"), format!("GET {PHONES}")]);
+    let paths: Vec<String> = stub
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        paths,
+        vec![format!("POST {ORDER}"), format!("GET {PHONES}")]
+    );
     assert_bearer(&stub);
 }
 
 #[tokio::test]
 async fn a_pending_order_is_looked_at_again_until_it_settles() {
     let stub = Stub::start().await;
-    stub.on("POST", ORDER, vec![Reply::json(200, order_answer("pending"))]);
+    stub.on(
+        "POST",
+        ORDER,
+        vec![Reply::json(200, order_answer("pending"))],
+    );
     let path = format!("{ORDER}/{ORDER_ID}");
     stub.on(
         "GET",
@@ -211,7 +247,11 @@ async fn a_pending_order_is_looked_at_again_until_it_settles() {
 #[tokio::test]
 async fn an_order_still_pending_is_an_unknown_outcome_and_owned_numbers_waits() {
     let stub = Stub::start().await;
-    stub.on("POST", ORDER, vec![Reply::json(200, order_answer("pending"))]);
+    stub.on(
+        "POST",
+        ORDER,
+        vec![Reply::json(200, order_answer("pending"))],
+    );
     stub.on(
         "GET",
         &format!("{ORDER}/{ORDER_ID}"),
@@ -222,7 +262,11 @@ async fn an_order_still_pending_is_an_unknown_outcome_and_owned_numbers_waits() 
     assert!(matches!(e, Error::Conflict { .. }), "{e:?}");
     assert!(e.to_string().contains("pending"), "{e}");
     // While Telnyx still provisions it, the carrier cannot tell.
-    stub.on("GET", PHONES, vec![Reply::json(200, phone_list("purchase-pending"))]);
+    stub.on(
+        "GET",
+        PHONES,
+        vec![Reply::json(200, phone_list("purchase-pending"))],
+    );
     let owned = telnyx.owned_numbers(&[number(N)]).await.unwrap();
     assert!(owned.is_empty(), "{owned:?}");
     let r = stub.requests_to("GET", PHONES).pop().unwrap();
@@ -232,7 +276,11 @@ async fn an_order_still_pending_is_an_unknown_outcome_and_owned_numbers_waits() 
 #[tokio::test]
 async fn a_failed_order_bought_nothing() {
     let stub = Stub::start().await;
-    stub.on("POST", ORDER, vec![Reply::json(200, order_answer("failure"))]);
+    stub.on(
+        "POST",
+        ORDER,
+        vec![Reply::json(200, order_answer("failure"))],
+    );
     let e = carrier(&stub).acquire(&order_for(N)).await.unwrap_err();
     assert!(matches!(e, Error::ByCarrier { .. }), "{e:?}");
     assert!(e.to_string().contains("failed"), "{e}");
@@ -247,7 +295,11 @@ async fn a_number_no_longer_available_is_number_not_available() {
             ORDER,
             vec![Reply::json(
                 status,
-                telnyx_error("85001", "Number not available", "+14155550123 is no longer available"),
+                telnyx_error(
+                    "85001",
+                    "Number not available",
+                    "+14155550123 is no longer available",
+                ),
             )],
         );
         let e = carrier(&stub).acquire(&order_for(N)).await.unwrap_err();
@@ -265,7 +317,10 @@ async fn authentication_failures_never_show_the_key() {
         stub.on(
             "GET",
             "/v2/available_phone_numbers",
-            vec![Reply::json(status, telnyx_error("10009", "Authentication failed", &echo))],
+            vec![Reply::json(
+                status,
+                telnyx_error("10009", "Authentication failed", &echo),
+            )],
         );
         let telnyx = carrier(&stub);
         let e = telnyx
@@ -286,8 +341,10 @@ async fn rate_limits_name_their_retry_after() {
     stub.on(
         "POST",
         ORDER,
-        vec![Reply::json(429, telnyx_error("10011", "Too many requests", "Slow down"))
-            .header("Retry-After", "30")],
+        vec![
+            Reply::json(429, telnyx_error("10011", "Too many requests", "Slow down"))
+                .header("Retry-After", "30"),
+        ],
     );
     let e = carrier(&stub).acquire(&order_for(N)).await.unwrap_err();
     assert_eq!(e.message(), "rate_limited", "{e:?}");
@@ -303,7 +360,10 @@ async fn server_errors_and_malformed_answers_are_faults_by_the_carrier() {
         Reply::raw(200, "application/json", "{not json"),
         Reply::json(200, json!({"data": {"status": "success"}})),
         Reply::json(200, json!({"data": {"id": ORDER_ID}})),
-        Reply::json(200, json!({"data": {"id": ORDER_ID, "status": "teleported"}})),
+        Reply::json(
+            200,
+            json!({"data": {"id": ORDER_ID, "status": "teleported"}}),
+        ),
         Reply::json(201, json!([1, 2, 3])),
     ];
     for answer in answers {
@@ -357,7 +417,10 @@ async fn owned_numbers_reads_the_phone_number_statuses() {
         let owned = carrier(&stub).owned_numbers(&[number(N)]).await.unwrap();
         match (owned.get(&number(N)), expected) {
             (Some(Ownership::Ours { carrier_data }), Some(true)) => {
-                assert_eq!(carrier_data["telnyx_phone_number_id"], "1293384261075731499");
+                assert_eq!(
+                    carrier_data["telnyx_phone_number_id"],
+                    "1293384261075731499"
+                );
             }
             (Some(Ownership::NotOurs), Some(false)) | (None, None) => {}
             (got, _) => panic!("{answer} gave {got:?}"),
@@ -377,12 +440,17 @@ async fn owned_numbers_reads_the_phone_number_statuses() {
 async fn disconnect_deletes_the_phone_number_by_id() {
     let stub = Stub::start().await;
     let path = format!("{PHONES}/1293384261075731499");
-    stub.on("DELETE", &path, vec![Reply::json(200, phone_list("deleted"))]);
+    stub.on(
+        "DELETE",
+        &path,
+        vec![Reply::json(200, phone_list("deleted"))],
+    );
     // Known id: one DELETE.
     let mut order = order_for(N);
-    order
-        .carrier_data
-        .insert("telnyx_phone_number_id".into(), json!("1293384261075731499"));
+    order.carrier_data.insert(
+        "telnyx_phone_number_id".into(),
+        json!("1293384261075731499"),
+    );
     carrier(&stub).disconnect(&order).await.unwrap();
     assert_eq!(stub.requests().len(), 1);
     assert_eq!(stub.requests_to("DELETE", &path).len(), 1);
@@ -392,8 +460,14 @@ async fn disconnect_deletes_the_phone_number_by_id() {
     carrier(&stub).disconnect(&order_for(N)).await.unwrap();
     let reqs = stub.requests();
     assert_eq!(reqs.len(), 2);
-    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("GET", PHONES));
-    assert_eq!((reqs[1].method.as_str(), reqs[1].path.as_str()), ("DELETE", path.as_str()));
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("GET", PHONES)
+    );
+    assert_eq!(
+        (reqs[1].method.as_str(), reqs[1].path.as_str()),
+        ("DELETE", path.as_str())
+    );
     assert_bearer(&stub);
 }
 
@@ -403,20 +477,28 @@ async fn disconnect_of_a_number_already_gone_is_done() {
     // Not in the account: nothing to delete.
     stub.on("GET", PHONES, vec![Reply::json(200, empty_list())]);
     carrier(&stub).disconnect(&order_for(N)).await.unwrap();
-    assert!(stub.requests_to("DELETE", &format!("{PHONES}/1293384261075731499")).is_empty());
+    assert!(stub
+        .requests_to("DELETE", &format!("{PHONES}/1293384261075731499"))
+        .is_empty());
     // Deleted between look-up and delete: 404 is done too.
     stub.on("GET", PHONES, vec![Reply::json(200, phone_list("active"))]);
     stub.on(
         "DELETE",
         &format!("{PHONES}/1293384261075731499"),
-        vec![Reply::json(404, telnyx_error("10005", "Resource not found", ""))],
+        vec![Reply::json(
+            404,
+            telnyx_error("10005", "Resource not found", ""),
+        )],
     );
     carrier(&stub).disconnect(&order_for(N)).await.unwrap();
     // Other failures are failures.
     stub.on(
         "DELETE",
         &format!("{PHONES}/1293384261075731499"),
-        vec![Reply::json(500, telnyx_error("10001", "Internal error", ""))],
+        vec![Reply::json(
+            500,
+            telnyx_error("10001", "Internal error", ""),
+        )],
     );
     let e = carrier(&stub).disconnect(&order_for(N)).await.unwrap_err();
     assert!(matches!(e, Error::ByCarrier { .. }), "{e:?}");
@@ -431,15 +513,26 @@ async fn the_manager_settles_a_pending_purchase_through_owned_numbers() {
     stub.on(
         "GET",
         "/v2/available_phone_numbers",
-        vec![Reply::json(200, fixture("telnyx/available_phone_numbers.json"))],
+        vec![Reply::json(
+            200,
+            fixture("telnyx/available_phone_numbers.json"),
+        )],
     );
-    stub.on("POST", ORDER, vec![Reply::json(200, order_answer("pending"))]);
+    stub.on(
+        "POST",
+        ORDER,
+        vec![Reply::json(200, order_answer("pending"))],
+    );
     stub.on(
         "GET",
         &format!("{ORDER}/{ORDER_ID}"),
         vec![Reply::json(200, order_answer("pending"))],
     );
-    stub.on("GET", PHONES, vec![Reply::json(200, phone_list("purchase-pending"))]);
+    stub.on(
+        "GET",
+        PHONES,
+        vec![Reply::json(200, phone_list("purchase-pending"))],
+    );
     let h = Harness::new(Arc::new(carrier(&stub)));
     let hits = h
         .manager
@@ -451,7 +544,10 @@ async fn the_manager_settles_a_pending_purchase_through_owned_numbers() {
     let e = h.buy(N).await.unwrap_err();
     assert_eq!(e.code(), 409, "{e:?}");
     let stored = h.store.get(&number(N)).await.unwrap().unwrap();
-    assert!(stored.pending.is_some(), "the claim stays as the purchase's trace");
+    assert!(
+        stored.pending.is_some(),
+        "the claim stays as the purchase's trace"
+    );
     assert_eq!(stored.state, NumberState::Discovery);
 
     // Telnyx finishes the order; the claim lapses; the next buyer takes it over.
@@ -463,10 +559,18 @@ async fn the_manager_settles_a_pending_purchase_through_owned_numbers() {
         bought.record.carrier_data["telnyx_phone_number_id"],
         "1293384261075731499"
     );
-    assert_eq!(stub.requests_to("POST", ORDER).len(), 1, "never ordered twice");
+    assert_eq!(
+        stub.requests_to("POST", ORDER).len(),
+        1,
+        "never ordered twice"
+    );
 
     let delete = format!("{PHONES}/1293384261075731499");
-    stub.on("DELETE", &delete, vec![Reply::json(200, phone_list("deleted"))]);
+    stub.on(
+        "DELETE",
+        &delete,
+        vec![Reply::json(200, phone_list("deleted"))],
+    );
     h.manager.delete(N, &Options::system()).await.unwrap();
     assert_eq!(stub.requests_to("DELETE", &delete).len(), 1);
     assert!(h.store.get(&number(N)).await.unwrap().is_none());

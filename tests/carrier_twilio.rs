@@ -177,7 +177,10 @@ async fn a_purchase_posts_the_number_as_a_form() {
     stub.on(
         "POST",
         &incoming(),
-        vec![Reply::json(201, fixture("twilio/incoming_phone_number.json"))],
+        vec![Reply::json(
+            201,
+            fixture("twilio/incoming_phone_number.json"),
+        )],
     );
     let data = carrier(&stub).acquire(&order_for(N)).await.unwrap();
     assert_eq!(data["twilio_sid"], PN);
@@ -187,8 +190,14 @@ async fn a_purchase_posts_the_number_as_a_form() {
         posts[0].header("content-type"),
         Some("application/x-www-form-urlencoded")
     );
-    assert_eq!(String::from_utf8_lossy(&posts[0].body), "PhoneNumber=%2B14155550123");
-    assert_eq!(posts[0].form(), vec![("PhoneNumber".to_string(), N.to_string())]);
+    assert_eq!(
+        String::from_utf8_lossy(&posts[0].body),
+        "PhoneNumber=%2B14155550123"
+    );
+    assert_eq!(
+        posts[0].form(),
+        vec![("PhoneNumber".to_string(), N.to_string())]
+    );
     assert_basic_auth(&stub);
 }
 
@@ -225,14 +234,23 @@ async fn authentication_failures_never_show_the_token() {
         stub.on(
             "GET",
             &incoming(),
-            vec![twilio_error(status, 20003, &format!("Authenticate {TOKEN} {}", expected_auth()))],
+            vec![twilio_error(
+                status,
+                20003,
+                &format!("Authenticate {TOKEN} {}", expected_auth()),
+            )],
         );
         let twilio = carrier(&stub);
         let e = twilio.owned_numbers(&[number(N)]).await.unwrap_err();
         assert_eq!(e.message(), "carrier_authentication_failed", "{e:?}");
         let basic = expected_auth();
         let basic = basic.trim_start_matches("Basic ");
-        for shown in [e.to_string(), format!("{e:?}"), e.to_json().to_string(), format!("{twilio:?}")] {
+        for shown in [
+            e.to_string(),
+            format!("{e:?}"),
+            e.to_json().to_string(),
+            format!("{twilio:?}"),
+        ] {
             assert!(!shown.contains(TOKEN), "{shown}");
             assert!(!shown.contains(basic), "{shown}");
         }
@@ -286,8 +304,10 @@ async fn a_slow_answer_past_the_time_limit_is_a_timeout() {
     stub.on(
         "POST",
         &incoming(),
-        vec![Reply::json(201, fixture("twilio/incoming_phone_number.json"))
-            .delayed(Duration::from_secs(5))],
+        vec![
+            Reply::json(201, fixture("twilio/incoming_phone_number.json"))
+                .delayed(Duration::from_secs(5)),
+        ],
     );
     let twilio = TwilioCarrier::new(client(Duration::from_millis(200)), SID, TOKEN, stub.url(""));
     let e = twilio.acquire(&order_for(N)).await.unwrap_err();
@@ -300,7 +320,10 @@ async fn owned_numbers_lists_incoming_numbers_by_number() {
     stub.on(
         "GET",
         &incoming(),
-        vec![Reply::json(200, fixture("twilio/incoming_phone_numbers.json"))],
+        vec![Reply::json(
+            200,
+            fixture("twilio/incoming_phone_numbers.json"),
+        )],
     );
     let owned = carrier(&stub).owned_numbers(&[number(N)]).await.unwrap();
     let r = &stub.requests()[0];
@@ -312,8 +335,15 @@ async fn owned_numbers_lists_incoming_numbers_by_number() {
     stub.on("GET", &incoming(), vec![Reply::json(200, empty_list())]);
     let owned = carrier(&stub).owned_numbers(&[number(N)]).await.unwrap();
     assert_eq!(owned.get(&number(N)), Some(&Ownership::NotOurs));
-    stub.on("GET", &incoming(), vec![Reply::json(200, json!({"page": 0}))]);
-    let e = carrier(&stub).owned_numbers(&[number(N)]).await.unwrap_err();
+    stub.on(
+        "GET",
+        &incoming(),
+        vec![Reply::json(200, json!({"page": 0}))],
+    );
+    let e = carrier(&stub)
+        .owned_numbers(&[number(N)])
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::ByCarrier { .. }), "{e:?}");
     assert_basic_auth(&stub);
 }
@@ -332,7 +362,10 @@ async fn release_deletes_the_number_by_its_sid() {
     stub.on(
         "GET",
         &incoming(),
-        vec![Reply::json(200, fixture("twilio/incoming_phone_numbers.json"))],
+        vec![Reply::json(
+            200,
+            fixture("twilio/incoming_phone_numbers.json"),
+        )],
     );
     carrier(&stub).disconnect(&order_for(N)).await.unwrap();
     let reqs = stub.requests();
@@ -341,9 +374,17 @@ async fn release_deletes_the_number_by_its_sid() {
     assert_eq!(reqs[1].method, "DELETE");
     assert_basic_auth(&stub);
     // Already released (404) is done; a server error is not.
-    stub.on("DELETE", &incoming_one(), vec![twilio_error(404, 20404, "Not found")]);
+    stub.on(
+        "DELETE",
+        &incoming_one(),
+        vec![twilio_error(404, 20404, "Not found")],
+    );
     carrier(&stub).disconnect(&order).await.unwrap();
-    stub.on("DELETE", &incoming_one(), vec![twilio_error(500, 20500, "Internal")]);
+    stub.on(
+        "DELETE",
+        &incoming_one(),
+        vec![twilio_error(500, 20500, "Internal")],
+    );
     let e = carrier(&stub).disconnect(&order).await.unwrap_err();
     assert!(matches!(e, Error::ByCarrier { .. }), "{e:?}");
 }
@@ -364,7 +405,10 @@ async fn the_manager_settles_a_purchase_whose_answer_was_lost() {
     stub.on(
         "GET",
         &incoming(),
-        vec![Reply::json(200, fixture("twilio/incoming_phone_numbers.json"))],
+        vec![Reply::json(
+            200,
+            fixture("twilio/incoming_phone_numbers.json"),
+        )],
     );
     let h = Harness::new(Arc::new(carrier(&stub)));
     let hits = h
@@ -376,13 +420,20 @@ async fn the_manager_settles_a_purchase_whose_answer_was_lost() {
     let e = h.buy(N).await.unwrap_err();
     assert!(matches!(e, Error::ByCarrier { .. }), "{e:?}");
     let stored = h.store.get(&number(N)).await.unwrap().unwrap();
-    assert!(stored.pending.is_some(), "the purchase may have gone through");
+    assert!(
+        stored.pending.is_some(),
+        "the purchase may have gone through"
+    );
 
     h.clock.advance(chrono::Duration::seconds(61));
     let bought = h.buy(N).await.unwrap();
     assert_eq!(bought.record.state, NumberState::InService);
     assert_eq!(bought.record.carrier_data["twilio_sid"], PN);
-    assert_eq!(stub.requests_to("POST", &incoming()).len(), 1, "never bought twice");
+    assert_eq!(
+        stub.requests_to("POST", &incoming()).len(),
+        1,
+        "never bought twice"
+    );
 
     stub.on("DELETE", &incoming_one(), vec![Reply::empty(204)]);
     h.manager.delete(N, &Options::system()).await.unwrap();

@@ -55,9 +55,7 @@ impl ReqwestClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::InitFailed {
-                data: Box::new(serde_json::Value::String(format!(
-                    "http client: {e}"
-                ))),
+                data: Box::new(serde_json::Value::String(format!("http client: {e}"))),
             })?;
         Ok(ReqwestClient { client })
     }

@@ -203,12 +203,9 @@ impl TelnyxCarrier {
             return Ok(response);
         }
         let detail = error_detail(&response);
-        Err(self.upstream.status_error(
-            &response,
-            subject,
-            &detail,
-            not_available(response.status),
-        ))
+        Err(self
+            .upstream
+            .status_error(&response, subject, &detail, not_available(response.status)))
     }
 
     /// The search filters for a request; `None` when the prefix is not digits.

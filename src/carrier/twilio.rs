@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use super::builtin::{e164_prefix, number_data};
-use super::http::{base64, encode_component, encode_pairs, HttpClient, HttpRequest, HttpResponse, Method};
+use super::http::{
+    base64, encode_component, encode_pairs, HttpClient, HttpRequest, HttpResponse, Method,
+};
 use super::upstream::{Secret, Upstream};
 use super::{Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult};
 use crate::error::Result;
@@ -140,7 +142,12 @@ impl TwilioCarrier {
 
     /// Sends; a non-2xx answer is its error. `purchase` says whether a 404
     /// or a not-available code means the number cannot be had.
-    async fn call(&self, request: HttpRequest, subject: &str, purchase: bool) -> Result<HttpResponse> {
+    async fn call(
+        &self,
+        request: HttpRequest,
+        subject: &str,
+        purchase: bool,
+    ) -> Result<HttpResponse> {
         let response = self.upstream.send(request, subject).await?;
         if response.is_success() {
             return Ok(response);
@@ -154,7 +161,7 @@ impl TwilioCarrier {
     }
 
     /// The list path and query for a request; `None` when the prefix is not digits.
-    fn search_query(&self, request: &SearchRequest) -> Option<(String, String, Vec<(String, String)>)> {
+    fn search_query(&self, request: &SearchRequest) -> Option<ListQuery> {
         let prefix = e164_prefix(&request.prefix, &request.country)?;
         let digits = prefix.get(1..).unwrap_or("");
         let mut country = request.country.trim().to_ascii_uppercase();
@@ -192,7 +199,11 @@ impl TwilioCarrier {
             "/AvailablePhoneNumbers/{}/{kind}.json",
             encode_component(&country)
         );
-        Some((prefix, path, q))
+        Some(ListQuery {
+            prefix,
+            path,
+            query: q,
+        })
     }
 
     /// The account's incoming numbers that are exactly `number`: their SIDs.
@@ -210,7 +221,10 @@ impl TwilioCarrier {
         let rows = body
             .get("incoming_phone_numbers")
             .and_then(Value::as_array)
-            .ok_or_else(|| self.upstream.malformed(subject, "no incoming_phone_numbers list"))?;
+            .ok_or_else(|| {
+                self.upstream
+                    .malformed(subject, "no incoming_phone_numbers list")
+            })?;
         rows.iter()
             .filter(|r| r.get("phone_number").and_then(Value::as_str) == Some(subject))
             .map(|r| {
@@ -218,10 +232,20 @@ impl TwilioCarrier {
                     .and_then(Value::as_str)
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
-                    .ok_or_else(|| self.upstream.malformed(subject, "incoming number without sid"))
+                    .ok_or_else(|| {
+                        self.upstream
+                            .malformed(subject, "incoming number without sid")
+                    })
             })
             .collect()
     }
+}
+
+/// One search: the E.164 prefix, the list path under the account, the query.
+struct ListQuery {
+    prefix: String,
+    path: String,
+    query: Vec<(String, String)>,
 }
 
 /// Twilio's error body: its numeric `code` and `code: message`.
@@ -285,7 +309,12 @@ impl Carrier for TwilioCarrier {
     }
 
     async fn find_numbers(&self, request: &SearchRequest) -> Result<Vec<SearchResult>> {
-        let Some((prefix, path, query)) = self.search_query(request) else {
+        let Some(ListQuery {
+            prefix,
+            path,
+            query,
+        }) = self.search_query(request)
+        else {
             return Ok(Vec::new());
         };
         let response = self
@@ -295,7 +324,10 @@ impl Carrier for TwilioCarrier {
         let rows = body
             .get("available_phone_numbers")
             .and_then(Value::as_array)
-            .ok_or_else(|| self.upstream.malformed(&prefix, "no available_phone_numbers list"))?;
+            .ok_or_else(|| {
+                self.upstream
+                    .malformed(&prefix, "no available_phone_numbers list")
+            })?;
         Ok(rows
             .iter()
             .filter_map(|row| {
@@ -321,7 +353,9 @@ impl Carrier for TwilioCarrier {
         let response = self.call(request, number, true).await?;
         let body = self.upstream.json(&response, number)?;
         if body.get("phone_number").and_then(Value::as_str) != Some(number) {
-            return Err(self.upstream.malformed(number, "purchase of another number"));
+            return Err(self
+                .upstream
+                .malformed(number, "purchase of another number"));
         }
         let sid = body
             .get("sid")

@@ -13,7 +13,10 @@ use super::{decode_pairs, Handler, Recorded, Reply};
 /// (so every block of ten has gaps, and a search by a missing number finds
 /// nothing).
 pub fn inventory() -> Vec<String> {
-    (100..200).step_by(3).map(|n| format!("+1415555{n:04}")).collect()
+    (100..200)
+        .step_by(3)
+        .map(|n| format!("+1415555{n:04}"))
+        .collect()
 }
 
 #[derive(Default)]
@@ -68,8 +71,12 @@ pub fn telnyx() -> Handler {
         let mut book = book.lock().unwrap();
         match (r.method.as_str(), r.path.as_str()) {
             ("GET", "/v2/available_phone_numbers") => {
-                let ndc = r.query_value("filter[national_destination_code]").unwrap_or("");
-                let rest = r.query_value("filter[phone_number][starts_with]").unwrap_or("");
+                let ndc = r
+                    .query_value("filter[national_destination_code]")
+                    .unwrap_or("");
+                let rest = r
+                    .query_value("filter[phone_number][starts_with]")
+                    .unwrap_or("");
                 let prefix = format!("+1{ndc}{rest}");
                 let data: Vec<Value> = book
                     .free()
@@ -78,20 +85,31 @@ pub fn telnyx() -> Handler {
                     .take(limit(r, "filter[limit]"))
                     .map(|n| json!({"record_type": "available_phone_number", "phone_number": n}))
                     .collect();
-                Some(Reply::json(200, json!({"data": data, "meta": {"total_results": data.len()}})))
+                Some(Reply::json(
+                    200,
+                    json!({"data": data, "meta": {"total_results": data.len()}}),
+                ))
             }
             ("POST", "/v2/number_orders") => {
                 let body = r.json();
-                let number = body["phone_numbers"][0]["phone_number"].as_str().unwrap_or("");
+                let number = body["phone_numbers"][0]["phone_number"]
+                    .as_str()
+                    .unwrap_or("");
                 Some(match book.hold(number, "") {
-                    Some(_) => Reply::json(200, json!({"data": {
-                        "id": format!("order-{number}"),
-                        "status": "success",
-                        "phone_numbers": [{"phone_number": number, "status": "success"}]
-                    }})),
-                    None => Reply::json(422, json!({"errors": [{
-                        "code": "85001", "title": "Number not available", "detail": number
-                    }]})),
+                    Some(_) => Reply::json(
+                        200,
+                        json!({"data": {
+                            "id": format!("order-{number}"),
+                            "status": "success",
+                            "phone_numbers": [{"phone_number": number, "status": "success"}]
+                        }}),
+                    ),
+                    None => Reply::json(
+                        422,
+                        json!({"errors": [{
+                            "code": "85001", "title": "Number not available", "detail": number
+                        }]}),
+                    ),
                 })
             }
             ("GET", "/v2/phone_numbers") => {
@@ -109,7 +127,10 @@ pub fn telnyx() -> Handler {
                 Some(if book.release(id) {
                     Reply::json(200, json!({"data": {"id": id, "status": "deleted"}}))
                 } else {
-                    Reply::json(404, json!({"errors": [{"code": "10005", "title": "Resource not found"}]}))
+                    Reply::json(
+                        404,
+                        json!({"errors": [{"code": "10005", "title": "Resource not found"}]}),
+                    )
                 })
             }
             _ => None,
@@ -158,10 +179,16 @@ pub fn twilio(sid: &str) -> Handler {
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
                 Some(match book.hold(&number, "PN") {
-                    Some(id) => Reply::json(201, json!({"sid": id, "phone_number": number, "status": "in-use"})),
-                    None => Reply::json(400, json!({
-                        "code": 21422, "message": "PhoneNumber requested is not available", "status": 400
-                    })),
+                    Some(id) => Reply::json(
+                        201,
+                        json!({"sid": id, "phone_number": number, "status": "in-use"}),
+                    ),
+                    None => Reply::json(
+                        400,
+                        json!({
+                            "code": 21422, "message": "PhoneNumber requested is not available", "status": 400
+                        }),
+                    ),
                 })
             }
             ("GET", "/IncomingPhoneNumbers.json") => {
@@ -172,7 +199,10 @@ pub fn twilio(sid: &str) -> Handler {
                     .filter(|(n, _)| n.as_str() == number)
                     .map(|(n, id)| json!({"sid": id, "phone_number": n}))
                     .collect();
-                Some(Reply::json(200, json!({"incoming_phone_numbers": rows, "page": 0})))
+                Some(Reply::json(
+                    200,
+                    json!({"incoming_phone_numbers": rows, "page": 0}),
+                ))
             }
             ("DELETE", tail) => {
                 let id = tail
@@ -181,7 +211,10 @@ pub fn twilio(sid: &str) -> Handler {
                 Some(if book.release(id) {
                     Reply::empty(204)
                 } else {
-                    Reply::json(404, json!({"code": 20404, "message": "Not found", "status": 404}))
+                    Reply::json(
+                        404,
+                        json!({"code": 20404, "message": "Not found", "status": 404}),
+                    )
                 })
             }
             _ => None,

@@ -2,7 +2,7 @@
 //! request and response types that depend on no HTTP stack and no runtime.
 //!
 //! A host hands an adapter an `Arc<dyn HttpClient>`: the `reqwest` one this
-//! crate ships behind the `reqwest` feature ([`ReqwestClient`](super::ReqwestClient)),
+//! crate ships behind the `reqwest` feature (`ReqwestClient`),
 //! or its own over whatever stack it already runs. Tests hand a client that
 //! talks to a local stub server.
 

@@ -906,7 +906,7 @@ impl NumberManager {
                     report.aged += 1;
                     self.inner.events.emit(&Event {
                         number,
-                        operation: "age".into(),
+                        operation: crate::state::Operation::Age,
                         from: Some(NumberState::Aging),
                         to: NumberState::Available,
                         actor: Actor::System,

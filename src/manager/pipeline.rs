@@ -18,7 +18,7 @@ use crate::number::PhoneNumber;
 use crate::record::{
     merge_public, sanitize_public, validate_public_within, NumberRecord, Pending, Revision,
 };
-use crate::state::{self, ActorFacts, CarrierAction, NumberState, Op, Plan};
+use crate::state::{self, ActorFacts, CarrierAction, NumberState, Op, Operation, Plan};
 use crate::store::{BatchMode, Journal, StoreExt, Write, WriteResult};
 use crate::util::{join_all, timeout};
 
@@ -635,8 +635,8 @@ impl NumberManager {
                 .map(|r| {
                     let mut c = r.clone();
                     c.pending = Some(Pending {
-                        operation: req.op.name().to_string(),
-                        by: actor.actor.to_string(),
+                        operation: req.op.operation(),
+                        by: actor.actor.clone(),
                         until: now + self.inner.config.claim_ttl,
                     });
                     Write::Update {
@@ -926,7 +926,7 @@ impl NumberManager {
         if let Some(Err(_)) = self.disconnect_timed(carrier_name, order).await {
             self.inner.events.emit(&Event {
                 number,
-                operation: "undo_purchase_failed".into(),
+                operation: Operation::UndoPurchaseFailed,
                 from: None,
                 to: NumberState::Discovery,
                 actor: Actor::System,
@@ -1042,21 +1042,18 @@ impl NumberManager {
         };
         let order = NumberOrder {
             number: record.number,
-            account: record
-                .pending
-                .as_ref()
-                .and_then(|p| AccountId::new(&p.by).ok()),
+            account: record.pending.as_ref().and_then(|p| p.by.account().cloned()),
             carrier_data,
         };
         let now = self.inner.clock.now();
         let mut claimed = record.clone();
         claimed.pending = Some(Pending {
-            operation: "give_back".into(),
+            operation: Operation::GiveBack,
             // Still the purchase's claimant, so a retry gives back the same order.
             by: record
                 .pending
                 .as_ref()
-                .map_or_else(|| Actor::System.to_string(), |p| p.by.clone()),
+                .map_or(Actor::System, |p| p.by.clone()),
             until: now + self.inner.config.claim_ttl,
         });
         let revision = self
@@ -1077,7 +1074,7 @@ impl NumberManager {
             Some(Ok(())) => {
                 self.inner.events.emit(&Event {
                     number: record.number,
-                    operation: "interrupted_purchase_given_back".into(),
+                    operation: Operation::InterruptedPurchaseGivenBack,
                     from: Some(record.state),
                     to: record.state,
                     actor: Actor::System,
@@ -1266,7 +1263,7 @@ impl NumberManager {
     fn emit(&self, p: &Prepared, record: &NumberRecord, actor: &ActorCtx, now: DateTime<Utc>) {
         let event = Event {
             number: p.number,
-            operation: p.plan.operation.clone(),
+            operation: p.plan.operation,
             from: p.plan.from,
             to: record.state,
             actor: actor.actor.clone(),
@@ -1299,7 +1296,7 @@ pub(crate) fn is_removal_claim(record: &NumberRecord) -> bool {
     record
         .pending
         .as_ref()
-        .is_some_and(|p| p.operation == Op::Delete.name() || p.operation == Op::Release.name())
+        .is_some_and(|p| matches!(p.operation, Operation::Delete | Operation::Release))
 }
 
 /// The revision a write expects the stored record to have (`None`: absent).

@@ -33,13 +33,15 @@ fn doc_with_claim(pending: serde_json::Value) -> serde_json::Value {
 #[test]
 fn a_claim_in_the_display_string_encoding_reads_typed() {
     let until = "2024-01-02T03:04:05Z";
-    let by_account = doc_with_claim(json!({"operation": "activate", "by": "acct-1", "until": until}));
+    let by_account =
+        doc_with_claim(json!({"operation": "activate", "by": "acct-1", "until": until}));
     let record: NumberRecord = serde_json::from_value(by_account).unwrap();
     let claim = record.pending.unwrap();
     assert_eq!(claim.operation, Operation::Activate);
     assert_eq!(claim.by, Actor::Account(AccountId::new("acct-1").unwrap()));
 
-    let by_system = doc_with_claim(json!({"operation": "give_back", "by": "system", "until": until}));
+    let by_system =
+        doc_with_claim(json!({"operation": "give_back", "by": "system", "until": until}));
     let record: NumberRecord = serde_json::from_value(by_system).unwrap();
     let claim = record.pending.unwrap();
     assert_eq!(claim.operation, Operation::GiveBack);
@@ -113,7 +115,12 @@ async fn a_sqlite_row_with_an_old_claim_reads_and_its_lapsed_claim_is_taken_over
             .accounts(accounts.clone())
             .build();
         manager
-            .create(&owner, number().as_str(), Default::default(), &Options::system())
+            .create(
+                &owner,
+                number().as_str(),
+                Default::default(),
+                &Options::system(),
+            )
             .await
             .unwrap();
     }
@@ -129,7 +136,8 @@ async fn a_sqlite_row_with_an_old_claim_reads_and_its_lapsed_claim_is_taken_over
         .await
         .unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
-    doc["pending"] = json!({"operation": "reserve", "by": "owner-1", "until": "2001-01-01T00:00:00Z"});
+    doc["pending"] =
+        json!({"operation": "reserve", "by": "owner-1", "until": "2001-01-01T00:00:00Z"});
     sqlx::query("UPDATE nm_numbers SET doc = ? WHERE number = ?")
         .bind(doc.to_string())
         .bind(number().as_str())

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{Change, Request};
+use super::{Batch, Change, Request};
 use crate::account::{AccountId, AccountInfo, Actor};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -251,6 +251,19 @@ impl NumberManager {
         let info = self.inner.accounts.get(id).await?;
         cache.insert(id.clone(), info.clone());
         Ok(info)
+    }
+
+    /// The records of the `queued` items, in one read.
+    pub(super) async fn read(
+        &self,
+        batch: &Batch,
+        queued: &[usize],
+    ) -> Result<Vec<Option<NumberRecord>>> {
+        let numbers: Vec<PhoneNumber> = queued
+            .iter()
+            .filter_map(|i| batch.numbers.get(*i).copied())
+            .collect();
+        self.inner.store.get_many(&numbers).await
     }
 
     /// Expired search results are purged lazily (not by a create, which

@@ -239,11 +239,7 @@ impl NumberManager {
                 break;
             }
             let now = self.inner.clock.now();
-            let numbers: Vec<PhoneNumber> = queued
-                .iter()
-                .filter_map(|i| batch.numbers.get(*i).copied())
-                .collect();
-            let reads = match self.inner.store.get_many(&numbers).await {
+            let reads = match self.read(&batch, &queued).await {
                 Ok(reads) => reads,
                 Err(e) => {
                     batch.fail_queued(&e);

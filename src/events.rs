@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::account::Actor;
 use crate::number::PhoneNumber;
 use crate::record::Revision;
-use crate::state::NumberState;
+use crate::state::{NumberState, Operation};
 
 /// One committed change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,7 +20,7 @@ pub struct Event {
     /// The number.
     pub number: PhoneNumber,
     /// The operation (`create`, `activate`, `reserve`, `release`, `delete`, `update`, ...).
-    pub operation: String,
+    pub operation: Operation,
     /// State before (none for a new number).
     pub from: Option<NumberState>,
     /// State after (`deleted` for a removal).

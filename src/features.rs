@@ -5,10 +5,10 @@
 //! [`apply`] only decides what E911 must do ([`E911Step`]); the manager
 //! performs it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::record::{e911_key, NumberRecord};
@@ -201,8 +201,58 @@ const CNAM_STATES: &[NumberState] = &[
 /// 400 `invalid` for an unknown `carrier_name`. Returns what E911 must do.
 pub fn apply(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<E911Step> {
     let available = available(record, ctx);
-    let mut requested: BTreeSet<String> = record
-        .public
+    check_requested(&record.public, &available)?;
+    apply_carrier_name(record, ctx)?;
+    // The carrier may just have been renamed: ask about the current one.
+    let local = ctx.is_local(&record.carrier);
+    let state = record.state;
+    let (public, features) = (&record.public, &mut record.features);
+    // CNAM: only in reserved, in_service, port_in; other states leave it as is.
+    if CNAM_STATES.contains(&state) {
+        cnam_features(public, features);
+    }
+    if state == NumberState::InService {
+        copy_in_service(public, features, &available);
+    } else {
+        for key in IN_SERVICE_FEATURES {
+            features.remove(*key);
+        }
+    }
+    if state == NumberState::PortIn {
+        if let Some(p) = public.get("port").filter(|p| !is_empty(Some(p))) {
+            features.insert("port".into(), p.clone());
+        }
+    } else {
+        features.remove("port");
+    }
+    if local {
+        features
+            .entry("local".to_string())
+            .or_insert_with(|| json!({}));
+    } else {
+        features.remove("local");
+    }
+    let step = e911_step(state, public, features);
+    if step == E911Step::Remove {
+        features.remove("e911");
+    }
+    Ok(step)
+}
+
+/// Features that copy their public object, in service only.
+const IN_SERVICE_FEATURES: &[&str] = &[
+    "prepend",
+    "failover",
+    "force_outbound",
+    "ringback",
+    "sms",
+    "mms",
+];
+
+/// Fails when a feature the public fields request is not available
+/// (sms and mms are silently dropped instead, as in Kazoo).
+fn check_requested(public: &Map<String, Value>, available: &BTreeSet<String>) -> Result<()> {
+    let mut requested: BTreeSet<String> = public
         .iter()
         .filter(|(k, v)| REQUESTING_KEYS.contains(&k.as_str()) && !is_empty(Some(v)))
         .map(|(k, _)| canonical(k))
@@ -215,7 +265,6 @@ pub fn apply(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<E911
                     || available.contains("outbound_cnam")
                     || available.contains("inbound_cnam")
             }
-            // sms/mms are silently dropped when unavailable, as in Kazoo.
             "sms" | "mms" => true,
             other => available.contains(other),
         };
@@ -225,65 +274,59 @@ pub fn apply(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<E911
             )));
         }
     }
+    Ok(())
+}
 
-    if let Some(name) = record
-        .public
-        .get("carrier_name")
+/// A `carrier_name` public field moves the number to that (known) carrier
+/// module and is consumed.
+fn apply_carrier_name(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<()> {
+    let Some(name) = record.public.get("carrier_name").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let module = canonical(name);
+    if !ctx.known_carriers.iter().any(|c| c == &module) {
+        return Err(Error::Invalid {
+            cause: format!("'{name}' is not known by the system"),
+        });
+    }
+    record.carrier = module;
+    record.public.remove("carrier_name");
+    Ok(())
+}
+
+/// `cnam.display_name` enables outbound CNAM, `cnam.inbound_lookup` inbound.
+fn cnam_features(public: &Map<String, Value>, features: &mut BTreeMap<String, Value>) {
+    let cnam = public.get("cnam");
+    match cnam
+        .and_then(|c| c.get("display_name"))
         .and_then(Value::as_str)
-        .map(str::to_string)
     {
-        let module = canonical(&name);
-        if !ctx.known_carriers.iter().any(|c| c == &module) {
-            return Err(Error::Invalid {
-                cause: format!("'{name}' is not known by the system"),
-            });
+        Some(name) if !name.is_empty() => {
+            features.insert("outbound_cnam".into(), json!({ "display_name": name }));
         }
-        record.carrier = module;
-        record.public.remove("carrier_name");
+        _ => {
+            features.remove("outbound_cnam");
+        }
     }
-
-    let state = record.state;
-    let in_service = state == NumberState::InService;
-    let public = record.public.clone();
-    let features = &mut record.features;
-
-    // CNAM: only in reserved, in_service, port_in; other states leave it as is.
-    if CNAM_STATES.contains(&state) {
-        let cnam = public.get("cnam");
-        match cnam
-            .and_then(|c| c.get("display_name"))
-            .and_then(Value::as_str)
-        {
-            Some(name) if !name.is_empty() => {
-                features.insert("outbound_cnam".into(), json!({ "display_name": name }));
-            }
-            _ => {
-                features.remove("outbound_cnam");
-            }
-        }
-        if cnam
-            .and_then(|c| c.get("inbound_lookup"))
-            .and_then(Value::as_bool)
-            == Some(true)
-        {
-            features.insert("inbound_cnam".into(), json!({ "inbound_lookup": true }));
-        } else {
-            features.remove("inbound_cnam");
-        }
-        features.remove("cnam");
+    if cnam
+        .and_then(|c| c.get("inbound_lookup"))
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        features.insert("inbound_cnam".into(), json!({ "inbound_lookup": true }));
+    } else {
+        features.remove("inbound_cnam");
     }
+    features.remove("cnam");
+}
 
-    // In-service-only features copy their public object.
-    let copy_if =
-        |features: &mut std::collections::BTreeMap<String, Value>, key: &str, keep: bool| {
-            if keep && in_service {
-                if let Some(v) = public.get(key) {
-                    features.insert(key.to_string(), v.clone());
-                    return;
-                }
-            }
-            features.remove(key);
-        };
+/// In service, each of [`IN_SERVICE_FEATURES`] copies its public object
+/// when it is set (and, for prepend, sms and mms, enabled).
+fn copy_in_service(
+    public: &Map<String, Value>,
+    features: &mut BTreeMap<String, Value>,
+    available: &BTreeSet<String>,
+) {
     let enabled = |key: &str| {
         public
             .get(key)
@@ -291,67 +334,51 @@ pub fn apply(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<E911
             .and_then(Value::as_bool)
             == Some(true)
     };
-    copy_if(features, "prepend", enabled("prepend"));
-    copy_if(features, "failover", !is_empty(public.get("failover")));
-    copy_if(
-        features,
-        "force_outbound",
-        public.get("force_outbound").is_some_and(Value::is_boolean),
-    );
-    copy_if(features, "ringback", !is_empty(public.get("ringback")));
-    copy_if(features, "sms", enabled("sms") && available.contains("sms"));
-    copy_if(features, "mms", enabled("mms") && available.contains("mms"));
-
-    if state == NumberState::PortIn && !is_empty(public.get("port")) {
-        if let Some(p) = public.get("port") {
-            features.insert("port".into(), p.clone());
+    for key in IN_SERVICE_FEATURES {
+        let keep = match *key {
+            "prepend" => enabled("prepend"),
+            "force_outbound" => public.get(*key).is_some_and(Value::is_boolean),
+            "sms" | "mms" => enabled(key) && available.contains(*key),
+            _ => !is_empty(public.get(*key)),
+        };
+        match public.get(*key).filter(|_| keep) {
+            Some(v) => {
+                features.insert((*key).to_string(), v.clone());
+            }
+            None => {
+                features.remove(*key);
+            }
         }
-    } else if state != NumberState::PortIn {
-        features.remove("port");
     }
+}
 
-    // The carrier may just have been renamed: ask about the current one.
-    if ctx.is_local(&record.carrier) {
-        features
-            .entry("local".to_string())
-            .or_insert_with(|| json!({}));
-    } else {
-        features.remove("local");
+/// What E911 must do: in a CNAM state, provision a submitted address that
+/// differs from the provisioned one, or remove one no longer submitted; in
+/// any other state, remove it.
+fn e911_step(
+    state: NumberState,
+    public: &Map<String, Value>,
+    features: &BTreeMap<String, Value>,
+) -> E911Step {
+    let provisioned = features.contains_key("e911");
+    if !CNAM_STATES.contains(&state) {
+        return if provisioned {
+            E911Step::Remove
+        } else {
+            E911Step::None
+        };
     }
-
-    // E911: only the decision; the manager talks to the provider.
-    let key = e911_key(&public);
+    let key = e911_key(public);
     let submitted = key
         .and_then(|k| public.get(k))
         .filter(|v| !is_empty(Some(v)));
-    let step = if CNAM_STATES.contains(&state) {
-        match (submitted, key) {
-            (None, _) => {
-                if features.contains_key("e911") {
-                    E911Step::Remove
-                } else {
-                    E911Step::None
-                }
-            }
-            (Some(addr), Some(k)) => {
-                if features.get("e911") == Some(addr) {
-                    E911Step::None
-                } else {
-                    E911Step::Provision {
-                        key: k,
-                        address: addr.clone(),
-                    }
-                }
-            }
-            (Some(_), None) => E911Step::None,
-        }
-    } else if features.contains_key("e911") {
-        E911Step::Remove
-    } else {
-        E911Step::None
-    };
-    if step == E911Step::Remove {
-        features.remove("e911");
+    match (submitted, key) {
+        (None, _) if provisioned => E911Step::Remove,
+        (None, _) => E911Step::None,
+        (Some(addr), Some(k)) if features.get("e911") != Some(addr) => E911Step::Provision {
+            key: k,
+            address: addr.clone(),
+        },
+        (Some(_), _) => E911Step::None,
     }
-    Ok(step)
 }

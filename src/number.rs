@@ -622,7 +622,13 @@ impl Normalizer {
     /// Normalizes and validates: E.164 (`+`, 8 to 15 digits, the first 1-9) and
     /// the reconcile rule. Fails with [`Error::NotReconcilable`] carrying the raw input.
     pub fn parse(&self, raw: &str) -> Result<PhoneNumber> {
-        self.check(&self.normalize(raw))
+        self.parse_normalized(&self.normalize(raw), raw)
+    }
+
+    /// [`Normalizer::parse`] of `raw` whose [`Normalizer::normalize`]d form
+    /// is `normalized`: for a caller that needs both, so it normalizes once.
+    pub(crate) fn parse_normalized(&self, normalized: &str, raw: &str) -> Result<PhoneNumber> {
+        self.check(normalized)
             .ok_or_else(|| Error::NotReconcilable {
                 number: raw.to_string(),
             })

@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::account::AccountId;
+use crate::account::{AccountId, Actor};
 use crate::clock::to_gregorian;
 use crate::error::{Error, FieldError, Result};
 use crate::limits::Limits;
 use crate::number::PhoneNumber;
-use crate::state::NumberState;
+use crate::state::{NumberState, Operation};
 
 /// A store revision. `0` means "never written"; every successful write increments it.
 #[derive(
@@ -33,15 +33,38 @@ impl Revision {
 /// A marker written before a carrier or E911 side effect, so that a concurrent
 /// writer on another task or instance sees the number is mid-operation
 /// (claim first, then call the carrier, then commit).
+///
+/// A claim is stored as `{"operation", "by", "until"}`: `by` is the typed
+/// [`Actor`] (`"system"` or `{"account": id}`). Claims stored by earlier
+/// versions, whose `by` was the actor's display string (`"system"` or the
+/// bare account id), still read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     /// The operation holding the claim (`activate`, `reserve`, ...; `give_back`
     /// while maintenance gives an interrupted purchase back to its carrier).
-    pub operation: String,
+    pub operation: Operation,
     /// Who holds it (for `give_back`, the claimant of the purchase being given back).
-    pub by: String,
+    #[serde(deserialize_with = "claimant")]
+    pub by: Actor,
     /// When the claim lapses (a crashed holder does not block the number forever).
     pub until: DateTime<Utc>,
+}
+
+/// A claim's holder in either encoding: the typed [`Actor`], or the display
+/// string earlier versions stored (`"system"`, else an account id).
+fn claimant<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Actor, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Typed(Actor),
+        Display(String),
+    }
+    match Stored::deserialize(d)? {
+        Stored::Typed(actor) => Ok(actor),
+        Stored::Display(id) => AccountId::new(&id)
+            .map(Actor::Account)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// One phone number as stored: private fields plus the user's public fields.

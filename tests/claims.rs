@@ -79,8 +79,8 @@ async fn interrupted_purchase(w: &World, n: PhoneNumber) {
     let mut r = w.store.get(&n).await.unwrap().unwrap();
     let rev = r.revision;
     r.pending = Some(Pending {
-        operation: "activate".into(),
-        by: w.other.to_string(),
+        operation: number_manager::state::Operation::Activate,
+        by: number_manager::account::Actor::Account(w.other.clone()),
         until: chrono::Utc::now() - chrono::Duration::days(365 * 100),
     });
     w.store.update(r, rev).await.unwrap();

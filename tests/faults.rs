@@ -182,8 +182,8 @@ impl Rig {
         let mut r = self.store.get(&n).await.unwrap().unwrap();
         let rev = r.revision;
         r.pending = Some(Pending {
-            operation: "activate".into(),
-            by: self.other.to_string(),
+            operation: number_manager::state::Operation::Activate,
+            by: number_manager::account::Actor::Account(self.other.clone()),
             until: chrono::Utc::now() - chrono::Duration::days(365 * 100),
         });
         self.store.update(r, rev).await.unwrap();

@@ -795,9 +795,8 @@ impl NumberManager {
             opts: Options::system(),
             journal: None,
         };
-        let mut result = BatchResult::default();
-        Box::pin(self.execute(numbers, &req, &mut result)).await?;
-        Ok(result)
+        let results = Box::pin(self.execute(numbers.clone(), &req)).await?;
+        Ok(BatchResult::of_numbers(&numbers, results))
     }
 
     /// Maintenance: removes expired discovery entries, makes
@@ -906,7 +905,7 @@ impl NumberManager {
                     report.aged += 1;
                     self.inner.events.emit(&Event {
                         number,
-                        operation: "age".into(),
+                        operation: crate::state::Operation::Age,
                         from: Some(NumberState::Aging),
                         to: NumberState::Available,
                         actor: Actor::System,

@@ -27,7 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::pipeline::{Change, Request};
+use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Outcome};
 use crate::error::{Error, Result};
 use crate::record::Revision;
@@ -64,30 +64,30 @@ impl NumberManager {
     pub(super) async fn run_idempotent(
         &self,
         key: &str,
-        raws: &[String],
+        inputs: &[Input],
         req: &Request,
     ) -> Result<BatchResult> {
         let scoped = format!("{}/{}", req.opts.auth_by, key);
         let owner = new_owner();
-        let committed = match self.hold(key, &scoped, &owner, raws, req).await? {
+        let committed = match self.hold(key, &scoped, &owner, inputs, req).await? {
             Held::Finished(result) => return Ok(result),
             Held::Run(committed) => committed,
         };
         // Numbers the request already committed are answered from the progress.
         let mut done = BTreeMap::new();
-        let mut todo = Vec::with_capacity(raws.len());
-        for raw in raws {
-            let n = self.canonical_number(raw);
+        let mut todo = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let n = input.key();
             match committed.get(&n) {
                 Some(c) => {
                     done.insert(n, restore(c)?);
                 }
-                None => todo.push(raw.clone()),
+                None => todo.push(input.clone()),
             }
         }
         let mut journaled = req.clone();
         journaled.journal = Some(scoped.clone());
-        let run = self.run_raw(&todo, &journaled);
+        let run = self.run_inputs(&todo, &journaled);
         let outcome = self.renewing(&scoped, &owner, run).await;
         match outcome {
             Ok(mut result) => {
@@ -111,7 +111,7 @@ impl NumberManager {
         key: &str,
         scoped: &str,
         owner: &str,
-        raws: &[String],
+        inputs: &[Input],
         req: &Request,
     ) -> Result<Held> {
         let conflict = |reason: &str| Error::Conflict {
@@ -119,7 +119,7 @@ impl NumberManager {
             reason: reason.to_string(),
         };
         let store = &self.inner.store;
-        let mut fingerprint = self.fingerprint(req, raws);
+        let mut fingerprint = fingerprint(req, inputs);
         // Twice at most: a second try takes over a key found lapsed (under the
         // fingerprint it was begun with, which may be an older version's).
         for _ in 0..2 {
@@ -148,7 +148,7 @@ impl NumberManager {
                 continue;
             };
             if found.fingerprint != fingerprint
-                && found.fingerprint != legacy_fingerprint(req, raws)
+                && found.fingerprint != legacy_fingerprint(req, inputs)
             {
                 return Err(conflict("idempotency key reused with a different request"));
             }
@@ -245,31 +245,23 @@ impl NumberManager {
         let claim = self.inner.config.claim_ttl.max(Duration::seconds(1));
         claim + claim / 2
     }
+}
 
-    /// The key a number is reported under: its E.164 form, or the raw input.
-    fn canonical_number(&self, raw: &str) -> String {
-        match self.inner.normalizer.parse(raw) {
-            Ok(n) => n.to_string(),
-            Err(_) => raw.to_string(),
-        }
-    }
-
-    /// A fingerprint of the request: a 128-bit FNV-1a hash of its canonical
-    /// JSON (operation, its parameters, the change with object keys sorted,
-    /// the numbers normalized and sorted), so a retry is recognised across
-    /// processes and versions of this crate, however its body is laid out.
-    fn fingerprint(&self, req: &Request, raws: &[String]) -> String {
-        let mut numbers: Vec<String> = raws.iter().map(|r| self.canonical_number(r)).collect();
-        numbers.sort();
-        let request = json!({
-            "operation": op_json(&req.op),
-            "change": change_json(&req.change),
-            "numbers": numbers,
-        });
-        let mut text = String::new();
-        canonical(&request, &mut text);
-        format!("v2:{:032x}", fnv1a_128(text.as_bytes()))
-    }
+/// A fingerprint of the request: a 128-bit FNV-1a hash of its canonical
+/// JSON (operation, its parameters, the change with object keys sorted,
+/// the numbers normalized and sorted), so a retry is recognised across
+/// processes and versions of this crate, however its body is laid out.
+fn fingerprint(req: &Request, inputs: &[Input]) -> String {
+    let mut numbers: Vec<String> = inputs.iter().map(Input::key).collect();
+    numbers.sort();
+    let request = json!({
+        "operation": op_json(&req.op),
+        "change": change_json(&req.change),
+        "numbers": numbers,
+    });
+    let mut text = String::new();
+    canonical(&request, &mut text);
+    format!("v2:{:032x}", fnv1a_128(text.as_bytes()))
 }
 
 /// A committed number's outcome, with the revision its write stored.
@@ -372,7 +364,8 @@ fn fnv1a_128(bytes: &[u8]) -> u128 {
 
 /// The fingerprint versions before this one stored (64-bit FNV-1a over the
 /// request's debug text), so their keys still replay after an upgrade.
-fn legacy_fingerprint(req: &Request, raws: &[String]) -> String {
+fn legacy_fingerprint(req: &Request, inputs: &[Input]) -> String {
+    let raws: Vec<&str> = inputs.iter().map(|i| i.raw.as_str()).collect();
     let target = req.op_target().map(|a| a.as_str()).unwrap_or("");
     let text = format!("{}|{}|{:?}|{:?}", req.op.name(), target, req.change, raws);
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

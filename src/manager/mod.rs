@@ -24,7 +24,7 @@ use crate::events::{AuditLog, EventSink};
 use crate::features::FeatureConfig;
 use crate::limits::Limits;
 use crate::locality::Locality;
-use crate::number::Normalizer;
+use crate::number::{Normalizer, PhoneNumber};
 use crate::record::NumberRecord;
 use crate::state::{Plan, StateConfig};
 use crate::store::{MemoryStore, Store};
@@ -231,23 +231,16 @@ impl BatchResult {
         )
     }
 
-    fn single(mut self, key: &str) -> Result<Outcome> {
+    /// The answer for one number of the batch (a single-number call is a
+    /// batch of one, keyed by its parsed number).
+    fn single(mut self, number: PhoneNumber) -> Result<Outcome> {
+        let key = number.as_str();
         if let Some(e) = self.errors.remove(key) {
             return Err(e);
         }
-        if let Some(o) = self.success.remove(key) {
-            return Ok(o);
-        }
-        // The number parsed to a different key: take whatever is there.
-        if let Some((_, e)) = self.errors.into_iter().next() {
-            return Err(e);
-        }
-        self.success
-            .into_values()
-            .next()
-            .ok_or_else(|| Error::Internal {
-                cause: "operation produced no result".into(),
-            })
+        self.success.remove(key).ok_or_else(|| Error::Internal {
+            cause: format!("operation produced no result for {number}"),
+        })
     }
 }
 

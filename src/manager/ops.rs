@@ -2,13 +2,11 @@
 //!
 //! Each single-number operation is the collection operation on a batch of one.
 
-use std::collections::HashSet;
-
 use chrono::Duration;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::pipeline::{Change, Request};
+use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Options, Outcome};
 use crate::account::AccountId;
 use crate::error::{Error, Result};
@@ -94,56 +92,53 @@ impl Identify {
 }
 
 impl NumberManager {
-    /// Validates a collection's `numbers`: present, non-empty,
-    /// within the batch limit, no duplicates after normalization.
-    fn check_collection<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Vec<String>> {
-        if numbers.is_empty() {
-            return Err(Error::validation(
-                "numbers",
-                "minimum",
-                "minimum 1 number required",
-            ));
-        }
-        self.inner.config.limits.check_numbers(numbers.len())?;
-        let mut seen = HashSet::with_capacity(numbers.len());
-        for raw in numbers {
-            let key = self.inner.normalizer.normalize(raw.as_ref());
-            if !seen.insert(key) {
-                return Err(Error::validation(
-                    "numbers",
-                    "uniqueItems",
-                    "some numbers appear twice",
-                ));
-            }
-        }
-        Ok(numbers.iter().map(|s| s.as_ref().to_string()).collect())
-    }
-
     pub(crate) async fn run_many<S: AsRef<str>>(
         &self,
         numbers: &[S],
         req: Request,
     ) -> Result<BatchResult> {
-        let raws = self.check_collection(numbers)?;
+        let inputs = self.parse_inputs(numbers)?;
         match req.opts.idempotency_key.clone() {
-            Some(key) if !req.opts.dry_run => self.run_idempotent(&key, &raws, &req).await,
-            _ => self.run_raw(&raws, &req).await,
+            Some(key) if !req.opts.dry_run => self.run_idempotent(&key, &inputs, &req).await,
+            _ => self.run_inputs(&inputs, &req).await,
         }
     }
 
-    pub(super) async fn run_raw(&self, raws: &[String], req: &Request) -> Result<BatchResult> {
-        let mut result = BatchResult::default();
-        let parsed = self.parse_all(raws, &mut result);
-        self.execute(parsed, req, &mut result).await?;
-        Ok(result)
+    /// Runs `req` over the inputs that parsed; those that did not fail alone.
+    pub(super) async fn run_inputs(&self, inputs: &[Input], req: &Request) -> Result<BatchResult> {
+        let numbers = inputs
+            .iter()
+            .filter_map(|i| i.number.as_ref().ok().copied())
+            .collect();
+        let results = self.execute(numbers, req).await?;
+        Ok(BatchResult::of_inputs(inputs, results))
     }
 
+    /// Runs `req` over one number: a batch of one, whose only item is its answer.
     async fn run_one(&self, number: &str, req: Request) -> Result<Outcome> {
-        let key = match self.inner.normalizer.parse(number) {
-            Ok(n) => n.to_string(),
-            Err(e) => return Err(e),
-        };
-        self.run_many(&[number], req).await?.single(&key)
+        let parsed = self.inner.normalizer.parse(number)?;
+        self.inner.config.limits.check_numbers(1)?;
+        if let Some(key) = req
+            .opts
+            .idempotency_key
+            .clone()
+            .filter(|_| !req.opts.dry_run)
+        {
+            let input = Input {
+                raw: number.to_string(),
+                number: Ok(parsed),
+            };
+            return self
+                .run_idempotent(&key, std::slice::from_ref(&input), &req)
+                .await?
+                .single(parsed);
+        }
+        let mut results = self.execute(vec![parsed], &req).await?;
+        results.pop().unwrap_or_else(|| {
+            Err(Error::Internal {
+                cause: "operation produced no result".into(),
+            })
+        })
     }
 
     /// Adds numbers to `account` (PUT). New numbers are `reserved` unless

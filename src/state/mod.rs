@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+mod operation;
 mod planner;
 pub mod table;
 
+pub use operation::Operation;
 pub use planner::{
     apply, authorize_account, authorize_fix, authorize_identify, may_read, plan, ActorFacts,
     CarrierAction, Op, Plan, StateConfig,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::table::{self, Action, Auth, Effect, Target};
-use super::NumberState;
+use super::{NumberState, Operation};
 use crate::account::AccountId;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
@@ -48,21 +48,26 @@ pub enum Op {
 }
 
 impl Op {
-    /// The operation's name in events and plans.
-    pub fn name(&self) -> &'static str {
+    /// The operation as plans, events and claims name it.
+    pub fn operation(&self) -> Operation {
         match self {
             Op::Create {
                 state: NumberState::PortIn,
                 ..
-            } => "port",
-            Op::Create { .. } => "create",
-            Op::Activate { .. } => "activate",
-            Op::Reserve { .. } => "reserve",
-            Op::Release => "release",
-            Op::Delete => "delete",
-            Op::Edit => "update",
-            Op::Read => "read",
+            } => Operation::Port,
+            Op::Create { .. } => Operation::Create,
+            Op::Activate { .. } => Operation::Activate,
+            Op::Reserve { .. } => Operation::Reserve,
+            Op::Release => Operation::Release,
+            Op::Delete => Operation::Delete,
+            Op::Edit => Operation::Update,
+            Op::Read => Operation::Read,
         }
+    }
+
+    /// The operation's name in events and plans (`port`, `update`, ...).
+    pub fn name(&self) -> &'static str {
+        self.operation().as_str()
     }
 
     fn target(&self) -> Option<&AccountId> {
@@ -149,8 +154,8 @@ pub enum CarrierAction {
 pub struct Plan {
     /// The number.
     pub number: PhoneNumber,
-    /// The operation's name.
-    pub operation: String,
+    /// The operation.
+    pub operation: Operation,
     /// State before (`None` for a new number).
     pub from: Option<NumberState>,
     /// State after (`deleted` when the record goes away).
@@ -179,7 +184,7 @@ impl Plan {
     fn new(number: PhoneNumber, op: &Op, from: Option<NumberState>, to: NumberState) -> Self {
         Plan {
             number,
-            operation: op.name().to_string(),
+            operation: op.operation(),
             from,
             to,
             noop: false,

@@ -58,8 +58,10 @@ pub(super) async fn record_round_trip(store: &dyn Store) {
     r.modified = t0() + Duration::nanoseconds(987_654_321);
     r.expires_at = Some(t0() + Duration::days(3) + Duration::nanoseconds(1));
     r.pending = Some(Pending {
-        operation: "activate".into(),
-        by: "instance-7".into(),
+        operation: crate::state::Operation::Activate,
+        by: crate::account::Actor::Account(
+            crate::account::AccountId::new("instance-7").expect("a valid id"),
+        ),
         until: t0() + Duration::seconds(30),
     });
     // Keys deliberately out of alphabetical order, values of every JSON kind.

@@ -153,8 +153,12 @@ struct Route {
     replies: VecDeque<Reply>,
 }
 
+/// A stateful answerer, asked before the scripted routes; `None` passes.
+pub type Handler = Arc<dyn Fn(&Recorded) -> Option<Reply> + Send + Sync>;
+
 #[derive(Default)]
 struct State {
+    handlers: Vec<Handler>,
     routes: Vec<Route>,
     requests: Vec<Recorded>,
 }
@@ -163,6 +167,9 @@ impl State {
     /// The reply for a request: the matching route with the most query
     /// constraints; its next reply (the last one repeats).
     fn reply(&mut self, r: &Recorded) -> Reply {
+        if let Some(reply) = self.handlers.iter().find_map(|h| h(r)) {
+            return reply;
+        }
         let route = self
             .routes
             .iter_mut()
@@ -253,6 +260,11 @@ impl Stub {
         });
     }
 
+    /// Answers with `handler` whenever it has an answer (before any route).
+    pub fn handle(&self, handler: Handler) {
+        self.state.lock().unwrap().handlers.push(handler);
+    }
+
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
@@ -282,12 +294,7 @@ async fn answer(
     let headers = req
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                v.to_str().unwrap_or("").to_string(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
     let body = req
         .into_body()
@@ -410,12 +417,7 @@ async fn send(request: HttpRequest) -> Result<HttpResponse, HttpError> {
     let headers = res
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                v.to_str().unwrap_or("").to_string(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
     let body = res
         .into_body()

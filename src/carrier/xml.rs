@@ -106,6 +106,8 @@ pub(crate) fn parse(body: &[u8]) -> Result<Element, XmlError> {
         return Err(err(format!("body of {} bytes is too large", body.len())));
     }
     let text = std::str::from_utf8(body).map_err(|e| err(format!("not UTF-8: {e}")))?;
+    // A byte-order mark may open a UTF-8 document.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut reader = Reader::from_str(text);
     let mut tree = Tree::default();
     loop {
@@ -176,6 +178,9 @@ impl Tree {
 
     fn text(&mut self, s: &str) -> Result<(), XmlError> {
         match self.open.last_mut() {
+            // The indentation between child elements is not text anyone
+            // reads; kept, a long pretty-printed list would hit the limit.
+            Some(e) if !e.children.is_empty() && s.trim().is_empty() => Ok(()),
             Some(e) => {
                 if e.text.len() + s.len() > MAX_TEXT {
                     return Err(err(format!(
@@ -269,6 +274,16 @@ mod tests {
         assert!(root.at(&["TelephoneNumberList", "Empty"]).is_some());
         assert_eq!(root.descendants("TelephoneNumber").len(), 2);
         assert_eq!(root.text_at(&["Missing", "Path"]), None);
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_a_long_indented_list_are_read() {
+        assert_eq!(read("\u{FEFF}<a>x</a>").unwrap().text(), "x");
+        let rows = "\r\n                <n>1</n>".repeat(MAX_TEXT / 10);
+        let root = read(&format!("<list>{rows}\r\n</list>")).unwrap();
+        assert_eq!(root.children.len(), MAX_TEXT / 10);
+        // Spaces between references inside a leaf are text, kept.
+        assert_eq!(read("<a>&amp; &amp;</a>").unwrap().text(), "& &");
     }
 
     #[test]

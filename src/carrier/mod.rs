@@ -6,7 +6,8 @@
 //! carriers by name.
 //!
 //! Real carriers speak HTTP through the [`HttpClient`] seam: the Telnyx
-//! (feature `telnyx`) and Twilio (feature `twilio`) adapters take an
+//! (feature `telnyx`), Twilio (feature `twilio`) and Bandwidth (feature
+//! `bandwidth`) adapters take an
 //! `Arc<dyn HttpClient>`, their credentials and a base URL; a `reqwest`
 //! client ships behind feature `reqwest`.
 
@@ -22,6 +23,8 @@ use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::state::NumberState;
 
+#[cfg(feature = "bandwidth")]
+mod bandwidth;
 mod builtin;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -33,9 +36,13 @@ mod simulated;
 mod telnyx;
 #[cfg(feature = "twilio")]
 mod twilio;
-#[cfg(any(feature = "telnyx", feature = "twilio"))]
+#[cfg(any(feature = "telnyx", feature = "twilio", feature = "bandwidth"))]
 mod upstream;
+#[cfg(feature = "bandwidth")]
+mod xml;
 
+#[cfg(feature = "bandwidth")]
+pub use bandwidth::{BandwidthCarrier, BANDWIDTH_API};
 pub use builtin::{InventoryCarrier, LocalCarrier, ReservedCarrier};
 pub use http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method};
 #[cfg(feature = "reqwest")]

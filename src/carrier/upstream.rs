@@ -144,6 +144,7 @@ impl Upstream {
     }
 
     /// The body as JSON, or the malformed-answer error.
+    #[cfg_attr(not(any(feature = "telnyx", feature = "twilio")), allow(dead_code))]
     pub(crate) fn json(&self, response: &HttpResponse, subject: &str) -> Result<Value> {
         serde_json::from_slice(&response.body).map_err(|e| {
             self.malformed(

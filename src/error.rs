@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 
 use crate::state::NumberState;
 
+mod eq;
 mod kind;
 mod source;
 
@@ -59,7 +60,11 @@ impl FieldError {
 ///
 /// The variants are semantic (callers match on them); each maps to exactly one
 /// API error name and HTTP code, listed on the variant.
-#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+///
+/// Two errors are equal when every field but their sources is: a [`Source`]
+/// is for diagnosis, is not serialized, and takes no part in comparisons, so
+/// an error equals itself read back from storage.
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Error {

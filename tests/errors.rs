@@ -299,7 +299,10 @@ fn backend_errors_are_the_source() {
     );
     assert!(e.is_retryable());
     // The API JSON is the same with or without the source.
-    assert_eq!(e.to_json(), Error::by_carrier("+14155550000", "x").to_json());
+    assert_eq!(
+        e.to_json(),
+        Error::by_carrier("+14155550000", "x").to_json()
+    );
 
     let e = Error::database_with("sqlite: cannot read: read timed out", io());
     assert!(e.source().is_some());
@@ -313,5 +316,7 @@ fn backend_errors_are_the_source() {
     assert_eq!(back, e, "sources take no part in comparisons");
     assert_ne!(back, Error::database("another cause"));
     // Errors without a backend underneath have no source.
-    assert!(Error::conflict("+1", ConflictKind::Claimed).source().is_none());
+    assert!(Error::conflict("+1", ConflictKind::Claimed)
+        .source()
+        .is_none());
 }

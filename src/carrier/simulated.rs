@@ -604,9 +604,7 @@ impl Carrier for SimulatedCarrier {
             Err(Error::Unspecified {
                 kind: UnspecifiedKind::NumberNotAvailable,
                 ..
-            }) => {
-                return Ok(Vec::new())
-            }
+            }) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         }
         // Search on a copy: a long walk must not hold up buyers.

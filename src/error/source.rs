@@ -25,8 +25,8 @@ use std::sync::Arc;
 ///
 /// A source is for diagnosis only: it is not serialized (an error read back
 /// from storage has none), and it takes no part in comparisons (two errors
-/// that differ only in their sources are equal, so an error equals itself
-/// read back).
+/// that differ only in their sources, or in having one, are equal, so an
+/// error equals itself read back).
 #[derive(Clone)]
 pub struct Source(Arc<dyn std::error::Error + Send + Sync + 'static>);
 
@@ -54,13 +54,6 @@ impl fmt::Debug for Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&*self.0, f)
-    }
-}
-
-/// Sources take no part in comparisons (see [`Source`]).
-impl PartialEq for Source {
-    fn eq(&self, _: &Self) -> bool {
-        true
     }
 }
 

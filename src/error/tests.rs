@@ -125,7 +125,11 @@ fn kinded_variants() -> Vec<(Error, bool)> {
         (C::GiveBackFailed, true),
         (C::GiveBackCarrierMissing, false),
     ];
-    assert_eq!(conflicts.len(), C::ALL.len(), "every conflict kind is in the table");
+    assert_eq!(
+        conflicts.len(),
+        C::ALL.len(),
+        "every conflict kind is in the table"
+    );
     let unspecified = [
         (U::Timeout, true),
         (U::ServerError, true),
@@ -141,10 +145,18 @@ fn kinded_variants() -> Vec<(Error, bool)> {
         (U::FixFailed, false),
         (U::Other("quota_exceeded".into()), false),
     ];
-    assert_eq!(unspecified.len(), U::NAMED.len() + 1, "every named kind and Other");
+    assert_eq!(
+        unspecified.len(),
+        U::NAMED.len() + 1,
+        "every named kind and Other"
+    );
     let mut all: Vec<(Error, bool)> = Vec::new();
     all.extend(conflicts.iter().map(|(k, r)| (Error::conflict(N, *k), *r)));
-    all.extend(unspecified.into_iter().map(|(k, r)| (Error::unspecified(k, N), r)));
+    all.extend(
+        unspecified
+            .into_iter()
+            .map(|(k, r)| (Error::unspecified(k, N), r)),
+    );
     for (fault, retryable) in [
         (CarrierFault::Unavailable, true),
         (CarrierFault::Refused, false),
@@ -182,13 +194,20 @@ fn kinded_variants() -> Vec<(Error, bool)> {
 
 #[test]
 fn is_retryable_over_every_variant_and_kind() {
-    let table: Vec<(Error, bool)> = plain_variants().into_iter().chain(kinded_variants()).collect();
+    let table: Vec<(Error, bool)> = plain_variants()
+        .into_iter()
+        .chain(kinded_variants())
+        .collect();
     let mut seen: Vec<&str> = table.iter().map(|(e, _)| variant(e)).collect();
     seen.sort_unstable();
     seen.dedup();
     assert_eq!(seen.len(), 21, "every variant is in the table: {seen:?}");
-    for (e, retryable) in &table {
+    for (i, (e, retryable)) in table.iter().enumerate() {
         assert_eq!(e.is_retryable(), *retryable, "{e:?}");
+        // Equality is written out: each error equals itself and no other.
+        for (j, (other, _)) in table.iter().enumerate() {
+            assert_eq!(e == other, i == j, "{e:?} vs {other:?}");
+        }
     }
     // The shorthands build the retryable faults.
     assert!(Error::timeout(N).is_retryable());

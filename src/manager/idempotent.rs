@@ -261,10 +261,9 @@ fn fingerprint(req: &Request, inputs: &[Input]) -> String {
 
 /// A committed number's outcome, with the revision its write stored.
 fn restore(c: &Committed) -> Result<Outcome> {
-    let mut outcome: Outcome =
-        serde_json::from_value(c.outcome.clone()).map_err(|e| {
-            Error::database_with(format!("stored idempotent progress unreadable: {e}"), e)
-        })?;
+    let mut outcome: Outcome = serde_json::from_value(c.outcome.clone()).map_err(|e| {
+        Error::database_with(format!("stored idempotent progress unreadable: {e}"), e)
+    })?;
     if c.revision != Revision::NEW {
         outcome.record.revision = c.revision;
     }
@@ -273,8 +272,7 @@ fn restore(c: &Committed) -> Result<Outcome> {
 
 /// A stored result: this version's document, or an older version's bare result.
 fn decode(stored: Value) -> Result<BatchResult> {
-    let unreadable =
-        |e: serde_json::Error| {
+    let unreadable = |e: serde_json::Error| {
         Error::database_with(format!("stored idempotent result unreadable: {e}"), e)
     };
     if stored.get("format").is_some() {

@@ -125,7 +125,10 @@ impl Inner {
                     expected.0, r.revision.0
                 )),
             }),
-            None => Some(Error::conflict(number.to_string(), ConflictKind::RecordGone)),
+            None => Some(Error::conflict(
+                number.to_string(),
+                ConflictKind::RecordGone,
+            )),
         }
     }
 

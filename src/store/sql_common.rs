@@ -83,8 +83,7 @@ const FORMAT_PREFIX: &str = "{\"format\":";
 pub(crate) fn encode(record: &NumberRecord, revision: Revision) -> Result<Row> {
     let mut doc_record = record.clone();
     doc_record.revision = revision;
-    let body = serde_json::to_string(&doc_record)
-        .map_err(|e| {
+    let body = serde_json::to_string(&doc_record).map_err(|e| {
         Error::database_with(format!("cannot encode record {}: {e}", record.number), e)
     })?;
     let fields = body.strip_prefix('{').ok_or_else(|| {
@@ -159,8 +158,9 @@ pub(crate) fn decode(number: &str, revision: i64, doc: &str) -> Result<NumberRec
         )));
     }
     // Formats 1 and 2 share the record's fields; `format` itself is skipped.
-    let mut record: NumberRecord = serde_json::from_str(doc)
-        .map_err(|e| Error::database_with(format!("stored record {number} cannot be read: {e}"), e))?;
+    let mut record: NumberRecord = serde_json::from_str(doc).map_err(|e| {
+        Error::database_with(format!("stored record {number} cannot be read: {e}"), e)
+    })?;
     if record.number.as_str() != number {
         return Err(Error::database(format!(
             "stored record under {number} is for {}",
@@ -296,23 +296,28 @@ pub(crate) struct EntryRow<'a> {
 /// A stored idempotency entry, its response and its progress.
 pub(crate) fn decode_entry(key: &str, row: EntryRow<'_>) -> Result<IdempotencyEntry> {
     let mut e: IdempotencyEntry = serde_json::from_str(row.entry).map_err(|err| {
-        Error::database_with(format!(
-            "stored idempotency entry {key:?} cannot be read: {err}"
-        ), err)
+        Error::database_with(
+            format!("stored idempotency entry {key:?} cannot be read: {err}"),
+            err,
+        )
     })?;
     e.response = match row.response {
         None => None,
         Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|err| {
-            Error::database_with(format!("stored response of {key:?} cannot be read: {err}"), err)
+            Error::database_with(
+                format!("stored response of {key:?} cannot be read: {err}"),
+                err,
+            )
         })?),
     };
     e.owner = row.owner;
     e.lease_until = row.lease_ns.map(from_ns);
     for (number, revision, outcome) in row.progress {
         let outcome = serde_json::from_str::<Value>(&outcome).map_err(|err| {
-            Error::database_with(format!(
-                "stored progress of {key:?} for {number} cannot be read: {err}"
-            ), err)
+            Error::database_with(
+                format!("stored progress of {key:?} for {number} cannot be read: {err}"),
+                err,
+            )
         })?;
         let revision = Revision(u64::try_from(revision).unwrap_or(0));
         e.progress.insert(number, Committed { revision, outcome });
@@ -322,7 +327,8 @@ pub(crate) fn decode_entry(key: &str, row: EntryRow<'_>) -> Result<IdempotencyEn
 
 /// A JSON value as stored text.
 pub(crate) fn encode_value(v: &Value) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::database_with(format!("cannot encode response: {e}"), e))
+    serde_json::to_string(v)
+        .map_err(|e| Error::database_with(format!("cannot encode response: {e}"), e))
 }
 
 /// The error of a `finish_idempotency` that matched nothing.

@@ -131,13 +131,9 @@ impl NumberManager {
         carrier_name: &str,
         order: &NumberOrder,
     ) -> std::result::Result<Map<String, serde_json::Value>, Failure> {
-        let carrier = self
-            .inner
-            .carriers
-            .get(carrier_name)
-            .ok_or_else(|| {
-                Error::unspecified(UnspecifiedKind::CarrierNotSpecified, carrier_name)
-            })?;
+        let carrier = self.inner.carriers.get(carrier_name).ok_or_else(|| {
+            Error::unspecified(UnspecifiedKind::CarrierNotSpecified, carrier_name)
+        })?;
         let Some(answer) = timeout(self.inner.config.carrier_timeout, carrier.acquire(order)).await
         else {
             return Err(Failure {
@@ -164,8 +160,13 @@ impl NumberManager {
         order: &NumberOrder,
     ) -> std::result::Result<(), Failure> {
         if let Some(Err(e)) = self.disconnect_timed(carrier, order).await {
-            let timed_out =
-                matches!(&e, Error::Unspecified { kind: UnspecifiedKind::Timeout, .. });
+            let timed_out = matches!(
+                &e,
+                Error::Unspecified {
+                    kind: UnspecifiedKind::Timeout,
+                    ..
+                }
+            );
             if let Err(error) = self.disconnect_failed(carrier, number, e).await {
                 return Err(Failure {
                     error,

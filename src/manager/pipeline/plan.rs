@@ -309,7 +309,10 @@ impl NumberManager {
         cache: &mut AccountCache,
     ) -> Result<E911Work> {
         let provider = self.inner.e911.as_ref().ok_or_else(|| {
-            Error::unspecified(UnspecifiedKind::E911ProviderNotConfigured, number.to_string())
+            Error::unspecified(
+                UnspecifiedKind::E911ProviderNotConfigured,
+                number.to_string(),
+            )
         })?;
         let address = E911Address::from_json(submitted)?;
         match provider.validate(&address).await? {

@@ -62,7 +62,10 @@ impl NumberManager {
                 carrier.owned_numbers(number),
             )
             .await;
-            return match answer.and_then(|a| a.ok()).and_then(|mut m| m.remove(&record.number)) {
+            return match answer
+                .and_then(|a| a.ok())
+                .and_then(|mut m| m.remove(&record.number))
+            {
                 Some(Ownership::Ours { carrier_data }) => Ok(Settled::Ours(carrier_data)),
                 Some(Ownership::NotOurs) => Ok(Settled::Free),
                 None => Err(conflict(ConflictKind::PurchaseUncertain)),

@@ -221,6 +221,14 @@ fn errors_stored_before_kinds_still_read() {
             "an interrupted purchase of this number went through and its carrier acme is not configured",
             ConflictKind::GiveBackCarrierMissing,
         ),
+        (
+            "telnyx number order 42 is still pending; the purchase settles later",
+            ConflictKind::CarrierOrderPending,
+        ),
+        (
+            "bandwidth disconnect 7 is still RECEIVED; the number is in service until it completes",
+            ConflictKind::CarrierOrderPending,
+        ),
     ] {
         let e = read(json!({"kind": "conflict", "number": "+14155550000", "reason": reason}));
         let Error::Conflict { number, kind: k, .. } = &e else {

@@ -78,6 +78,10 @@ pub enum ConflictKind {
     /// An interrupted purchase went through and its carrier is not configured,
     /// so the number cannot be given back (the `detail` names the carrier).
     GiveBackCarrierMissing,
+    /// The carrier accepted an order for the number (a purchase or a
+    /// disconnect) that is still pending: its outcome is not known yet, and
+    /// it settles later (the `detail` names the order).
+    CarrierOrderPending,
 }
 
 impl ConflictKind {
@@ -97,6 +101,7 @@ impl ConflictKind {
         ConflictKind::RemovalUncertain,
         ConflictKind::GiveBackFailed,
         ConflictKind::GiveBackCarrierMissing,
+        ConflictKind::CarrierOrderPending,
     ];
 
     /// The text the API shows as the conflict's `message`.
@@ -116,13 +121,15 @@ impl ConflictKind {
             ConflictKind::RemovalUncertain => "an interrupted removal of this number may have disconnected it; the carrier cannot tell now",
             ConflictKind::GiveBackFailed => "an interrupted purchase of this number went through and giving it back failed",
             ConflictKind::GiveBackCarrierMissing => "an interrupted purchase of this number went through and its carrier is not configured",
+            ConflictKind::CarrierOrderPending => "the carrier's order for this number is still pending; it settles later",
         }
     }
 
     /// Whether the same request may succeed later, unchanged: true while
     /// another operation holds the number or the key, after losing every race
-    /// to concurrent writers, and while a carrier cannot tell what an
-    /// interrupted operation did (maintenance settles it); false when the
+    /// to concurrent writers, while a carrier cannot tell what an interrupted
+    /// operation did (maintenance settles it) and while a carrier's order is
+    /// pending; false when the
     /// request itself must change (a stale or missing revision, an aborted
     /// batch, a reused key, a key no longer held) or a definite answer or the
     /// configuration stands in the way.
@@ -133,7 +140,8 @@ impl ConflictKind {
             | ConflictKind::KeyRunning
             | ConflictKind::PurchaseUncertain
             | ConflictKind::RemovalUncertain
-            | ConflictKind::GiveBackFailed => true,
+            | ConflictKind::GiveBackFailed
+            | ConflictKind::CarrierOrderPending => true,
             ConflictKind::StaleRevision
             | ConflictKind::RecordGone
             | ConflictKind::BatchAborted
@@ -162,6 +170,11 @@ impl ConflictKind {
             }
             t if t.starts_with(give_back) && t.ends_with("is not configured") => {
                 ConflictKind::GiveBackCarrierMissing
+            }
+            t if t.contains(" is still ")
+                && (t.ends_with("settles later") || t.ends_with("until it completes")) =>
+            {
+                ConflictKind::CarrierOrderPending
             }
             _ => ConflictKind::StaleRevision,
         }

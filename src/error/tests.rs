@@ -124,6 +124,7 @@ fn kinded_variants() -> Vec<(Error, bool)> {
         (C::RemovalUncertain, true),
         (C::GiveBackFailed, true),
         (C::GiveBackCarrierMissing, false),
+        (C::CarrierOrderPending, true),
     ];
     assert_eq!(
         conflicts.len(),
@@ -233,6 +234,7 @@ fn every_kind_shows_the_text_the_api_showed() {
         (ConflictKind::RemovalUncertain, "an interrupted removal of this number may have disconnected it; the carrier cannot tell now"),
         (ConflictKind::GiveBackFailed, "an interrupted purchase of this number went through and giving it back failed"),
         (ConflictKind::GiveBackCarrierMissing, "an interrupted purchase of this number went through and its carrier is not configured"),
+        (ConflictKind::CarrierOrderPending, "the carrier's order for this number is still pending; it settles later"),
     ];
     assert_eq!(conflicts.len(), ConflictKind::ALL.len());
     for (kind, text) in conflicts {

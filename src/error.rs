@@ -7,10 +7,23 @@
 //! `(status, message, data)` triple of the API's error envelope, which differs
 //! from `to_json` for a few errors (`bad_identifier`, `invalid data`,
 //! `multiple_choice`, `validation error`, `init failed`).
+//!
+//! Variants that come in several sorts carry a kind: [`ConflictKind`],
+//! [`UnspecifiedKind`], [`NotIdentifiedReason`], [`CarrierFault`] and
+//! [`DatabaseFault`]. Store and carrier errors keep the backend's own error as
+//! their [`Source`] ([`std::error::Error::source`]). [`Error::is_retryable`]
+//! says whether the same request may succeed later.
 
 use serde_json::{json, Map, Value};
 
 use crate::state::NumberState;
+
+mod eq;
+mod kind;
+mod source;
+
+pub use kind::{CarrierFault, ConflictKind, DatabaseFault, NotIdentifiedReason, UnspecifiedKind};
+pub use source::Source;
 
 /// The crate-wide result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -47,7 +60,11 @@ impl FieldError {
 ///
 /// The variants are semantic (callers match on them); each maps to exactly one
 /// API error name and HTTP code, listed on the variant.
-#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+///
+/// Two errors are equal when every field but their sources is: a [`Source`]
+/// is for diagnosis, is not serialized, and takes no part in comparisons, so
+/// an error equals itself read back from storage.
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Error {
@@ -134,19 +151,30 @@ pub enum Error {
         message: String,
     },
     /// 500 `unspecified_fault` / `fault by carrier`: the carrier failed.
+    /// Built with [`Error::by_carrier`] or [`Error::by_carrier_with`].
     #[error("fault by carrier for {number}: {reason}")]
     ByCarrier {
         /// The number the carrier failed on.
         number: String,
         /// What the carrier said (not part of the API JSON; for logs).
         reason: String,
+        /// What kind of failure it is (not part of the API JSON). Stored
+        /// errors written without it read as [`CarrierFault::Unavailable`].
+        #[serde(default)]
+        fault: CarrierFault,
+        /// The transport or client error underneath, when there is one (not
+        /// serialized).
+        #[source]
+        #[serde(skip)]
+        source: Option<Source>,
     },
     /// 500 `unspecified_fault` with a named reason (`missing_provider_url`,
     /// `carrier_not_specified`, `number_not_available`, an E911 provider error...).
-    #[error("unspecified fault: {message}")]
+    #[error("unspecified fault: {kind}")]
     Unspecified {
-        /// The reason name, used as the JSON `message`.
-        message: String,
+        /// The reason, whose name is the JSON `message` (serialized as `message`).
+        #[serde(rename = "message")]
+        kind: UnspecifiedKind,
         /// Optional cause.
         cause: Option<String>,
     },
@@ -159,13 +187,19 @@ pub enum Error {
         reason: String,
     },
     /// 409 `conflict`: a concurrent writer won every retry, an idempotency key
-    /// was reused with a different request, or the number is mid-operation.
-    #[error("conflict on {number}: {reason}")]
+    /// was reused with a different request, the number is mid-operation, ...
+    /// (see [`ConflictKind`]). Built with [`Error::conflict`].
+    #[error("conflict on {number}: {kind}{}", fmt_detail(.detail))]
     Conflict {
         /// The number (or idempotency key).
         number: String,
-        /// What conflicted.
-        reason: String,
+        /// What conflicted; its text is the JSON `message` (serialized as `reason`).
+        #[serde(rename = "reason")]
+        kind: ConflictKind,
+        /// More for logs (the revisions involved, a carrier's error...); not
+        /// part of the API JSON.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     /// 400 `validation error` with per-field details.
     #[error("validation error: {}", fmt_fields(.errors))]
@@ -190,11 +224,21 @@ pub enum Error {
         /// The city asked about.
         city: String,
     },
-    /// 500 `unspecified_fault` / `database_error`: the store failed.
+    /// 500 `unspecified_fault` / `database_error`: the store failed. Built with
+    /// [`Error::database`] or [`Error::database_with`].
     #[error("database error: {cause}")]
     Database {
         /// What the store said.
         cause: String,
+        /// What kind of failure it is (not part of the API JSON). Stored
+        /// errors written without it read as [`DatabaseFault::Failed`].
+        #[serde(default)]
+        fault: DatabaseFault,
+        /// The driver's error underneath (a `sqlx::Error` for the SQL stores),
+        /// when there is one (not serialized).
+        #[source]
+        #[serde(skip)]
+        source: Option<Source>,
     },
     /// 400 `client error` from `identify`: the number is unassigned
     /// (`unassigned`), not in service (`not_in_service`) or its owner is
@@ -203,8 +247,8 @@ pub enum Error {
     NotIdentified {
         /// The number.
         number: String,
-        /// `unassigned`, `not_in_service` or `account_disabled`.
-        reason: String,
+        /// Why: `unassigned`, `not_in_service` or `account_disabled`.
+        reason: NotIdentifiedReason,
         /// The owner, when there is one.
         account_id: Option<String>,
     },
@@ -219,6 +263,13 @@ pub enum Error {
 fn fmt_cause(cause: &Option<String>) -> String {
     match cause {
         Some(c) => format!(": {c}"),
+        None => String::new(),
+    }
+}
+
+fn fmt_detail(detail: &Option<String>) -> String {
+    match detail {
+        Some(d) => format!(": {d}"),
         None => String::new(),
     }
 }
@@ -257,10 +308,130 @@ impl Error {
         }
     }
 
-    /// Shorthand for a store failure.
+    /// Shorthand for a store failure described by text only
+    /// ([`DatabaseFault::Failed`], no source).
     pub fn database(cause: impl std::fmt::Display) -> Self {
         Error::Database {
             cause: cause.to_string(),
+            fault: DatabaseFault::Failed,
+            source: None,
+        }
+    }
+
+    /// A store failure that wraps the driver's error `source`
+    /// ([`DatabaseFault::Failed`]; set `fault` in the variant for another).
+    pub fn database_with(
+        cause: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Database {
+            cause: cause.to_string(),
+            fault: DatabaseFault::Failed,
+            source: Some(Source::new(source)),
+        }
+    }
+
+    /// A fault by the carrier about `number` ([`CarrierFault::Unavailable`],
+    /// no source).
+    pub fn by_carrier(number: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::ByCarrier {
+            number: number.into(),
+            reason: reason.into(),
+            fault: CarrierFault::Unavailable,
+            source: None,
+        }
+    }
+
+    /// A fault by the carrier about `number` that wraps the transport or
+    /// client error `source` ([`CarrierFault::Unavailable`]; set `fault` in
+    /// the variant for another).
+    pub fn by_carrier_with(
+        number: impl Into<String>,
+        reason: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::ByCarrier {
+            number: number.into(),
+            reason: reason.into(),
+            fault: CarrierFault::Unavailable,
+            source: Some(Source::new(source)),
+        }
+    }
+
+    /// A 409 conflict of `kind` on `number` (or an idempotency key), without
+    /// detail.
+    pub fn conflict(number: impl Into<String>, kind: ConflictKind) -> Self {
+        Error::Conflict {
+            number: number.into(),
+            kind,
+            detail: None,
+        }
+    }
+
+    /// A 500 `unspecified_fault` of `kind` with `cause`.
+    pub fn unspecified(kind: UnspecifiedKind, cause: impl Into<String>) -> Self {
+        Error::Unspecified {
+            kind,
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// The `timeout` fault of a carrier or provider call about `subject`.
+    pub fn timeout(subject: impl Into<String>) -> Self {
+        Error::unspecified(UnspecifiedKind::Timeout, subject)
+    }
+
+    /// Whether the same request may succeed if sent again later, unchanged.
+    ///
+    /// True for:
+    /// - [`Error::Conflict`] whose kind is retryable
+    ///   ([`ConflictKind::is_retryable`]: concurrent writers won every retry,
+    ///   the number is claimed, the idempotency key is still running, a
+    ///   carrier cannot tell now what an interrupted operation did);
+    /// - [`Error::Unspecified`] whose kind is retryable
+    ///   ([`UnspecifiedKind::is_retryable`]: a timeout, a provider's server
+    ///   error or unreachable provider, a carrier's rate limit);
+    /// - [`Error::ByCarrier`] with [`CarrierFault::Unavailable`] (a transport
+    ///   failure, an HTTP 5xx);
+    /// - [`Error::Database`] with [`DatabaseFault::Unavailable`] (a connection
+    ///   or pool timeout, a busy store, an aborted transaction).
+    ///
+    /// False for everything else: what the request asks is wrong or not
+    /// allowed (not found, exists, forbidden, invalid, validation, state
+    /// transition, porting, credit, identify), what the configuration lacks
+    /// (`init failed`), a bug (`internal_error`), and the non-retryable kinds
+    /// above.
+    ///
+    /// ```
+    /// use number_manager::{ConflictKind, Error};
+    /// assert!(Error::conflict("+14155550000", ConflictKind::Claimed).is_retryable());
+    /// assert!(!Error::conflict("+14155550000", ConflictKind::KeyReused).is_retryable());
+    /// assert!(Error::timeout("+14155550000").is_retryable());
+    /// assert!(!Error::NotFound { number: "+14155550000".into() }.is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Conflict { kind, .. } => kind.is_retryable(),
+            Error::Unspecified { kind, .. } => kind.is_retryable(),
+            Error::ByCarrier { fault, .. } => *fault == CarrierFault::Unavailable,
+            Error::Database { fault, .. } => *fault == DatabaseFault::Unavailable,
+            Error::NumberExists { .. }
+            | Error::NotFound { .. }
+            | Error::NotReconcilable { .. }
+            | Error::Unauthorized { .. }
+            | Error::NoChangeRequired { .. }
+            | Error::InvalidStateTransition { .. }
+            | Error::AssignFailure { .. }
+            | Error::NumberIsPorting { .. }
+            | Error::Invalid { .. }
+            | Error::E911Invalid { .. }
+            | Error::MultipleChoice { .. }
+            | Error::NotEnoughCredit { .. }
+            | Error::Validation { .. }
+            | Error::InitFailed { .. }
+            | Error::CityNotFound { .. }
+            | Error::NotIdentified { .. }
+            | Error::Internal { .. } => false,
         }
     }
 
@@ -332,17 +503,17 @@ impl Error {
             Error::E911Invalid { message, .. } => message.clone(),
             Error::MultipleChoice { message, .. } => message.clone(),
             Error::ByCarrier { .. } => "fault by carrier".into(),
-            Error::Unspecified { message, .. } => message.clone(),
+            Error::Unspecified { kind, .. } => kind.as_str().to_string(),
             Error::NotEnoughCredit { account, .. } => {
                 format!("account {account} does not have enough credit to perform the operation")
             }
-            Error::Conflict { reason, .. } => reason.clone(),
+            Error::Conflict { kind, .. } => kind.as_str().to_string(),
             Error::Validation { .. } => "validation error".into(),
             Error::InitFailed { .. } => "init failed".into(),
             Error::CityNotFound { city, .. } => format!("city {city} not found"),
             Error::Database { .. } => "database_error".into(),
             Error::Internal { .. } => "internal_error".into(),
-            Error::NotIdentified { reason, .. } => reason.clone(),
+            Error::NotIdentified { reason, .. } => reason.as_str().to_string(),
         }
     }
 
@@ -373,8 +544,8 @@ impl Error {
                 other => other.to_string(),
             }),
             Error::CityNotFound { country, city } => Some(format!("{city} in {country}")),
-            Error::Database { cause } | Error::Internal { cause } => Some(cause.clone()),
-            Error::NotIdentified { reason, .. } => Some(reason.clone()),
+            Error::Database { cause, .. } | Error::Internal { cause } => Some(cause.clone()),
+            Error::NotIdentified { reason, .. } => Some(reason.as_str().to_string()),
         }
     }
 
@@ -480,7 +651,7 @@ impl Error {
                 if let Some(a) = account_id {
                     data.insert("account_id".into(), Value::String(a.clone()));
                 }
-                data.insert("cause".into(), Value::String(reason.clone()));
+                data.insert("cause".into(), Value::String(reason.as_str().to_string()));
                 data.insert("number".into(), Value::String(number.clone()));
                 (400, "client error".into(), Value::Object(data))
             }
@@ -488,3 +659,6 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,7 +37,10 @@ pub mod testing;
 mod util;
 
 pub use classify::{classify, Classification, Classifier, Classifiers};
-pub use error::{Error, FieldError, Result};
+pub use error::{
+    CarrierFault, ConflictKind, DatabaseFault, Error, FieldError, NotIdentifiedReason, Result,
+    Source, UnspecifiedKind,
+};
 pub use limits::Limits;
 pub use manager::{
     BatchResult, Config, Identify, NumberManager, NumberManagerBuilder, Options, Outcome,

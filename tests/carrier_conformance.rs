@@ -422,7 +422,7 @@ impl Carrier for BrokenCarrier {
     ) -> Result<BTreeMap<PhoneNumber, Ownership>> {
         match self.broken {
             Broken::ForgetsOwnedNumbers => Err(number_manager::Error::Unspecified {
-                message: "not_implemented".into(),
+                kind: number_manager::UnspecifiedKind::NotImplemented,
                 cause: None,
             }),
             _ => self.inner.owned_numbers(numbers).await,

@@ -21,7 +21,7 @@ use number_manager::state::NumberState;
 use number_manager::store::{
     BatchMode, IdempotencyEntry, Journal, ListQuery, MemoryStore, Page, Store, Write, WriteResult,
 };
-use number_manager::{Config, Error, PhoneNumber, PublicChange};
+use number_manager::{Config, ConflictKind, Error, PhoneNumber, PublicChange};
 use serde_json::{json, Map, Value};
 
 async fn discover(w: &World, prefix: &str, count: usize) -> Vec<String> {
@@ -40,7 +40,13 @@ fn past_the_lease() -> chrono::Duration {
 }
 
 fn still_running(e: &Error) -> bool {
-    matches!(e, Error::Conflict { reason, .. } if reason.contains("still running"))
+    matches!(
+        e,
+        Error::Conflict {
+            kind: ConflictKind::KeyRunning,
+            ..
+        }
+    )
 }
 
 #[tokio::test]
@@ -278,7 +284,13 @@ async fn a_retry_is_the_same_request_however_its_body_is_laid_out() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Conflict { reason, .. } if reason.contains("different request")),
+        matches!(
+            &e,
+            Error::Conflict {
+                kind: ConflictKind::KeyReused,
+                ..
+            }
+        ),
         "{e:?}"
     );
 }

@@ -21,7 +21,7 @@ use number_manager::store::{
     BatchMode, ListQuery, PostgresOptions, PostgresStore, Store, StoreExt, Write,
 };
 use number_manager::testing::RoundRobinStore;
-use number_manager::{Error, PhoneNumber};
+use number_manager::{ConflictKind, Error, PhoneNumber};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -97,11 +97,16 @@ async fn a_refused_connection_names_its_cause() {
         PostgresOptions::default().acquire_timeout(Duration::from_secs(20)),
     )
     .await;
-    let Err(Error::Database { cause }) = &refused else {
+    let Err(Error::Database { cause, .. }) = &refused else {
         panic!("{refused:?}")
     };
     assert!(cause.to_lowercase().contains("refused"), "{cause}");
     assert!(!cause.contains("timed out"), "{cause}");
+    // A server that refuses now may accept later; the driver's error is underneath.
+    let e = refused.as_ref().unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    let source = std::error::Error::source(e).expect("a source");
+    assert!(source.downcast_ref::<sqlx::Error>().is_some(), "{source:?}");
 }
 
 /// A TCP relay to the real server that can be cut: once cut, it refuses new
@@ -178,7 +183,7 @@ async fn a_server_refusing_after_open_names_its_cause() {
                     .map(|_| ()),
             ),
         ] {
-            let Err(Error::Database { cause }) = &result else {
+            let Err(Error::Database { cause, .. }) = &result else {
                 panic!("{what}: {result:?}")
             };
             assert!(cause.to_lowercase().contains("refused"), "{what}: {cause}");
@@ -353,7 +358,7 @@ async fn a_schema_from_a_newer_library_is_refused() {
         .expect("bump");
         store.close().await;
         match PostgresStore::connect_with_schema(&url, schema).await {
-            Err(Error::Database { cause }) => assert!(cause.contains("newer"), "{cause}"),
+            Err(Error::Database { cause, .. }) => assert!(cause.contains("newer"), "{cause}"),
             other => panic!("connect to a newer schema: {other:?}"),
         }
     })
@@ -666,8 +671,13 @@ async fn a_large_batch_takes_few_round_trips() {
         for (i, r) in results.iter().enumerate() {
             if i % 10 == 0 {
                 match r {
-                    Err(Error::Conflict { reason, .. }) => {
-                        assert!(reason.contains("revision is 1"), "{reason}")
+                    Err(Error::Conflict {
+                        kind: ConflictKind::StaleRevision,
+                        detail,
+                        ..
+                    }) => {
+                        let detail = detail.as_deref().unwrap_or_default();
+                        assert!(detail.contains("revision is 1"), "{detail}")
                     }
                     other => panic!("{other:?}"),
                 }
@@ -725,7 +735,7 @@ fn connecting_outside_a_tokio_runtime_is_an_error_not_a_panic() {
         }
     };
     match r {
-        Err(Error::Database { cause }) => assert!(cause.contains("tokio"), "{cause}"),
+        Err(Error::Database { cause, .. }) => assert!(cause.contains("tokio"), "{cause}"),
         other => panic!("connect outside tokio: {other:?}"),
     }
 }

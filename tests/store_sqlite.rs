@@ -401,7 +401,7 @@ async fn a_version_1_file_is_upgraded_in_place() {
     // Read-only, the file cannot be upgraded, and says so.
     let ro = SqliteStore::open_with(dir.file(), SqliteOptions::default().read_only(true)).await;
     match ro {
-        Err(Error::Database { cause }) => assert!(cause.contains("migrating"), "{cause}"),
+        Err(Error::Database { cause, .. }) => assert!(cause.contains("migrating"), "{cause}"),
         other => panic!("read-only open of a version 1 file: {other:?}"),
     }
 
@@ -738,9 +738,14 @@ async fn a_locked_file_gives_a_clear_error_not_a_hang() {
     let r = store.insert(record(2)).await;
     let waited = started.elapsed();
     match &r {
-        Err(Error::Database { cause }) => assert!(cause.contains("locked"), "{cause}"),
+        Err(Error::Database { cause, .. }) => assert!(cause.contains("locked"), "{cause}"),
         other => panic!("insert while locked: {other:?}"),
     }
+    // A busy file may be free later, and the driver's own error is underneath.
+    let e = r.as_ref().unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    let source = std::error::Error::source(e).expect("a source");
+    assert!(source.downcast_ref::<sqlx::Error>().is_some(), "{source:?}");
     assert!(
         waited >= Duration::from_millis(250),
         "it waited for the busy timeout ({waited:?})"
@@ -789,7 +794,7 @@ async fn a_file_from_a_newer_library_is_refused() {
         .expect("bump");
     conn.close().await.expect("close");
     match SqliteStore::open(dir.file()).await {
-        Err(Error::Database { cause }) => assert!(cause.contains("newer"), "{cause}"),
+        Err(Error::Database { cause, .. }) => assert!(cause.contains("newer"), "{cause}"),
         other => panic!("open of a newer file: {other:?}"),
     }
 }
@@ -896,7 +901,7 @@ fn opening_outside_a_tokio_runtime_is_an_error_not_a_panic() {
     let dir = TempDir::new();
     let r = block_on_without_tokio(SqliteStore::open(dir.file()));
     match r {
-        Err(Error::Database { cause }) => assert!(cause.contains("tokio"), "{cause}"),
+        Err(Error::Database { cause, .. }) => assert!(cause.contains("tokio"), "{cause}"),
         other => panic!("open outside tokio: {other:?}"),
     }
     let r = block_on_without_tokio(SqliteStore::open_in_memory());
@@ -964,10 +969,12 @@ async fn a_file_damaged_in_the_middle_fails_to_open() {
     filled_file(&path, 3000).await;
     damage_the_middle(&path);
     let e = SqliteStore::open(&path).await.expect_err("a damaged file");
-    let Error::Database { cause } = &e else {
+    let Error::Database { cause, .. } = &e else {
         panic!("{e:?}")
     };
     assert!(cause.contains("quick_check"), "{cause}");
+    // A damaged file stays damaged.
+    assert!(!e.is_retryable(), "{e:?}");
     // Without the check it opens, and only a read finds the damage.
     let store = SqliteStore::open_with(&path, SqliteOptions::default().quick_check(false))
         .await

@@ -16,7 +16,7 @@ use super::http::{
 use super::upstream::{Secret, Upstream};
 use super::xml::{self, escape, Element};
 use super::{Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult};
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result, UnspecifiedKind};
 use crate::number::PhoneNumber;
 use crate::state::NumberState;
 
@@ -646,10 +646,7 @@ impl BandwidthCarrier {
     /// The error of an order that bought nothing.
     fn order_failed(&self, id: &str, number: &str, view: &OrderView) -> Error {
         if view.not_available(number) {
-            return Error::Unspecified {
-                message: "number_not_available".into(),
-                cause: Some(number.to_string()),
-            };
+            return Error::unspecified(UnspecifiedKind::NumberNotAvailable, number);
         }
         self.upstream.fault(
             number,
@@ -756,10 +753,11 @@ impl Carrier for BandwidthCarrier {
             "FAILED" | "PARTIAL" => Err(self.order_failed(&id, number, &view)),
             _ if view.pending() => Err(Error::Conflict {
                 number: number.to_string(),
-                reason: format!(
+                kind: ConflictKind::CarrierOrderPending,
+                detail: Some(format!(
                     "bandwidth order {id} is still {}; the purchase settles later",
                     view.status()
-                ),
+                )),
             }),
             other => Err(self
                 .upstream
@@ -791,10 +789,11 @@ impl Carrier for BandwidthCarrier {
             )),
             _ if view.pending() => Err(Error::Conflict {
                 number: number.to_string(),
-                reason: format!(
+                kind: ConflictKind::CarrierOrderPending,
+                detail: Some(format!(
                     "bandwidth disconnect {id} is still {}; the number is in service until it completes",
                     view.status()
-                ),
+                )),
             }),
             other => Err(self
                 .upstream

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use super::{Availability, Capabilities, Carrier, NumberOrder, SearchRequest, SearchResult};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnspecifiedKind};
 use crate::number::{calling_code_of, PhoneNumber};
 use crate::record::NumberRecord;
 use crate::state::NumberState;
@@ -488,10 +488,10 @@ impl Carrier for InventoryCarrier {
         let mut state = self.lock();
         // Taken out under the lock: of two buyers, exactly one gets it.
         let Some(extra) = state.available.remove(&order.number) else {
-            return Err(Error::Unspecified {
-                message: "number_not_available".into(),
-                cause: Some(order.number.as_str().to_string()),
-            });
+            return Err(Error::unspecified(
+                UnspecifiedKind::NumberNotAvailable,
+                order.number.as_str(),
+            ));
         };
         let mut data = order.carrier_data.clone();
         for (k, v) in &extra {

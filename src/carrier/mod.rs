@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::account::AccountId;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnspecifiedKind};
 use crate::number::PhoneNumber;
 use crate::state::NumberState;
 
@@ -266,10 +266,7 @@ pub trait Carrier: Send + Sync + std::fmt::Debug {
 
 /// What an optional carrier call answers when the carrier does not have it.
 fn not_implemented(carrier: &str) -> Error {
-    Error::Unspecified {
-        message: "not_implemented".into(),
-        cause: Some(carrier.to_string()),
-    }
+    Error::unspecified(UnspecifiedKind::NotImplemented, carrier)
 }
 
 /// The configured carriers, by name, in search order.

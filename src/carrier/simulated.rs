@@ -16,7 +16,7 @@ use super::{
     Availability, Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult,
 };
 use crate::account::AccountId;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnspecifiedKind};
 use crate::locality::nanp::{self, NanpArea};
 use crate::number::{calling_code_of, PhoneNumber};
 use crate::state::NumberState;
@@ -513,14 +513,11 @@ impl SimulatedCarrier {
 
     fn fault_error(&self, fault: &Fault, subject: &str) -> Option<Error> {
         match fault {
-            Fault::Error => Some(Error::ByCarrier {
-                number: subject.to_string(),
-                reason: format!("{}: simulated carrier error", self.name),
-            }),
-            Fault::Timeout => Some(Error::Unspecified {
-                message: "timeout".into(),
-                cause: Some(subject.to_string()),
-            }),
+            Fault::Error => Some(Error::by_carrier(
+                subject,
+                format!("{}: simulated carrier error", self.name),
+            )),
+            Fault::Timeout => Some(Error::timeout(subject)),
             Fault::NotAvailable => Some(not_available(subject)),
             Fault::Delay(_) => None,
         }
@@ -579,10 +576,7 @@ impl SimulatedCarrier {
 }
 
 fn not_available(number: &str) -> Error {
-    Error::Unspecified {
-        message: "number_not_available".into(),
-        cause: Some(number.to_string()),
-    }
+    Error::unspecified(UnspecifiedKind::NumberNotAvailable, number)
 }
 
 #[async_trait]
@@ -607,9 +601,10 @@ impl Carrier for SimulatedCarrier {
         match self.endure(faults, &request.prefix).await {
             Ok(()) => {}
             // Kazoo's carriers answer `not_available` for "no results".
-            Err(Error::Unspecified { message, .. }) if message == "number_not_available" => {
-                return Ok(Vec::new())
-            }
+            Err(Error::Unspecified {
+                kind: UnspecifiedKind::NumberNotAvailable,
+                ..
+            }) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         }
         // Search on a copy: a long walk must not hold up buyers.

@@ -12,7 +12,7 @@ use super::builtin::{e164_prefix, number_data};
 use super::http::{encode_component, encode_pairs, HttpClient, HttpRequest, HttpResponse, Method};
 use super::upstream::{Secret, Upstream};
 use super::{Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult};
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result};
 use crate::number::{calling_code_of, PhoneNumber};
 use crate::state::NumberState;
 
@@ -505,9 +505,10 @@ impl Carrier for TelnyxCarrier {
                 .fault(number, &format!("number order {id} failed"))),
             "pending" => Err(Error::Conflict {
                 number: number.to_string(),
-                reason: format!(
+                kind: ConflictKind::CarrierOrderPending,
+                detail: Some(format!(
                     "telnyx number order {id} is still pending; the purchase settles later"
-                ),
+                )),
             }),
             other => Err(self
                 .upstream

@@ -8,7 +8,9 @@
 //! | 401, 403 | [`Error::Unspecified`] `carrier_authentication_failed` |
 //! | the carrier says the number cannot be had | [`Error::Unspecified`] `number_not_available` (cause: the number) |
 //! | 429 | [`Error::Unspecified`] `rate_limited` (cause: the carrier and its `Retry-After`) |
-//! | 5xx, any other status, a transport failure, a malformed body | [`Error::ByCarrier`] |
+//! | 5xx, a transport failure (the redacted [`HttpError`] as source) | [`Error::ByCarrier`], [`CarrierFault::Unavailable`] (retryable) |
+//! | any other status | [`Error::ByCarrier`], [`CarrierFault::Refused`] |
+//! | a malformed body | [`Error::ByCarrier`], [`CarrierFault::Malformed`] |
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
-use crate::error::{Error, Result};
+use crate::error::{CarrierFault, Error, Result, Source, UnspecifiedKind};
 
 /// The longest piece of an upstream answer kept in an error message.
 const DETAIL_MAX: usize = 300;
@@ -84,25 +86,46 @@ impl Upstream {
     pub(crate) async fn send(&self, request: HttpRequest, subject: &str) -> Result<HttpResponse> {
         match self.http.send(request).await {
             Ok(r) => Ok(r),
-            Err(HttpError::Timeout) => Err(Error::Unspecified {
-                message: "timeout".into(),
-                cause: Some(subject.to_string()),
-            }),
-            Err(e) => Err(self.fault(subject, &e.to_string())),
+            Err(HttpError::Timeout) => Err(Error::timeout(subject)),
+            Err(e) => {
+                // The source is redacted too: the chain must not leak a secret.
+                let redacted = match e {
+                    HttpError::Connect(s) => HttpError::Connect(self.redact(&s)),
+                    HttpError::Transport(s) => HttpError::Transport(self.redact(&s)),
+                    other => other,
+                };
+                let mut error = self.fault(subject, &redacted.to_string());
+                if let Error::ByCarrier { source, .. } = &mut error {
+                    *source = Some(Source::new(redacted));
+                }
+                Err(error)
+            }
         }
     }
 
-    /// A fault by the carrier about `subject`, its reason redacted.
+    /// A fault by the carrier about `subject`, its reason redacted: one the
+    /// same request may get past later ([`CarrierFault::Unavailable`]).
     pub(crate) fn fault(&self, subject: &str, reason: &str) -> Error {
+        self.fault_of(subject, reason, CarrierFault::Unavailable)
+    }
+
+    /// A fault by the carrier of kind `fault` about `subject`, its reason redacted.
+    fn fault_of(&self, subject: &str, reason: &str, fault: CarrierFault) -> Error {
         Error::ByCarrier {
             number: subject.to_string(),
             reason: self.redact(&format!("{}: {}", self.carrier, clip(reason))),
+            fault,
+            source: None,
         }
     }
 
     /// An answer that is not what the carrier documents.
     pub(crate) fn malformed(&self, subject: &str, what: &str) -> Error {
-        self.fault(subject, &format!("malformed answer: {what}"))
+        self.fault_of(
+            subject,
+            &format!("malformed answer: {what}"),
+            CarrierFault::Malformed,
+        )
     }
 
     /// The error for a non-2xx answer. `detail` is the carrier's own
@@ -117,7 +140,7 @@ impl Upstream {
     ) -> Error {
         match response.status {
             401 | 403 => Error::Unspecified {
-                message: "carrier_authentication_failed".into(),
+                kind: UnspecifiedKind::CarrierAuthenticationFailed,
                 cause: Some(self.redact(&format!(
                     "{} answered {}: {}",
                     self.carrier,
@@ -131,15 +154,17 @@ impl Upstream {
                     None => "no retry-after given".into(),
                 };
                 Error::Unspecified {
-                    message: "rate_limited".into(),
+                    kind: UnspecifiedKind::RateLimited,
                     cause: Some(self.redact(&format!("{}: {wait}", self.carrier))),
                 }
             }
-            _ if not_available => Error::Unspecified {
-                message: "number_not_available".into(),
-                cause: Some(subject.to_string()),
-            },
-            status => self.fault(subject, &format!("HTTP {status}: {detail}")),
+            _ if not_available => Error::unspecified(UnspecifiedKind::NumberNotAvailable, subject),
+            status @ 500..=599 => self.fault(subject, &format!("HTTP {status}: {detail}")),
+            status => self.fault_of(
+                subject,
+                &format!("HTTP {status}: {detail}"),
+                CarrierFault::Refused,
+            ),
         }
     }
 
@@ -224,6 +249,15 @@ mod tests {
         let e = u.status_error(&HttpResponse::new(503, ""), n, "down", false);
         assert!(matches!(e, Error::ByCarrier { .. }), "{e:?}");
         assert!(e.to_string().contains("HTTP 503: down"), "{e}");
+        // A 5xx or a rate limit may pass later; a refusal or a bad answer will not.
+        assert!(e.is_retryable(), "{e:?}");
+        assert!(u.status_error(&limited, n, "", false).is_retryable());
+        let e = u.status_error(&HttpResponse::new(400, ""), n, "bad request", false);
+        assert!(
+            matches!(e, Error::ByCarrier { .. }) && !e.is_retryable(),
+            "{e:?}"
+        );
+        assert!(!u.malformed(n, "no id").is_retryable());
     }
 
     #[test]
@@ -239,6 +273,11 @@ mod tests {
         let e = block_on(u.send(HttpRequest::new(super::super::Method::Get, "x"), "n"));
         let e = e.unwrap_err();
         assert!(!e.to_string().contains("sk-123"), "{e}");
+        // The transport error is the source, redacted as well, and retryable.
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<HttpError>().is_some(), "{source:?}");
+        assert!(!source.to_string().contains("sk-123"), "{source}");
+        assert!(e.is_retryable(), "{e:?}");
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {

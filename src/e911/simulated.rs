@@ -9,7 +9,7 @@ use chrono::SecondsFormat;
 use super::{E911Address, E911Provider, LegacyData, Validation};
 use crate::carrier::Fault;
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnspecifiedKind};
 use crate::number::PhoneNumber;
 
 /// The message of an address the provider cannot place (seeds).
@@ -325,16 +325,13 @@ impl SimulatedE911 {
             return Ok(());
         };
         fault.wait().await;
-        let message = match fault {
-            Fault::Error => "server_error",
-            Fault::Timeout => "timeout",
-            Fault::NotAvailable => "unreachable",
+        let kind = match fault {
+            Fault::Error => UnspecifiedKind::ServerError,
+            Fault::Timeout => UnspecifiedKind::Timeout,
+            Fault::NotAvailable => UnspecifiedKind::Unreachable,
             Fault::Delay(_) => return Ok(()),
         };
-        Err(Error::Unspecified {
-            message: message.into(),
-            cause: Some(self.name.clone()),
-        })
+        Err(Error::unspecified(kind, self.name.clone()))
     }
 
     fn lookup(&self, address: &E911Address) -> Option<Entry> {

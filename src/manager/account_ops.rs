@@ -13,7 +13,7 @@ use super::{BatchResult, NumberManager, Options};
 use crate::account::{AccountId, AccountsExt, Actor};
 use crate::carrier::{Availability, Carrier, SearchRequest, SearchResult};
 use crate::classify::Classifiers;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnspecifiedKind};
 use crate::events::Event;
 use crate::features::{self, FeatureContext};
 use crate::number::PhoneNumber;
@@ -621,10 +621,7 @@ impl NumberManager {
         let mut report = FixReport::default();
         self.fix_records(&[n], opts, &mut report).await?;
         if let Some(e) = report.errors.get(n.as_str()) {
-            return Err(Error::Unspecified {
-                message: "fix_failed".into(),
-                cause: Some(e.clone()),
-            });
+            return Err(Error::unspecified(UnspecifiedKind::FixFailed, e.clone()));
         }
         Ok(report)
     }

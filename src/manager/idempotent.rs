@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 
 use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Outcome};
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result};
 use crate::record::Revision;
 use crate::state::Op;
 use crate::store::{Committed, IdempotencyEntry};
@@ -114,10 +114,7 @@ impl NumberManager {
         inputs: &[Input],
         req: &Request,
     ) -> Result<Held> {
-        let conflict = |reason: &str| Error::Conflict {
-            number: key.to_string(),
-            reason: reason.to_string(),
-        };
+        let conflict = |kind: ConflictKind| Error::conflict(key, kind);
         let store = &self.inner.store;
         let mut fingerprint = fingerprint(req, inputs);
         // Twice at most: a second try takes over a key found lapsed (under the
@@ -150,7 +147,7 @@ impl NumberManager {
             if found.fingerprint != fingerprint
                 && found.fingerprint != legacy_fingerprint(req, inputs)
             {
-                return Err(conflict("idempotency key reused with a different request"));
+                return Err(conflict(ConflictKind::KeyReused));
             }
             if let Some(stored) = found.response {
                 return decode(stored).map(Held::Finished);
@@ -160,9 +157,7 @@ impl NumberManager {
             }
             fingerprint = found.fingerprint;
         }
-        Err(conflict(
-            "a request with this idempotency key is still running",
-        ))
+        Err(conflict(ConflictKind::KeyRunning))
     }
 
     /// Stores the result. Best effort: the work is done and `result` is true
@@ -266,10 +261,9 @@ fn fingerprint(req: &Request, inputs: &[Input]) -> String {
 
 /// A committed number's outcome, with the revision its write stored.
 fn restore(c: &Committed) -> Result<Outcome> {
-    let mut outcome: Outcome =
-        serde_json::from_value(c.outcome.clone()).map_err(|e| Error::Database {
-            cause: format!("stored idempotent progress unreadable: {e}"),
-        })?;
+    let mut outcome: Outcome = serde_json::from_value(c.outcome.clone()).map_err(|e| {
+        Error::database_with(format!("stored idempotent progress unreadable: {e}"), e)
+    })?;
     if c.revision != Revision::NEW {
         outcome.record.revision = c.revision;
     }
@@ -278,8 +272,8 @@ fn restore(c: &Committed) -> Result<Outcome> {
 
 /// A stored result: this version's document, or an older version's bare result.
 fn decode(stored: Value) -> Result<BatchResult> {
-    let unreadable = |e: serde_json::Error| Error::Database {
-        cause: format!("stored idempotent result unreadable: {e}"),
+    let unreadable = |e: serde_json::Error| {
+        Error::database_with(format!("stored idempotent result unreadable: {e}"), e)
     };
     if stored.get("format").is_some() {
         let s: StoredResult = serde_json::from_value(stored).map_err(unreadable)?;

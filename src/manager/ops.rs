@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Options, Outcome};
 use crate::account::AccountId;
-use crate::error::{Error, Result};
+use crate::error::{Error, NotIdentifiedReason, Result};
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
 use crate::state::{NumberState, Op};
@@ -392,7 +392,7 @@ impl NumberManager {
         let owner_id = record.assigned_to.clone();
         let account_id = owner_id.ok_or_else(|| Error::NotIdentified {
             number: n.to_string(),
-            reason: "unassigned".into(),
+            reason: NotIdentifiedReason::Unassigned,
             account_id: None,
         })?;
         if !matches!(
@@ -404,14 +404,14 @@ impl NumberManager {
         ) {
             return Err(Error::NotIdentified {
                 number: n.to_string(),
-                reason: "not_in_service".into(),
+                reason: NotIdentifiedReason::NotInService,
                 account_id: Some(account_id.to_string()),
             });
         }
         if owner.as_ref().is_some_and(|o| !o.enabled) {
             return Err(Error::NotIdentified {
                 number: n.to_string(),
-                reason: "account_disabled".into(),
+                reason: NotIdentifiedReason::AccountDisabled,
                 account_id: Some(account_id.to_string()),
             });
         }

@@ -24,7 +24,7 @@ use super::{
     WriteResult,
 };
 use crate::account::AccountId;
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
@@ -119,12 +119,16 @@ impl Inner {
             Some(r) if r.revision == expected => None,
             Some(r) => Some(Error::Conflict {
                 number: number.to_string(),
-                reason: format!("revision {} expected, {} stored", expected.0, r.revision.0),
+                kind: ConflictKind::StaleRevision,
+                detail: Some(format!(
+                    "revision {} expected, {} stored",
+                    expected.0, r.revision.0
+                )),
             }),
-            None => Some(Error::Conflict {
-                number: number.to_string(),
-                reason: "record no longer exists".into(),
-            }),
+            None => Some(Error::conflict(
+                number.to_string(),
+                ConflictKind::RecordGone,
+            )),
         }
     }
 
@@ -177,10 +181,7 @@ impl Inner {
                             (None, (None, tombstone.max(r)))
                         }
                         _ => (
-                            Some(Error::Conflict {
-                                number: n.to_string(),
-                                reason: "stale revision".into(),
-                            }),
+                            Some(Error::conflict(n.to_string(), ConflictKind::StaleRevision)),
                             (current, tombstone),
                         ),
                     };
@@ -192,9 +193,8 @@ impl Inner {
                         .into_iter()
                         .zip(writes.iter())
                         .map(|(e, w)| {
-                            Err(e.unwrap_or_else(|| Error::Conflict {
-                                number: w.number().to_string(),
-                                reason: super::BATCH_ABORTED.into(),
+                            Err(e.unwrap_or_else(|| {
+                                Error::conflict(w.number().to_string(), ConflictKind::BatchAborted)
                             }))
                         })
                         .collect();
@@ -532,10 +532,7 @@ impl Store for MemoryStore {
                 e.progress.clear();
                 Ok(())
             }
-            found => Err(Error::Conflict {
-                number: key.to_string(),
-                reason: super::finish_refused(found.is_some()).into(),
-            }),
+            found => Err(Error::conflict(key, super::finish_refused(found.is_some()))),
         }
     }
 

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::account::AccountId;
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
@@ -45,10 +45,6 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 mod postgres;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
-
-/// The `reason` of the [`Error::Conflict`] that every write of a refused
-/// [`BatchMode::Atomic`] batch reports, except the writes that failed on their own.
-pub const BATCH_ABORTED: &str = "batch aborted";
 
 /// One conditional write.
 ///
@@ -106,9 +102,10 @@ impl Write {
 /// The outcome of one write in a batch: the new revision (`Revision::NEW` for a
 /// delete), or why it was refused: [`Error::NumberExists`] for an insert of a
 /// stored number, [`Error::Conflict`] for an update or delete whose expected
-/// revision is not the stored one (or whose number is not stored), and, in an
-/// [`BatchMode::Atomic`] batch that was refused, [`Error::Conflict`] with reason
-/// [`BATCH_ABORTED`] for the writes that would have succeeded. The error's
+/// revision is not the stored one ([`ConflictKind::StaleRevision`]) or whose
+/// number is not stored ([`ConflictKind::RecordGone`]), and, in an
+/// [`BatchMode::Atomic`] batch that was refused, [`Error::Conflict`] of kind
+/// [`ConflictKind::BatchAborted`] for the writes that would have succeeded. The error's
 /// `number` is the write's number in E.164.
 pub type WriteResult = Result<Revision>;
 
@@ -124,7 +121,7 @@ pub enum BatchMode {
     PerItem,
     /// All writes succeed, or none is applied: if any write would fail, every
     /// write reports an error (the failing ones their own, the others
-    /// [`Error::Conflict`] with reason [`BATCH_ABORTED`]). Every write is
+    /// [`Error::Conflict`] of kind [`ConflictKind::BatchAborted`]). Every write is
     /// evaluated, so each failing write reports its own error, not only the
     /// first one.
     Atomic,
@@ -338,7 +335,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Stores the response of a pending entry held by `owner` and drops its
     /// progress. Fails with [`Error::Conflict`] when the key is not pending
-    /// under `owner` (not begun, abandoned, purged, finished, or taken over).
+    /// under `owner`: [`ConflictKind::KeyNotBegun`] when it is not stored (not
+    /// begun, abandoned, purged), [`ConflictKind::KeyNotPending`] when it is
+    /// (finished, or taken over).
     async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()>;
 
     /// Removes a pending entry held by `owner` (used when the call failed
@@ -514,11 +513,11 @@ impl<'a, S: Store + ?Sized> Pages<'a, S> {
 }
 
 /// Why a `finish_idempotency` was refused (`stored`: the key exists).
-pub(crate) fn finish_refused(stored: bool) -> &'static str {
+pub(crate) fn finish_refused(stored: bool) -> ConflictKind {
     if stored {
-        "idempotency key is not pending under this owner (finished, or taken over after its lease lapsed)"
+        ConflictKind::KeyNotPending
     } else {
-        "idempotency key was not begun (or was abandoned or purged)"
+        ConflictKind::KeyNotBegun
     }
 }
 

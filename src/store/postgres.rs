@@ -399,7 +399,22 @@ pub struct PostgresStore {
 }
 
 fn db(context: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
-    move |e| Error::database(format!("postgres: {context}: {e}"))
+    move |e| {
+        let busy = retryable(&e) || connection_lost(&e);
+        sql_common::sqlx_error(format!("postgres: {context}: {e}"), e, busy)
+    }
+}
+
+/// Whether PostgreSQL refused or dropped the connection: a connection
+/// exception (class 08), a server shutting down or starting (57P01-57P03), or
+/// too many connections (53300).
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
 }
 
 /// Whether PostgreSQL aborted a transaction that may simply be run again.
@@ -442,7 +457,7 @@ impl PostgresStore {
         .await;
         match probe {
             None => {
-                return Err(Error::database(format!(
+                return Err(sql_common::unavailable(format!(
                     "postgres: cannot connect: no answer within {:?}",
                     options.acquire_timeout
                 )))
@@ -536,7 +551,7 @@ impl PostgresStore {
                 )
             }
         };
-        Error::database(format!(
+        sql_common::unavailable(format!(
             "postgres: {context}: no connection within {waited:?}: {why}"
         ))
     }

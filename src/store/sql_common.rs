@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{matches_query, Committed, IdempotencyEntry, ListQuery, Page, BATCH_ABORTED};
-use crate::error::{Error, Result};
+use super::{matches_query, Committed, IdempotencyEntry, ListQuery, Page};
+use crate::error::{ConflictKind, DatabaseFault, Error, Result, Source};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
@@ -83,8 +83,9 @@ const FORMAT_PREFIX: &str = "{\"format\":";
 pub(crate) fn encode(record: &NumberRecord, revision: Revision) -> Result<Row> {
     let mut doc_record = record.clone();
     doc_record.revision = revision;
-    let body = serde_json::to_string(&doc_record)
-        .map_err(|e| Error::database(format!("cannot encode record {}: {e}", record.number)))?;
+    let body = serde_json::to_string(&doc_record).map_err(|e| {
+        Error::database_with(format!("cannot encode record {}: {e}", record.number), e)
+    })?;
     let fields = body.strip_prefix('{').ok_or_else(|| {
         Error::database(format!(
             "cannot encode record {}: not a JSON object",
@@ -157,8 +158,9 @@ pub(crate) fn decode(number: &str, revision: i64, doc: &str) -> Result<NumberRec
         )));
     }
     // Formats 1 and 2 share the record's fields; `format` itself is skipped.
-    let mut record: NumberRecord = serde_json::from_str(doc)
-        .map_err(|e| Error::database(format!("stored record {number} cannot be read: {e}")))?;
+    let mut record: NumberRecord = serde_json::from_str(doc).map_err(|e| {
+        Error::database_with(format!("stored record {number} cannot be read: {e}"), e)
+    })?;
     if record.number.as_str() != number {
         return Err(Error::database(format!(
             "stored record under {number} is for {}",
@@ -208,15 +210,43 @@ pub(crate) fn into_slots(
         .collect()
 }
 
+/// A driver error as the store's [`Error::Database`], the driver's error as its
+/// source: [`DatabaseFault::Unavailable`] when the server or file could not be
+/// reached or was busy (`busy` is the store's own verdict on the error's
+/// code), else [`DatabaseFault::Failed`].
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn sqlx_error(cause: String, e: sqlx::Error, busy: bool) -> Error {
+    let unavailable = busy || matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut);
+    Error::Database {
+        cause,
+        fault: if unavailable {
+            DatabaseFault::Unavailable
+        } else {
+            DatabaseFault::Failed
+        },
+        source: Some(Source::new(e)),
+    }
+}
+
+/// A store that did not answer in time ([`DatabaseFault::Unavailable`]).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn unavailable(cause: String) -> Error {
+    Error::Database {
+        cause,
+        fault: DatabaseFault::Unavailable,
+        source: None,
+    }
+}
+
 /// The error of an update or delete whose compare-and-swap matched no row.
 pub(crate) fn conflict(number: &str, expected: Revision, stored: Option<i64>) -> Error {
-    let reason = match stored {
-        None => "number is not stored".to_string(),
-        Some(r) => format!("stored revision is {r}, not {}", expected.0),
-    };
-    Error::Conflict {
-        number: number.to_string(),
-        reason,
+    match stored {
+        None => Error::conflict(number, ConflictKind::RecordGone),
+        Some(r) => Error::Conflict {
+            number: number.to_string(),
+            kind: ConflictKind::StaleRevision,
+            detail: Some(format!("stored revision is {r}, not {}", expected.0)),
+        },
     }
 }
 
@@ -233,10 +263,7 @@ pub(crate) fn abort(results: Vec<Result<Revision>>, numbers: &[String]) -> Vec<R
         .into_iter()
         .zip(numbers)
         .map(|(r, n)| match r {
-            Ok(_) => Err(Error::Conflict {
-                number: n.clone(),
-                reason: BATCH_ABORTED.to_string(),
-            }),
+            Ok(_) => Err(Error::conflict(n.clone(), ConflictKind::BatchAborted)),
             e => e,
         })
         .collect()
@@ -253,7 +280,7 @@ pub(crate) fn encode_entry(entry: &IdempotencyEntry) -> Result<String> {
         ..entry.clone()
     };
     serde_json::to_string(&head)
-        .map_err(|e| Error::database(format!("cannot encode idempotency entry: {e}")))
+        .map_err(|e| Error::database_with(format!("cannot encode idempotency entry: {e}"), e))
 }
 
 /// The columns of an `nm_idempotency` row and its progress rows
@@ -269,23 +296,28 @@ pub(crate) struct EntryRow<'a> {
 /// A stored idempotency entry, its response and its progress.
 pub(crate) fn decode_entry(key: &str, row: EntryRow<'_>) -> Result<IdempotencyEntry> {
     let mut e: IdempotencyEntry = serde_json::from_str(row.entry).map_err(|err| {
-        Error::database(format!(
-            "stored idempotency entry {key:?} cannot be read: {err}"
-        ))
+        Error::database_with(
+            format!("stored idempotency entry {key:?} cannot be read: {err}"),
+            err,
+        )
     })?;
     e.response = match row.response {
         None => None,
         Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|err| {
-            Error::database(format!("stored response of {key:?} cannot be read: {err}"))
+            Error::database_with(
+                format!("stored response of {key:?} cannot be read: {err}"),
+                err,
+            )
         })?),
     };
     e.owner = row.owner;
     e.lease_until = row.lease_ns.map(from_ns);
     for (number, revision, outcome) in row.progress {
         let outcome = serde_json::from_str::<Value>(&outcome).map_err(|err| {
-            Error::database(format!(
-                "stored progress of {key:?} for {number} cannot be read: {err}"
-            ))
+            Error::database_with(
+                format!("stored progress of {key:?} for {number} cannot be read: {err}"),
+                err,
+            )
         })?;
         let revision = Revision(u64::try_from(revision).unwrap_or(0));
         e.progress.insert(number, Committed { revision, outcome });
@@ -295,15 +327,13 @@ pub(crate) fn decode_entry(key: &str, row: EntryRow<'_>) -> Result<IdempotencyEn
 
 /// A JSON value as stored text.
 pub(crate) fn encode_value(v: &Value) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::database(format!("cannot encode response: {e}")))
+    serde_json::to_string(v)
+        .map_err(|e| Error::database_with(format!("cannot encode response: {e}"), e))
 }
 
 /// The error of a `finish_idempotency` that matched nothing.
 pub(crate) fn finish_conflict(key: &str, stored: bool) -> Error {
-    Error::Conflict {
-        number: key.to_string(),
-        reason: super::finish_refused(stored).to_string(),
-    }
+    Error::conflict(key, super::finish_refused(stored))
 }
 
 /// The progress rows a journaled batch records: `(number, revision, outcome)`
@@ -817,7 +847,7 @@ mod tests {
         ] {
             let doc = row.doc.replacen("{\"format\":2,", newer, 1);
             assert!(record_format(&doc) > RECORD_FORMAT, "{doc}");
-            let Err(Error::Database { cause }) = decode("+14155550001", 3, &doc) else {
+            let Err(Error::Database { cause, .. }) = decode("+14155550001", 3, &doc) else {
                 panic!("{doc} was read");
             };
             assert!(cause.contains("newer"), "{cause}");

@@ -247,7 +247,10 @@ pub struct SqliteStore {
 }
 
 fn db(context: &str) -> impl Fn(sqlx::Error) -> crate::error::Error + '_ {
-    move |e| crate::error::Error::database(format!("sqlite: {context}: {e}"))
+    move |e| {
+        let busy = is_busy(&e);
+        sql_common::sqlx_error(format!("sqlite: {context}: {e}"), e, busy)
+    }
 }
 
 impl SqliteStore {
@@ -285,10 +288,9 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .map_err(|e| {
-                crate::error::Error::database(format!(
-                    "sqlite: cannot open {}: {e}",
-                    path.display()
-                ))
+                let busy = is_busy(&e);
+                let cause = format!("sqlite: cannot open {}: {e}", path.display());
+                sql_common::sqlx_error(cause, e, busy)
             })?;
         let store = SqliteStore {
             pool,
@@ -375,9 +377,9 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| {
-                crate::error::Error::database(format!(
-                    "sqlite: cannot run the {pragma} (is the file damaged?): {e}"
-                ))
+                let busy = is_busy(&e);
+                let cause = format!("sqlite: cannot run the {pragma} (is the file damaged?): {e}");
+                sql_common::sqlx_error(cause, e, busy)
             })?;
         if problems.len() == 1 && problems.iter().all(|p| p == "ok") {
             return Ok(());

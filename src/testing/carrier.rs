@@ -14,14 +14,8 @@ use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 
 const FAILURES: Failures = Failures {
-    error: |method| Error::ByCarrier {
-        number: String::new(),
-        reason: format!("injected fault in {method}"),
-    },
-    timeout: |method| Error::Unspecified {
-        message: "timeout".into(),
-        cause: Some(format!("injected in {method}")),
-    },
+    error: |method| Error::by_carrier(String::new(), format!("injected fault in {method}")),
+    timeout: |method| Error::timeout(format!("injected in {method}")),
 };
 
 /// Wraps any [`Carrier`] and fails its calls as a [`FaultPlan`] says; every

@@ -5,18 +5,17 @@ use async_trait::async_trait;
 use super::plan::{Failures, Injector};
 use super::FaultPlan;
 use crate::e911::{E911Address, E911Provider, Validation};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnspecifiedKind};
 use crate::number::PhoneNumber;
 
 const FAILURES: Failures = Failures {
-    error: |method| Error::Unspecified {
-        message: "server_error".into(),
-        cause: Some(format!("injected fault in {method}")),
+    error: |method| {
+        Error::unspecified(
+            UnspecifiedKind::ServerError,
+            format!("injected fault in {method}"),
+        )
     },
-    timeout: |method| Error::Unspecified {
-        message: "timeout".into(),
-        cause: Some(format!("injected in {method}")),
-    },
+    timeout: |method| Error::timeout(format!("injected in {method}")),
 };
 
 /// Wraps any [`E911Provider`] and fails its calls as a [`FaultPlan`] says;

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::plan::{Failures, Injector};
 use super::FaultPlan;
-use crate::error::{Error, Result};
+use crate::error::{DatabaseFault, Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
 use crate::store::{
@@ -15,7 +15,11 @@ use crate::store::{
 
 const FAILURES: Failures = Failures {
     error: |method| Error::database(format!("injected fault in {method}")),
-    timeout: |method| Error::database(format!("timeout (injected) in {method}")),
+    timeout: |method| Error::Database {
+        cause: format!("timeout (injected) in {method}"),
+        fault: DatabaseFault::Unavailable,
+        source: None,
+    },
 };
 
 /// Wraps any [`Store`] and fails its calls as a [`FaultPlan`] says; every

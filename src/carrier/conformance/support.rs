@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{Fixture, MIN_OFFER};
 use crate::carrier::{Capabilities, Carrier, NumberOrder, SearchRequest, SearchResult};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnspecifiedKind};
 use crate::number::PhoneNumber;
 use crate::state::NumberState;
 
@@ -47,10 +47,12 @@ pub(super) fn expect_not_available<T: Debug>(
     number: &PhoneNumber,
 ) {
     match r {
-        Err(Error::Unspecified { message, cause })
-            if message == "number_not_available" && cause.as_deref() == Some(number.as_str()) => {}
+        Err(Error::Unspecified {
+            kind: UnspecifiedKind::NumberNotAvailable,
+            cause,
+        }) if cause.as_deref() == Some(number.as_str()) => {}
         other => panic!(
-            "carrier conformance::{check}: {what}: expected Err(Unspecified {{ message: \"number_not_available\", cause: Some({number:?}) }}), found {other:?}"
+            "carrier conformance::{check}: {what}: expected Err(Unspecified {{ kind: NumberNotAvailable, cause: Some({number:?}) }}), found {other:?}"
         ),
     }
 }

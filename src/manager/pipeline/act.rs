@@ -11,7 +11,7 @@ use serde_json::Map;
 
 use super::{E911Work, Request, Stage, Work};
 use crate::carrier::{Carrier, NumberOrder, Ownership};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnspecifiedKind};
 use crate::events::Event;
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
@@ -40,10 +40,7 @@ impl From<Error> for Failure {
 
 /// The `timeout` fault of a carrier call about `number`.
 pub(super) fn carrier_timeout(number: PhoneNumber) -> Error {
-    Error::Unspecified {
-        message: "timeout".into(),
-        cause: Some(number.to_string()),
-    }
+    Error::timeout(number.to_string())
 }
 
 impl NumberManager {
@@ -134,14 +131,9 @@ impl NumberManager {
         carrier_name: &str,
         order: &NumberOrder,
     ) -> std::result::Result<Map<String, serde_json::Value>, Failure> {
-        let carrier = self
-            .inner
-            .carriers
-            .get(carrier_name)
-            .ok_or_else(|| Error::Unspecified {
-                message: "carrier_not_specified".into(),
-                cause: Some(carrier_name.to_string()),
-            })?;
+        let carrier = self.inner.carriers.get(carrier_name).ok_or_else(|| {
+            Error::unspecified(UnspecifiedKind::CarrierNotSpecified, carrier_name)
+        })?;
         let Some(answer) = timeout(self.inner.config.carrier_timeout, carrier.acquire(order)).await
         else {
             return Err(Failure {
@@ -168,8 +160,13 @@ impl NumberManager {
         order: &NumberOrder,
     ) -> std::result::Result<(), Failure> {
         if let Some(Err(e)) = self.disconnect_timed(carrier, order).await {
-            let timed_out =
-                matches!(&e, Error::Unspecified { message, .. } if message == "timeout");
+            let timed_out = matches!(
+                &e,
+                Error::Unspecified {
+                    kind: UnspecifiedKind::Timeout,
+                    ..
+                }
+            );
             if let Err(error) = self.disconnect_failed(carrier, number, e).await {
                 return Err(Failure {
                     error,
@@ -199,9 +196,11 @@ impl NumberManager {
         else {
             return Ok(());
         };
-        let provider = self.inner.e911.as_ref().ok_or_else(|| Error::Unspecified {
-            message: "e911_provider_not_configured".into(),
-            cause: Some(work.number.to_string()),
+        let provider = self.inner.e911.as_ref().ok_or_else(|| {
+            Error::unspecified(
+                UnspecifiedKind::E911ProviderNotConfigured,
+                work.number.to_string(),
+            )
         })?;
         match provider.provision(&work.number, address, caller_name).await {
             Ok(provisioned) => {

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use super::{NumberManager, Options, Outcome};
 use crate::account::AccountId;
 use crate::e911::E911Address;
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 use crate::state::{Op, Plan};
@@ -191,10 +191,10 @@ impl Batch {
     fn give_up(&mut self) {
         for (n, s) in self.numbers.iter().zip(self.stages.iter_mut()) {
             if matches!(s, Stage::Queued) {
-                *s = Stage::Failed(Error::Conflict {
-                    number: n.to_string(),
-                    reason: "concurrent writers won every retry".into(),
-                });
+                *s = Stage::Failed(Error::conflict(
+                    n.to_string(),
+                    ConflictKind::RetriesExhausted,
+                ));
             }
         }
     }

@@ -11,7 +11,7 @@ use super::report::{outcome, unchanged_outcome};
 use super::{Batch, E911Work, Request, Settled, Stage, Work};
 use crate::account::AccountInfo;
 use crate::e911::{E911Address, Validation};
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result, UnspecifiedKind};
 use crate::features::{self, E911Step, FeatureContext, FeatureLists};
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
@@ -268,7 +268,7 @@ impl NumberManager {
             Some(crate::carrier::Ownership::Ours { .. }) => Ok(true),
             Some(crate::carrier::Ownership::NotOurs) => Ok(false),
             None => Err(Error::Unspecified {
-                message: "fault by carrier".into(),
+                kind: UnspecifiedKind::CarrierCannotTell,
                 cause: Some(format!(
                     "carrier '{}' could not tell whether it still holds {}",
                     record.carrier, record.number
@@ -308,9 +308,11 @@ impl NumberManager {
         record: &NumberRecord,
         cache: &mut AccountCache,
     ) -> Result<E911Work> {
-        let provider = self.inner.e911.as_ref().ok_or_else(|| Error::Unspecified {
-            message: "e911_provider_not_configured".into(),
-            cause: Some(number.to_string()),
+        let provider = self.inner.e911.as_ref().ok_or_else(|| {
+            Error::unspecified(
+                UnspecifiedKind::E911ProviderNotConfigured,
+                number.to_string(),
+            )
         })?;
         let address = E911Address::from_json(submitted)?;
         match provider.validate(&address).await? {
@@ -370,10 +372,7 @@ fn planned_against<'r>(
 ) -> Result<Option<&'r NumberRecord>> {
     let live = read.filter(|r| !(r.state == NumberState::Discovery && r.is_expired(now)));
     if live.is_some_and(|r| r.is_claimed(now)) && !matches!(op, Op::Read) {
-        return Err(Error::Conflict {
-            number: number.to_string(),
-            reason: "number is being changed by another operation".into(),
-        });
+        return Err(Error::conflict(number.to_string(), ConflictKind::Claimed));
     }
     Ok(match (op, live) {
         (Op::Create { .. }, Some(r)) if r.state == NumberState::Discovery => None,

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::account::Actor;
 use crate::carrier::{Availability, NumberOrder, Ownership};
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result};
 use crate::events::Event;
 use crate::manager::NumberManager;
 use crate::record::{NumberRecord, Pending, Revision};
@@ -55,22 +55,20 @@ impl NumberManager {
         };
         let caps = carrier.capabilities();
         let number = std::slice::from_ref(&record.number);
-        let conflict = |reason: &str| Error::Conflict {
-            number: record.number.to_string(),
-            reason: reason.into(),
-        };
+        let conflict = |kind: ConflictKind| Error::conflict(record.number.to_string(), kind);
         if caps.owned_numbers {
             let answer = timeout(
                 self.inner.config.carrier_timeout,
                 carrier.owned_numbers(number),
             )
             .await;
-            return match answer.and_then(|a| a.ok()).and_then(|mut m| m.remove(&record.number)) {
+            return match answer
+                .and_then(|a| a.ok())
+                .and_then(|mut m| m.remove(&record.number))
+            {
                 Some(Ownership::Ours { carrier_data }) => Ok(Settled::Ours(carrier_data)),
                 Some(Ownership::NotOurs) => Ok(Settled::Free),
-                None => Err(conflict(
-                    "an interrupted purchase of this number may have gone through; the carrier cannot tell now",
-                )),
+                None => Err(conflict(ConflictKind::PurchaseUncertain)),
             };
         }
         if !caps.check_numbers {
@@ -85,9 +83,7 @@ impl NumberManager {
             Some(Ok(m)) if m.get(&record.number) == Some(&Availability::Success) => {
                 Ok(Settled::Free)
             }
-            _ => Err(conflict(
-                "an interrupted purchase of this number may have gone through; the carrier no longer offers it",
-            )),
+            _ => Err(conflict(ConflictKind::PurchaseNoLongerOffered)),
         }
     }
 
@@ -111,10 +107,10 @@ impl NumberManager {
         match self.ownership(carrier.as_ref(), record.number).await {
             Some(Ownership::NotOurs) => Ok(true),
             Some(Ownership::Ours { .. }) => Ok(false),
-            None => Err(Error::Conflict {
-                number: record.number.to_string(),
-                reason: "an interrupted removal of this number may have disconnected it; the carrier cannot tell now".into(),
-            }),
+            None => Err(Error::conflict(
+                record.number.to_string(),
+                ConflictKind::RemovalUncertain,
+            )),
         }
     }
 
@@ -164,16 +160,13 @@ impl NumberManager {
             }
             Some(Err(e)) => Err(Error::Conflict {
                 number: record.number.to_string(),
-                reason: format!(
-                    "an interrupted purchase of this number went through and giving it back failed: {e}"
-                ),
+                kind: ConflictKind::GiveBackFailed,
+                detail: Some(e.to_string()),
             }),
             None => Err(Error::Conflict {
                 number: record.number.to_string(),
-                reason: format!(
-                    "an interrupted purchase of this number went through and its carrier {} is not configured",
-                    record.carrier
-                ),
+                kind: ConflictKind::GiveBackCarrierMissing,
+                detail: Some(format!("carrier {}", record.carrier)),
             }),
         }
     }
@@ -201,10 +194,9 @@ impl NumberManager {
             .await
             .map_err(|e| match e {
                 // The record changed since it was read: someone else settles it.
-                Error::Conflict { .. } => Error::Conflict {
-                    number: record.number.to_string(),
-                    reason: "number is being changed by another operation".into(),
-                },
+                Error::Conflict { .. } => {
+                    Error::conflict(record.number.to_string(), ConflictKind::Claimed)
+                }
                 other => other,
             })
     }

@@ -125,7 +125,7 @@ pub(super) async fn batch_per_item(store: &dyn Store) {
 
 /// An `Atomic` batch: all or nothing. When one write fails, nothing is
 /// applied, every failing write reports its own error and every other write
-/// reports `Conflict` with reason [`BATCH_ABORTED`](crate::store::BATCH_ABORTED). When all succeed, all
+/// reports `Conflict` of kind [`ConflictKind::BatchAborted`](crate::ConflictKind::BatchAborted). When all succeed, all
 /// are applied.
 pub(super) async fn batch_atomic(store: &dyn Store) {
     const C: &str = "batch_atomic";

@@ -2,13 +2,13 @@
 //! that name the check, and reads that check what any page must satisfy.
 
 use crate::account::AccountId;
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
 use crate::store::{
     matches_query, BatchMode, Committed, IdempotencyEntry, ListQuery, Page, Store, StoreExt, Write,
-    WriteResult, BATCH_ABORTED,
+    WriteResult,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
@@ -85,9 +85,10 @@ pub(super) fn expect_number_exists(check: &str, what: &str, r: &WriteResult, num
 #[track_caller]
 pub(super) fn expect_conflict(check: &str, what: &str, r: &WriteResult, number: &str) {
     match r {
-        Err(Error::Conflict { number: n, reason }) if n == number && reason != BATCH_ABORTED => {}
+        Err(Error::Conflict { number: n, kind, .. })
+            if n == number && *kind != ConflictKind::BatchAborted => {}
         other => panic!(
-            "conformance::{check}: {what}: expected Err(Conflict {{ number: {number}, .. }}) (its own, not {BATCH_ABORTED:?}), found {other:?}"
+            "conformance::{check}: {what}: expected Err(Conflict {{ number: {number}, .. }}) (its own, not BatchAborted), found {other:?}"
         ),
     }
 }
@@ -95,9 +96,9 @@ pub(super) fn expect_conflict(check: &str, what: &str, r: &WriteResult, number: 
 #[track_caller]
 pub(super) fn expect_aborted(check: &str, what: &str, r: &WriteResult, number: &PhoneNumber) {
     match r {
-        Err(Error::Conflict { number: n, reason }) if n == number.as_str() && reason == BATCH_ABORTED => {}
+        Err(Error::Conflict { number: n, kind: ConflictKind::BatchAborted, .. }) if n == number.as_str() => {}
         other => panic!(
-            "conformance::{check}: {what}: expected Err(Conflict {{ number: {number}, reason: {BATCH_ABORTED:?} }}), found {other:?}"
+            "conformance::{check}: {what}: expected Err(Conflict {{ number: {number}, kind: BatchAborted }}), found {other:?}"
         ),
     }
 }

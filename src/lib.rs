@@ -25,6 +25,7 @@ pub mod e911;
 pub mod error;
 pub mod events;
 pub mod features;
+pub mod fields;
 pub mod limits;
 pub mod locality;
 pub mod manager;

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::account::{AccountId, Actor};
 use crate::clock::to_gregorian;
 use crate::error::{Error, FieldError, Result};
+use crate::fields::PublicFields;
 use crate::limits::Limits;
 use crate::number::PhoneNumber;
 use crate::state::{NumberState, Operation};
@@ -177,6 +178,17 @@ impl NumberRecord {
         }
         self.assigned_to = to;
         self.used_by = None;
+    }
+
+    /// The public fields with typed accessors (a copy; see
+    /// [`set_public_fields`](Self::set_public_fields)).
+    pub fn public_fields(&self) -> PublicFields {
+        PublicFields::from(self.public.clone())
+    }
+
+    /// Replaces the public fields.
+    pub fn set_public_fields(&mut self, fields: PublicFields) {
+        self.public = fields.into_map();
     }
 
     /// Sorted feature names.

@@ -318,6 +318,7 @@ fn change_json(change: &Change) -> Value {
         Change::Replace(m) => json!({"replace": fields(m)}),
         Change::ReplaceIfAny(m) => json!({"replace_if_any": fields(m)}),
         Change::Merge(m) => json!({"merge": fields(m)}),
+        Change::Set(m) => json!({"set": fields(m)}),
         Change::UsedBy(app) => json!({"used_by": app}),
     }
 }

@@ -33,11 +33,13 @@ mod account_ops;
 mod idempotent;
 mod ops;
 mod pipeline;
+mod typed_ops;
 
 pub use account_ops::{
     CarriersInfo, FixReport, ListOptions, Listing, PurgeReport, SearchHit, SearchQuery,
 };
 pub use ops::{Identify, PublicChange};
+pub use typed_ops::{E911Outcome, E911Results};
 
 /// Tunables (Kazoo's configuration plus this crate's own).
 #[derive(Debug, Clone, Serialize)]

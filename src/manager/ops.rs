@@ -115,7 +115,7 @@ impl NumberManager {
     }
 
     /// Runs `req` over one number: a batch of one, whose only item is its answer.
-    async fn run_one(&self, number: &str, req: Request) -> Result<Outcome> {
+    pub(super) async fn run_one(&self, number: &str, req: Request) -> Result<Outcome> {
         let parsed = self.inner.normalizer.parse(number)?;
         self.inner.config.limits.check_numbers(1)?;
         if let Some(key) = req

@@ -76,6 +76,9 @@ pub(super) enum Edit {
     /// Deep-merge the patch; the merged fields differ per number, so each
     /// number validates its own.
     Merge(Map<String, Value>),
+    /// Set (or, for `null`, remove) top-level keys; validated per number,
+    /// as the result differs per number.
+    Set(Map<String, Value>),
     UsedBy(Option<String>),
 }
 
@@ -95,6 +98,7 @@ impl Edit {
             Change::Replace(body) => replace(body, true),
             Change::ReplaceIfAny(body) => replace(body, !body.is_empty()),
             Change::Merge(patch) => Edit::Merge(sanitize_public(patch)),
+            Change::Set(fields) => Edit::Set(fields.clone()),
             Change::UsedBy(app) => Edit::UsedBy(app.clone()),
         }
     }

@@ -214,6 +214,20 @@ impl NumberManager {
                     validate_public_within(&rec.public, &self.inner.config.limits)?;
                 }
             }
+            Edit::Set(fields) => {
+                let before = rec.public.clone();
+                for (key, value) in fields {
+                    if value.is_null() {
+                        // Keeps the other keys in their order.
+                        rec.public.shift_remove(key);
+                    } else {
+                        rec.public.insert(key.clone(), value.clone());
+                    }
+                }
+                if rec.public != before {
+                    validate_public_within(&rec.public, &self.inner.config.limits)?;
+                }
+            }
             Edit::UsedBy(app) => rec.used_by = app.clone(),
         }
         Ok(())

@@ -26,6 +26,7 @@ pub mod error;
 pub mod events;
 pub mod features;
 pub mod fields;
+pub mod json;
 pub mod limits;
 pub mod locality;
 pub mod manager;

@@ -35,23 +35,6 @@ pub struct SearchHit {
     pub data: Map<String, Value>,
 }
 
-impl SearchHit {
-    /// The seeds' search result object: the carrier data plus `number` and `e164`.
-    pub fn to_json(&self) -> Value {
-        let mut m = self.data.clone();
-        m.entry("e164")
-            .or_insert_with(|| json!(self.number.as_str()));
-        m.insert("number".into(), json!(self.number.as_str()));
-        if self.state != NumberState::Discovery {
-            m.entry("state")
-                .or_insert_with(|| json!(self.state.as_str()));
-        }
-        let mut sorted: Vec<(String, Value)> = m.into_iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        Value::Object(sorted.into_iter().collect())
-    }
-}
-
 /// A carrier search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
@@ -116,23 +99,6 @@ pub struct Listing {
     pub page_size: usize,
     /// How many numbers the account's descendants hold.
     pub cascade_quantity: usize,
-}
-
-impl Listing {
-    /// The seeds' listing `data`: `{"numbers": {...}, "cascade_quantity": n,
-    /// "casquade_quantity": n}` (the misspelling kept as an alias).
-    pub fn to_json(&self) -> Value {
-        let numbers: Map<String, Value> = self
-            .numbers
-            .iter()
-            .map(|r| (r.number.to_string(), r.to_listing_json()))
-            .collect();
-        json!({
-            "cascade_quantity": self.cascade_quantity,
-            "casquade_quantity": self.cascade_quantity,
-            "numbers": numbers,
-        })
-    }
 }
 
 /// `carriers_info`.

@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::account::{Accounts, Actor, MemoryAccounts};
 use crate::carrier::CarrierRegistry;
@@ -183,13 +182,6 @@ pub struct Outcome {
     pub dry_run: bool,
 }
 
-impl Outcome {
-    /// The seeds' public JSON of the record.
-    pub fn to_public_json(&self) -> Value {
-        self.record.to_public_json()
-    }
-}
-
 /// The result of a collection operation: per number, its outcome or its error.
 ///
 /// Keys are E.164 numbers, or the raw input for inputs that did not parse.
@@ -202,37 +194,6 @@ pub struct BatchResult {
 }
 
 impl BatchResult {
-    /// The seeds' collection `data`: `{"success": {...}}`, plus `"error": {...}`
-    /// when something failed.
-    pub fn to_json(&self) -> Value {
-        let mut data = Map::new();
-        let success: Map<String, Value> = self
-            .success
-            .iter()
-            .map(|(k, o)| (k.clone(), o.to_public_json()))
-            .collect();
-        data.insert("success".into(), Value::Object(success));
-        if !self.errors.is_empty() {
-            let errors: Map<String, Value> = self
-                .errors
-                .iter()
-                .map(|(k, e)| (k.clone(), e.to_json()))
-                .collect();
-            data.insert("error".into(), Value::Object(errors));
-        }
-        Value::Object(data)
-    }
-
-    /// The error map as JSON (the `data` of an all-failed 400 `client error`).
-    pub fn errors_json(&self) -> Value {
-        Value::Object(
-            self.errors
-                .iter()
-                .map(|(k, e)| (k.clone(), e.to_json()))
-                .collect(),
-        )
-    }
-
     /// The answer for one number of the batch (a single-number call is a
     /// batch of one, keyed by its parsed number).
     fn single(mut self, number: PhoneNumber) -> Result<Outcome> {

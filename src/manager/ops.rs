@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Options, Outcome};
@@ -82,13 +82,6 @@ pub struct Identify {
     /// Transfer ringback media.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_media: Option<String>,
-}
-
-impl Identify {
-    /// The seeds' `identify` data: `{"account_id", "number"}`.
-    pub fn to_json(&self) -> Value {
-        json!({"account_id": self.account_id.as_str(), "number": self.number.as_str()})
-    }
 }
 
 impl NumberManager {

@@ -27,6 +27,7 @@ pub mod events;
 pub mod features;
 pub mod fields;
 pub mod json;
+pub mod lifecycle;
 pub mod limits;
 pub mod locality;
 pub mod manager;

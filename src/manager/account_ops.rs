@@ -18,7 +18,8 @@ use crate::events::Event;
 use crate::features::{self, FeatureContext};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
-use crate::state::{NumberState, Op};
+use crate::lifecycle::Op;
+use crate::state::NumberState;
 use crate::store::{BatchMode, ListQuery, Pages, StoreExt, Write};
 use crate::util::{join_all, timeout};
 
@@ -301,7 +302,7 @@ impl NumberManager {
             _ => None,
         };
         let facts = self.facts(&ctx, None, None, target.as_ref(), "");
-        crate::state::authorize_account(&facts, account)
+        crate::lifecycle::authorize_account(&facts, account)
     }
 
     /// An account's numbers in the seeds' listing shape, paged by `start_key`.
@@ -583,7 +584,7 @@ impl NumberManager {
             Some(r) => self.record_facts(&actor, r).await?.0,
             None => self.facts(&actor, None, None, None, ""),
         };
-        crate::state::authorize_fix(n, record.as_ref(), &facts)?;
+        crate::lifecycle::authorize_fix(n, record.as_ref(), &facts)?;
         let mut report = FixReport::default();
         self.fix_records(&[n], opts, &mut report).await?;
         if let Some(e) = report.errors.get(n.as_str()) {

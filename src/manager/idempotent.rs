@@ -31,7 +31,7 @@ use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Outcome};
 use crate::error::{Error, Result};
 use crate::record::Revision;
-use crate::state::Op;
+use crate::lifecycle::Op;
 use crate::store::{Committed, IdempotencyEntry};
 
 /// The version of the stored result document.

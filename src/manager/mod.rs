@@ -25,7 +25,8 @@ use crate::limits::Limits;
 use crate::locality::Locality;
 use crate::number::{Normalizer, PhoneNumber};
 use crate::record::NumberRecord;
-use crate::state::{Plan, StateConfig};
+use crate::lifecycle::Plan;
+use crate::state::StateConfig;
 use crate::store::{MemoryStore, Store};
 
 mod account_ops;

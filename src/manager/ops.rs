@@ -12,7 +12,8 @@ use crate::account::AccountId;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
-use crate::state::{NumberState, Op};
+use crate::lifecycle::Op;
+use crate::state::NumberState;
 use crate::store::StoreExt;
 
 /// The body of a create (PUT): public fields and the optional `create_with_state`.
@@ -381,7 +382,7 @@ impl NumberManager {
         }
         let actor = self.actor_ctx(&opts.auth_by).await?;
         let (facts, owner) = self.record_facts(&actor, &record).await?;
-        crate::state::authorize_identify(n, &record, &facts)?;
+        crate::lifecycle::authorize_identify(n, &record, &facts)?;
         let owner_id = record.assigned_to.clone();
         let account_id = owner_id.ok_or_else(|| Error::NotIdentified {
             number: n.to_string(),

@@ -14,7 +14,7 @@ use super::pipeline::{Change, Request};
 use super::{BatchResult, NumberManager, Options, Outcome};
 use crate::error::{Error, Result};
 use crate::fields::{Cnam, E911Address};
-use crate::state::Op;
+use crate::lifecycle::Op;
 
 /// What [`NumberManager::set_e911`] did with an address: the seeds' three
 /// answers of an E911 provider.

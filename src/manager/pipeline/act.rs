@@ -16,7 +16,8 @@ use crate::events::Event;
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::Revision;
-use crate::state::{CarrierAction, NumberState, Operation};
+use crate::lifecycle::CarrierAction;
+use crate::state::{NumberState, Operation};
 use crate::util::{join_all, timeout};
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

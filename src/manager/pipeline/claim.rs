@@ -9,7 +9,7 @@ use super::{Request, Stage, Work};
 use crate::error::Error;
 use crate::manager::NumberManager;
 use crate::record::{NumberRecord, Pending};
-use crate::state::CarrierAction;
+use crate::lifecycle::CarrierAction;
 use crate::store::{BatchMode, Write, WriteResult};
 
 impl NumberManager {

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
-use crate::state::{CarrierAction, Plan};
+use crate::lifecycle::{CarrierAction, Plan};
 use crate::store::{BatchMode, Journal, Write, WriteResult};
 
 /// An outcome as journaled: the same document as [`Outcome`](crate::Outcome),

@@ -16,7 +16,8 @@ use crate::limits::Limits;
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::{sanitize_public, validate_public_within, NumberRecord};
-use crate::state::{ActorFacts, NumberState, Op};
+use crate::lifecycle::{ActorFacts, Op};
+use crate::state::NumberState;
 use crate::store::{BatchMode, Write};
 
 /// Accounts looked up during one request, by id (`None`: no such account).

@@ -28,7 +28,7 @@ use crate::e911::E911Address;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
-use crate::state::{Op, Plan};
+use crate::lifecycle::{Op, Plan};
 
 mod act;
 mod claim;

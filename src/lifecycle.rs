@@ -1,4 +1,7 @@
-//! The pure planner: `(number, record, operation, facts, config) -> Plan | Error`.
+//! The number lifecycle's pure planner: `(number, record, operation, facts,
+//! config) -> Plan | Error`, over the transition table in
+//! [`state::table`](crate::state::table). The one place that decides who may
+//! do what to a number.
 //!
 //! No I/O, no clock: the manager looks up the facts (who the actor is relative
 //! to the owner and the target account) and hands them in. `dry_run` returns
@@ -7,8 +10,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::table::{self, Action, Auth, Effect, Target};
-use super::{NumberState, Operation};
+use crate::state::table::{self, Action, Auth, Effect, Target};
+use crate::state::{NumberState, Operation, StateConfig};
 use crate::account::AccountId;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
@@ -113,27 +116,6 @@ impl ActorFacts {
 
     fn admin(&self) -> bool {
         self.system || self.master
-    }
-}
-
-/// Configuration the state machine consults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StateConfig {
-    /// State after a release with an empty reserve history (default `available`).
-    pub released_state: NumberState,
-    /// Send released non-local numbers to `aging` (default false).
-    pub should_age: bool,
-    /// Delete every released number (default false).
-    pub should_permanently_delete: bool,
-}
-
-impl Default for StateConfig {
-    fn default() -> Self {
-        StateConfig {
-            released_state: NumberState::Available,
-            should_age: false,
-            should_permanently_delete: false,
-        }
     }
 }
 

@@ -10,12 +10,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::state::table::{self, Action, Auth, Effect, Target};
-use crate::state::{NumberState, Operation, StateConfig};
 use crate::account::AccountId;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
+use crate::state::table::{self, Action, Auth, Effect, Target};
+use crate::state::{NumberState, Operation, StateConfig};
 
 /// An operation on one number.
 #[derive(Debug, Clone, PartialEq, Eq)]

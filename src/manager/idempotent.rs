@@ -30,8 +30,8 @@ use serde_json::{json, Map, Value};
 use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Outcome};
 use crate::error::{Error, Result};
-use crate::record::Revision;
 use crate::lifecycle::Op;
+use crate::record::Revision;
 use crate::store::{Committed, IdempotencyEntry};
 
 /// The version of the stored result document.

@@ -21,11 +21,11 @@ use crate::e911::E911Provider;
 use crate::error::{Error, Result};
 use crate::events::{AuditLog, EventSink};
 use crate::features::FeatureConfig;
+use crate::lifecycle::Plan;
 use crate::limits::Limits;
 use crate::locality::Locality;
 use crate::number::{Normalizer, PhoneNumber};
 use crate::record::NumberRecord;
-use crate::lifecycle::Plan;
 use crate::state::StateConfig;
 use crate::store::{MemoryStore, Store};
 

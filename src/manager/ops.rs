@@ -10,9 +10,9 @@ use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Options, Outcome};
 use crate::account::AccountId;
 use crate::error::{Error, Result};
+use crate::lifecycle::Op;
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
-use crate::lifecycle::Op;
 use crate::state::NumberState;
 use crate::store::StoreExt;
 

@@ -13,10 +13,10 @@ use super::{E911Work, Request, Stage, Work};
 use crate::carrier::{Carrier, NumberOrder, Ownership};
 use crate::error::{Error, Result};
 use crate::events::Event;
+use crate::lifecycle::CarrierAction;
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::Revision;
-use crate::lifecycle::CarrierAction;
 use crate::state::{NumberState, Operation};
 use crate::util::{join_all, timeout};
 

@@ -12,11 +12,11 @@ use serde_json::{Map, Value};
 use super::{Batch, Change, Request};
 use crate::account::{AccountId, AccountInfo, Actor};
 use crate::error::{Error, Result};
+use crate::lifecycle::{ActorFacts, Op};
 use crate::limits::Limits;
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::{sanitize_public, validate_public_within, NumberRecord};
-use crate::lifecycle::{ActorFacts, Op};
 use crate::state::NumberState;
 use crate::store::{BatchMode, Write};
 

@@ -26,9 +26,9 @@ use super::{NumberManager, Options, Outcome};
 use crate::account::AccountId;
 use crate::e911::E911Address;
 use crate::error::{Error, Result};
+use crate::lifecycle::{Op, Plan};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
-use crate::lifecycle::{Op, Plan};
 
 mod act;
 mod claim;

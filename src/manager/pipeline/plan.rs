@@ -13,10 +13,10 @@ use crate::account::AccountInfo;
 use crate::e911::{E911Address, Validation};
 use crate::error::{Error, Result};
 use crate::features::{self, E911Step, FeatureContext, FeatureLists};
+use crate::lifecycle::{self, ActorFacts, CarrierAction, Op, Plan};
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::{merge_public, validate_public_within, NumberRecord};
-use crate::lifecycle::{self, ActorFacts, CarrierAction, Op, Plan};
 use crate::state::NumberState;
 use crate::util::timeout;
 

@@ -224,7 +224,7 @@ fn is_visible(record: &NumberRecord, facts: &ActorFacts, op: &Op) -> bool {
 /// must say whether the actor is `account` or one of its ancestors.
 ///
 /// ```
-/// use number_manager::state::{authorize_account, ActorFacts};
+/// use number_manager::lifecycle::{authorize_account, ActorFacts};
 /// use number_manager::account::AccountId;
 /// let sibling = AccountId::new("b2").unwrap();
 /// let facts = ActorFacts { account: AccountId::new("a1").ok(), ..Default::default() };
@@ -301,7 +301,8 @@ fn allowed_creation_states(facts: &ActorFacts) -> &'static [NumberState] {
 /// the manager passes `None` for expired discovery entries too).
 ///
 /// ```
-/// use number_manager::state::{plan, ActorFacts, Op, StateConfig, NumberState};
+/// use number_manager::lifecycle::{plan, ActorFacts, Op};
+/// use number_manager::state::{NumberState, StateConfig};
 /// use number_manager::{PhoneNumber, account::AccountId};
 /// let n = PhoneNumber::parse("+14155550000").unwrap();
 /// let acct = AccountId::new("a1").unwrap();

@@ -12,7 +12,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::features::FeatureLists;
+
+/// Allow and deny lists, as configured for the system or a reseller.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureLists {
+    /// Allowed features (`None`: not configured).
+    pub allow: Option<Vec<String>>,
+    /// Denied features (`None`: not configured; `Some([])` is configured-empty and
+    /// replaces the local-number rule, as in Kazoo).
+    pub deny: Option<Vec<String>>,
+}
 
 /// An account id (Kazoo uses 32 hex characters; any non-empty string without
 /// whitespace or `/` is accepted here).

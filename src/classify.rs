@@ -192,28 +192,6 @@ impl Classification {
             emergency: classifier.emergency,
         }
     }
-
-    /// The seeds' `GET …/classifiers/{number}` data object, keys in the seeds'
-    /// order: `e164`, `emergency` (when true), `friendly_name`, `name`, `number`,
-    /// `pretty_print` (when set), `regex`.
-    pub fn to_json(&self) -> Value {
-        let mut obj = Map::new();
-        obj.insert("e164".into(), Value::String(self.e164.clone()));
-        if self.emergency {
-            obj.insert("emergency".into(), Value::Bool(true));
-        }
-        obj.insert(
-            "friendly_name".into(),
-            Value::String(self.friendly_name.clone()),
-        );
-        obj.insert("name".into(), Value::String(self.name.clone()));
-        obj.insert("number".into(), Value::String(self.number.clone()));
-        if let Some(template) = &self.pretty_print {
-            obj.insert("pretty_print".into(), Value::String(template.clone()));
-        }
-        obj.insert("regex".into(), Value::String(self.regex.clone()));
-        Value::Object(obj)
-    }
 }
 
 /// An ordered list of classifiers compiled into one matcher, with the

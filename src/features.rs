@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
+
+/// Allow and deny lists; they live with the accounts that carry them.
+pub use crate::account::FeatureLists;
 use crate::record::{e911_key, NumberRecord};
 use crate::state::NumberState;
 
@@ -67,16 +70,6 @@ pub fn canonical(name: &str) -> String {
         "rename_carrier" => "carrier_name".into(),
         other => other.into(),
     }
-}
-
-/// Allow and deny lists, as configured for the system or a reseller.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FeatureLists {
-    /// Allowed features (`None`: not configured).
-    pub allow: Option<Vec<String>>,
-    /// Denied features (`None`: not configured; `Some([])` is configured-empty and
-    /// replaces the local-number rule, as in Kazoo).
-    pub deny: Option<Vec<String>>,
 }
 
 /// Feature configuration.

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::account::{AccountId, Actor};
-use crate::clock::to_gregorian;
 use crate::error::{Error, FieldError, Result};
+use crate::fields::PublicFields;
 use crate::limits::Limits;
 use crate::number::PhoneNumber;
 use crate::state::{NumberState, Operation};
@@ -179,69 +179,20 @@ impl NumberRecord {
         self.used_by = None;
     }
 
+    /// The public fields with typed accessors (a copy; see
+    /// [`set_public_fields`](Self::set_public_fields)).
+    pub fn public_fields(&self) -> PublicFields {
+        PublicFields::from(self.public.clone())
+    }
+
+    /// Replaces the public fields.
+    pub fn set_public_fields(&mut self, fields: PublicFields) {
+        self.public = fields.into_map();
+    }
+
     /// Sorted feature names.
     pub fn feature_names(&self) -> Vec<String> {
         self.features.keys().cloned().collect()
-    }
-
-    /// The seeds' public JSON: public fields, `id`, `state`,
-    /// `features` (sorted, omitted when empty), `used_by`, and `_read_only`.
-    ///
-    /// ```
-    /// use number_manager::{record::NumberRecord, state::NumberState, PhoneNumber};
-    /// let now = number_manager::clock::from_gregorian(63627848989).unwrap();
-    /// let mut r = NumberRecord::new(PhoneNumber::parse("+14155550000").unwrap(), NumberState::Reserved, "local", now);
-    /// r.public.insert("my_own_field".into(), serde_json::json!({}));
-    /// let v = r.to_public_json();
-    /// assert_eq!(v["id"], "+14155550000");
-    /// assert_eq!(v["state"], "reserved");
-    /// assert_eq!(v["features"], serde_json::json!(["local"]));
-    /// assert_eq!(v["_read_only"]["created"], 63627848989i64);
-    /// assert_eq!(v["my_own_field"], serde_json::json!({}));
-    /// ```
-    pub fn to_public_json(&self) -> Value {
-        let mut out = Map::new();
-        let mut ro = Map::new();
-        ro.insert("created".into(), json!(to_gregorian(self.created)));
-        let features = self.feature_names();
-        if !features.is_empty() {
-            ro.insert("features".into(), json!(features));
-        }
-        ro.insert("modified".into(), json!(to_gregorian(self.modified)));
-        ro.insert("state".into(), json!(self.state.as_str()));
-        if let Some(u) = &self.used_by {
-            ro.insert("used_by".into(), json!(u));
-        }
-        out.insert("_read_only".into(), Value::Object(ro));
-        for (k, v) in &self.public {
-            out.insert(k.clone(), v.clone());
-        }
-        if !features.is_empty() {
-            out.insert("features".into(), json!(features));
-        }
-        out.insert("id".into(), json!(self.number.as_str()));
-        out.insert("state".into(), json!(self.state.as_str()));
-        if let Some(u) = &self.used_by {
-            out.insert("used_by".into(), json!(u));
-        }
-        Value::Object(out)
-    }
-
-    /// The listing row shape of the seeds (`assigned_to`, `created`, `features`,
-    /// `state`, `updated`, `used_by`).
-    pub fn to_listing_json(&self) -> Value {
-        let mut m = Map::new();
-        if let Some(a) = &self.assigned_to {
-            m.insert("assigned_to".into(), json!(a.as_str()));
-        }
-        m.insert("created".into(), json!(to_gregorian(self.created)));
-        m.insert("features".into(), json!(self.feature_names()));
-        m.insert("state".into(), json!(self.state.as_str()));
-        m.insert("updated".into(), json!(to_gregorian(self.modified)));
-        if let Some(u) = &self.used_by {
-            m.insert("used_by".into(), json!(u));
-        }
-        Value::Object(m)
     }
 }
 

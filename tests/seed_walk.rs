@@ -158,7 +158,7 @@ async fn dry_run_activation_buys_nothing() {
     assert_eq!(planned.record.state, NumberState::InService);
     assert_eq!(
         planned.plan.carrier,
-        number_manager::state::CarrierAction::Acquire
+        number_manager::lifecycle::CarrierAction::Acquire
     );
     assert_eq!(w.carrier.purchase_count(), 0);
     assert_eq!(w.store.get(&n).await.unwrap().unwrap(), before);

@@ -7,7 +7,6 @@ use super::envelope::{Failure, Reply};
 use super::routes::Endpoint;
 use super::{Api, Call};
 use crate::account::AccountId;
-use crate::carrier::Availability;
 use crate::clock::from_gregorian;
 use crate::error::Error;
 use crate::manager::{
@@ -252,11 +251,7 @@ impl Api {
             Endpoint::Check => {
                 let numbers = call.body.take_numbers()?;
                 let answers = m.check(&numbers).await?;
-                let data: Map<String, Value> = answers
-                    .into_iter()
-                    .map(|(n, a): (String, Availability)| (n, json!(a.as_str())))
-                    .collect();
-                Ok(Reply::ok(Value::Object(data)))
+                Ok(Reply::ok(crate::json::availability(&answers)))
             }
             Endpoint::Locality => {
                 let numbers = call.body.take_numbers()?;
@@ -270,10 +265,7 @@ impl Api {
             Endpoint::Classifiers => Ok(Reply::ok(m.classifiers_json())),
             Endpoint::CarriersInfo => {
                 let info = m.carriers_info(call.opts()?).await?;
-                let data = serde_json::to_value(info).map_err(|e| Error::Internal {
-                    cause: e.to_string(),
-                })?;
-                Ok(Reply::ok(data))
+                Ok(Reply::ok(info.to_json()))
             }
             Endpoint::Fix => {
                 let (account, opts) = (call.account()?, call.opts()?);
@@ -303,11 +295,7 @@ impl Api {
             let found = m
                 .search_owned(account, prefix, quantity, offset, opts)
                 .await?;
-            let data = found
-                .into_iter()
-                .map(|(n, s)| json!({"number": n.as_str(), "state": s.as_str()}))
-                .collect();
-            return Ok(Reply::ok(Value::Array(data)));
+            return Ok(Reply::ok(crate::json::owned_numbers(&found)));
         }
         let instant = |key: &str| -> Result<_, Error> {
             match q.i64(key)? {

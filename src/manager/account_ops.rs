@@ -16,9 +16,10 @@ use crate::classify::Classifiers;
 use crate::error::{Error, Result, UnspecifiedKind};
 use crate::events::Event;
 use crate::features::{self, FeatureContext};
+use crate::lifecycle::Op;
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
-use crate::state::{NumberState, Op};
+use crate::state::NumberState;
 use crate::store::{BatchMode, ListQuery, Pages, StoreExt, Write};
 use crate::util::{join_all, timeout};
 
@@ -33,23 +34,6 @@ pub struct SearchHit {
     pub state: NumberState,
     /// The carrier's data (`formatted_number`, `rate_center`, ...).
     pub data: Map<String, Value>,
-}
-
-impl SearchHit {
-    /// The seeds' search result object: the carrier data plus `number` and `e164`.
-    pub fn to_json(&self) -> Value {
-        let mut m = self.data.clone();
-        m.entry("e164")
-            .or_insert_with(|| json!(self.number.as_str()));
-        m.insert("number".into(), json!(self.number.as_str()));
-        if self.state != NumberState::Discovery {
-            m.entry("state")
-                .or_insert_with(|| json!(self.state.as_str()));
-        }
-        let mut sorted: Vec<(String, Value)> = m.into_iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        Value::Object(sorted.into_iter().collect())
-    }
 }
 
 /// A carrier search.
@@ -116,23 +100,6 @@ pub struct Listing {
     pub page_size: usize,
     /// How many numbers the account's descendants hold.
     pub cascade_quantity: usize,
-}
-
-impl Listing {
-    /// The seeds' listing `data`: `{"numbers": {...}, "cascade_quantity": n,
-    /// "casquade_quantity": n}` (the misspelling kept as an alias).
-    pub fn to_json(&self) -> Value {
-        let numbers: Map<String, Value> = self
-            .numbers
-            .iter()
-            .map(|r| (r.number.to_string(), r.to_listing_json()))
-            .collect();
-        json!({
-            "cascade_quantity": self.cascade_quantity,
-            "casquade_quantity": self.cascade_quantity,
-            "numbers": numbers,
-        })
-    }
 }
 
 /// `carriers_info`.
@@ -335,7 +302,7 @@ impl NumberManager {
             _ => None,
         };
         let facts = self.facts(&ctx, None, None, target.as_ref(), "");
-        crate::state::authorize_account(&facts, account)
+        crate::lifecycle::authorize_account(&facts, account)
     }
 
     /// An account's numbers in the seeds' listing shape, paged by `start_key`.
@@ -617,7 +584,7 @@ impl NumberManager {
             Some(r) => self.record_facts(&actor, r).await?.0,
             None => self.facts(&actor, None, None, None, ""),
         };
-        crate::state::authorize_fix(n, record.as_ref(), &facts)?;
+        crate::lifecycle::authorize_fix(n, record.as_ref(), &facts)?;
         let mut report = FixReport::default();
         self.fix_records(&[n], opts, &mut report).await?;
         if let Some(e) = report.errors.get(n.as_str()) {

@@ -30,8 +30,8 @@ use serde_json::{json, Map, Value};
 use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Outcome};
 use crate::error::{ConflictKind, Error, Result};
+use crate::lifecycle::Op;
 use crate::record::Revision;
-use crate::state::Op;
 use crate::store::{Committed, IdempotencyEntry};
 
 /// The version of the stored result document.
@@ -312,6 +312,7 @@ fn change_json(change: &Change) -> Value {
         Change::Replace(m) => json!({"replace": fields(m)}),
         Change::ReplaceIfAny(m) => json!({"replace_if_any": fields(m)}),
         Change::Merge(m) => json!({"merge": fields(m)}),
+        Change::Set(m) => json!({"set": fields(m)}),
         Change::UsedBy(app) => json!({"used_by": app}),
     }
 }

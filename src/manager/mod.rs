@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::account::{Accounts, Actor, MemoryAccounts};
 use crate::carrier::CarrierRegistry;
@@ -22,22 +21,25 @@ use crate::e911::E911Provider;
 use crate::error::{Error, Result};
 use crate::events::{AuditLog, EventSink};
 use crate::features::FeatureConfig;
+use crate::lifecycle::Plan;
 use crate::limits::Limits;
 use crate::locality::Locality;
 use crate::number::{Normalizer, PhoneNumber};
 use crate::record::NumberRecord;
-use crate::state::{Plan, StateConfig};
+use crate::state::StateConfig;
 use crate::store::{MemoryStore, Store};
 
 mod account_ops;
 mod idempotent;
 mod ops;
 mod pipeline;
+mod typed_ops;
 
 pub use account_ops::{
     CarriersInfo, FixReport, ListOptions, Listing, PurgeReport, SearchHit, SearchQuery,
 };
 pub use ops::{Identify, PublicChange};
+pub use typed_ops::{E911Outcome, E911Results};
 
 /// Tunables (Kazoo's configuration plus this crate's own).
 #[derive(Debug, Clone, Serialize)]
@@ -181,13 +183,6 @@ pub struct Outcome {
     pub dry_run: bool,
 }
 
-impl Outcome {
-    /// The seeds' public JSON of the record.
-    pub fn to_public_json(&self) -> Value {
-        self.record.to_public_json()
-    }
-}
-
 /// The result of a collection operation: per number, its outcome or its error.
 ///
 /// Keys are E.164 numbers, or the raw input for inputs that did not parse.
@@ -200,37 +195,6 @@ pub struct BatchResult {
 }
 
 impl BatchResult {
-    /// The seeds' collection `data`: `{"success": {...}}`, plus `"error": {...}`
-    /// when something failed.
-    pub fn to_json(&self) -> Value {
-        let mut data = Map::new();
-        let success: Map<String, Value> = self
-            .success
-            .iter()
-            .map(|(k, o)| (k.clone(), o.to_public_json()))
-            .collect();
-        data.insert("success".into(), Value::Object(success));
-        if !self.errors.is_empty() {
-            let errors: Map<String, Value> = self
-                .errors
-                .iter()
-                .map(|(k, e)| (k.clone(), e.to_json()))
-                .collect();
-            data.insert("error".into(), Value::Object(errors));
-        }
-        Value::Object(data)
-    }
-
-    /// The error map as JSON (the `data` of an all-failed 400 `client error`).
-    pub fn errors_json(&self) -> Value {
-        Value::Object(
-            self.errors
-                .iter()
-                .map(|(k, e)| (k.clone(), e.to_json()))
-                .collect(),
-        )
-    }
-
     /// The answer for one number of the batch (a single-number call is a
     /// batch of one, keyed by its parsed number).
     fn single(mut self, number: PhoneNumber) -> Result<Outcome> {

@@ -4,15 +4,16 @@
 
 use chrono::Duration;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Options, Outcome};
 use crate::account::AccountId;
 use crate::error::{Error, NotIdentifiedReason, Result};
+use crate::lifecycle::Op;
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
-use crate::state::{NumberState, Op};
+use crate::state::NumberState;
 use crate::store::StoreExt;
 
 /// The body of a create (PUT): public fields and the optional `create_with_state`.
@@ -84,13 +85,6 @@ pub struct Identify {
     pub transfer_media: Option<String>,
 }
 
-impl Identify {
-    /// The seeds' `identify` data: `{"account_id", "number"}`.
-    pub fn to_json(&self) -> Value {
-        json!({"account_id": self.account_id.as_str(), "number": self.number.as_str()})
-    }
-}
-
 impl NumberManager {
     pub(crate) async fn run_many<S: AsRef<str>>(
         &self,
@@ -115,7 +109,7 @@ impl NumberManager {
     }
 
     /// Runs `req` over one number: a batch of one, whose only item is its answer.
-    async fn run_one(&self, number: &str, req: Request) -> Result<Outcome> {
+    pub(super) async fn run_one(&self, number: &str, req: Request) -> Result<Outcome> {
         let parsed = self.inner.normalizer.parse(number)?;
         self.inner.config.limits.check_numbers(1)?;
         if let Some(key) = req
@@ -388,7 +382,7 @@ impl NumberManager {
         }
         let actor = self.actor_ctx(&opts.auth_by).await?;
         let (facts, owner) = self.record_facts(&actor, &record).await?;
-        crate::state::authorize_identify(n, &record, &facts)?;
+        crate::lifecycle::authorize_identify(n, &record, &facts)?;
         let owner_id = record.assigned_to.clone();
         let account_id = owner_id.ok_or_else(|| Error::NotIdentified {
             number: n.to_string(),

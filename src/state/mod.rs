@@ -1,9 +1,9 @@
-//! The number state machine: [`NumberState`], the transition table
-//! ([`table`]) and the pure planner ([`plan`]).
+//! The number state machine's values: [`NumberState`], [`Operation`], the
+//! transition table ([`table`]) and [`StateConfig`].
 //!
-//! Everything here is pure: no store, no clock, no carrier. The manager gathers
-//! the facts ([`ActorFacts`]), asks the planner for a [`Plan`], performs the
-//! plan's side effects and writes the result.
+//! Everything here is pure data and depends on no other value module (only
+//! the error catalogue): the planner that applies the table to a record is
+//! [`lifecycle`](crate::lifecycle), above the record.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,14 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 mod operation;
-mod planner;
 pub mod table;
 
 pub use operation::Operation;
-pub use planner::{
-    apply, authorize_account, authorize_fix, authorize_identify, may_read, plan, ActorFacts,
-    CarrierAction, Op, Plan, StateConfig,
-};
 
 /// The nine states of the seeds' schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -100,5 +95,26 @@ impl FromStr for NumberState {
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| Error::validation("state", "enum", format!("unknown state {s:?}")))
+    }
+}
+
+/// Configuration the state machine consults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateConfig {
+    /// State after a release with an empty reserve history (default `available`).
+    pub released_state: NumberState,
+    /// Send released non-local numbers to `aging` (default false).
+    pub should_age: bool,
+    /// Delete every released number (default false).
+    pub should_permanently_delete: bool,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            released_state: NumberState::Available,
+            should_age: false,
+            should_permanently_delete: false,
+        }
     }
 }

@@ -13,10 +13,11 @@ use super::{E911Work, Request, Stage, Work};
 use crate::carrier::{Carrier, NumberOrder, Ownership};
 use crate::error::{Error, Result, UnspecifiedKind};
 use crate::events::Event;
+use crate::lifecycle::CarrierAction;
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::Revision;
-use crate::state::{CarrierAction, NumberState, Operation};
+use crate::state::{NumberState, Operation};
 use crate::util::{join_all, timeout};
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::{Request, Stage, Work};
 use crate::error::Error;
+use crate::lifecycle::CarrierAction;
 use crate::manager::NumberManager;
 use crate::record::{NumberRecord, Pending};
-use crate::state::CarrierAction;
 use crate::store::{BatchMode, Write, WriteResult};
 
 impl NumberManager {

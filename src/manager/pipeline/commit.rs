@@ -10,10 +10,10 @@ use serde_json::Value;
 use super::report::shown_record;
 use super::{Request, Stage};
 use crate::error::{Error, Result};
+use crate::lifecycle::{CarrierAction, Plan};
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
-use crate::state::{CarrierAction, Plan};
 use crate::store::{BatchMode, Journal, Write, WriteResult};
 
 /// An outcome as journaled: the same document as [`Outcome`](crate::Outcome),

@@ -12,11 +12,12 @@ use serde_json::{Map, Value};
 use super::{Batch, Change, Request};
 use crate::account::{AccountId, AccountInfo, Actor};
 use crate::error::{Error, Result};
+use crate::lifecycle::{ActorFacts, Op};
 use crate::limits::Limits;
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::{sanitize_public, validate_public_within, NumberRecord};
-use crate::state::{ActorFacts, NumberState, Op};
+use crate::state::NumberState;
 use crate::store::{BatchMode, Write};
 
 /// Accounts looked up during one request, by id (`None`: no such account).
@@ -76,6 +77,9 @@ pub(super) enum Edit {
     /// Deep-merge the patch; the merged fields differ per number, so each
     /// number validates its own.
     Merge(Map<String, Value>),
+    /// Set (or, for `null`, remove) top-level keys; validated per number,
+    /// as the result differs per number.
+    Set(Map<String, Value>),
     UsedBy(Option<String>),
 }
 
@@ -95,6 +99,7 @@ impl Edit {
             Change::Replace(body) => replace(body, true),
             Change::ReplaceIfAny(body) => replace(body, !body.is_empty()),
             Change::Merge(patch) => Edit::Merge(sanitize_public(patch)),
+            Change::Set(fields) => Edit::Set(fields.clone()),
             Change::UsedBy(app) => Edit::UsedBy(app.clone()),
         }
     }

@@ -26,9 +26,9 @@ use super::{NumberManager, Options, Outcome};
 use crate::account::AccountId;
 use crate::e911::E911Address;
 use crate::error::{ConflictKind, Error, Result};
+use crate::lifecycle::{Op, Plan};
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
-use crate::state::{Op, Plan};
 
 mod act;
 mod claim;
@@ -54,6 +54,10 @@ pub(crate) enum Change {
     ReplaceIfAny(Map<String, Value>),
     /// Deep merge (PATCH).
     Merge(Map<String, Value>),
+    /// Set each top-level key to its value, replacing what is there, and
+    /// remove the keys given as `null` (the typed operations: `set_cnam`,
+    /// `set_e911`, `remove_e911`).
+    Set(Map<String, Value>),
     /// Set the application using the number.
     UsedBy(Option<String>),
 }

@@ -1,5 +1,5 @@
 //! Plan: each queued number's plan and the record it leads to. The pure
-//! planner (`state::plan`) decides who may do what and which transition
+//! planner (`lifecycle::plan`) decides who may do what and which transition
 //! applies; this stage hands it the facts and then builds the new record:
 //! the change to public fields, the features, the E911 work.
 
@@ -13,10 +13,11 @@ use crate::account::AccountInfo;
 use crate::e911::{E911Address, Validation};
 use crate::error::{ConflictKind, Error, Result, UnspecifiedKind};
 use crate::features::{self, E911Step, FeatureContext, FeatureLists};
+use crate::lifecycle::{self, ActorFacts, CarrierAction, Op, Plan};
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::{merge_public, validate_public_within, NumberRecord};
-use crate::state::{self, ActorFacts, CarrierAction, NumberState, Op, Plan};
+use crate::state::NumberState;
 use crate::util::timeout;
 
 /// What the planner decided for one number, with the facts it was given.
@@ -86,12 +87,12 @@ impl NumberManager {
         };
         let plan = decided.plan;
         let had_e911 = base.features.contains_key("e911");
-        let mut new = state::apply(base, &plan, now);
+        let mut new = lifecycle::apply(base, &plan, now);
         let mut noop = plan.noop;
         let mut e911 = None;
         if let Some(rec) = new.as_mut().filter(|_| !plan.noop) {
             // Fields the actor may not read never pass on to it.
-            let readable = for_plan.is_none_or(|r| state::may_read(r, &decided.facts));
+            let readable = for_plan.is_none_or(|r| lifecycle::may_read(r, &decided.facts));
             e911 = self
                 .shape(number, rec, readable, decided.owner.as_ref(), facts)
                 .await?;
@@ -142,7 +143,7 @@ impl NumberManager {
             facts.target.as_ref(),
             carrier,
         );
-        let mut plan = state::plan(
+        let mut plan = lifecycle::plan(
             number,
             record,
             &req.op,
@@ -210,6 +211,20 @@ impl NumberManager {
             Edit::Merge(patch) => {
                 let before = rec.public.clone();
                 merge_public(&mut rec.public, patch);
+                if rec.public != before {
+                    validate_public_within(&rec.public, &self.inner.config.limits)?;
+                }
+            }
+            Edit::Set(fields) => {
+                let before = rec.public.clone();
+                for (key, value) in fields {
+                    if value.is_null() {
+                        // Keeps the other keys in their order.
+                        rec.public.shift_remove(key);
+                    } else {
+                        rec.public.insert(key.clone(), value.clone());
+                    }
+                }
                 if rec.public != before {
                     validate_public_within(&rec.public, &self.inner.config.limits)?;
                 }

@@ -69,7 +69,7 @@ impl NumberManager {
                 _ => None,
             })
             .collect();
-        self.remove_e911(&removals).await;
+        self.remove_e911_upstream(&removals).await;
     }
 
     /// A number was bought but its record could not be written: give it back so
@@ -93,7 +93,7 @@ impl NumberManager {
     /// Removes the E911 addresses of numbers whose records no longer show
     /// them, concurrently. Kazoo treats a failed removal as removed: the
     /// record is already written without the address.
-    async fn remove_e911(&self, numbers: &[PhoneNumber]) {
+    async fn remove_e911_upstream(&self, numbers: &[PhoneNumber]) {
         let Some(provider) = &self.inner.e911 else {
             return;
         };

@@ -1,4 +1,7 @@
-//! The pure planner: `(number, record, operation, facts, config) -> Plan | Error`.
+//! The number lifecycle's pure planner: `(number, record, operation, facts,
+//! config) -> Plan | Error`, over the transition table in
+//! [`state::table`](crate::state::table). The one place that decides who may
+//! do what to a number.
 //!
 //! No I/O, no clock: the manager looks up the facts (who the actor is relative
 //! to the owner and the target account) and hands them in. `dry_run` returns
@@ -7,12 +10,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::table::{self, Action, Auth, Effect, Target};
-use super::{NumberState, Operation};
 use crate::account::AccountId;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::NumberRecord;
+use crate::state::table::{self, Action, Auth, Effect, Target};
+use crate::state::{NumberState, Operation, StateConfig};
 
 /// An operation on one number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,27 +116,6 @@ impl ActorFacts {
 
     fn admin(&self) -> bool {
         self.system || self.master
-    }
-}
-
-/// Configuration the state machine consults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StateConfig {
-    /// State after a release with an empty reserve history (default `available`).
-    pub released_state: NumberState,
-    /// Send released non-local numbers to `aging` (default false).
-    pub should_age: bool,
-    /// Delete every released number (default false).
-    pub should_permanently_delete: bool,
-}
-
-impl Default for StateConfig {
-    fn default() -> Self {
-        StateConfig {
-            released_state: NumberState::Available,
-            should_age: false,
-            should_permanently_delete: false,
-        }
     }
 }
 
@@ -242,7 +224,7 @@ fn is_visible(record: &NumberRecord, facts: &ActorFacts, op: &Op) -> bool {
 /// must say whether the actor is `account` or one of its ancestors.
 ///
 /// ```
-/// use number_manager::state::{authorize_account, ActorFacts};
+/// use number_manager::lifecycle::{authorize_account, ActorFacts};
 /// use number_manager::account::AccountId;
 /// let sibling = AccountId::new("b2").unwrap();
 /// let facts = ActorFacts { account: AccountId::new("a1").ok(), ..Default::default() };
@@ -319,7 +301,8 @@ fn allowed_creation_states(facts: &ActorFacts) -> &'static [NumberState] {
 /// the manager passes `None` for expired discovery entries too).
 ///
 /// ```
-/// use number_manager::state::{plan, ActorFacts, Op, StateConfig, NumberState};
+/// use number_manager::lifecycle::{plan, ActorFacts, Op};
+/// use number_manager::state::{NumberState, StateConfig};
 /// use number_manager::{PhoneNumber, account::AccountId};
 /// let n = PhoneNumber::parse("+14155550000").unwrap();
 /// let acct = AccountId::new("a1").unwrap();

@@ -47,7 +47,7 @@ pub struct ServerConfig {
 }
 
 /// `[server]`: what the command-line flags of the same names also set.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSection {
     /// Address to listen on (`--listen`).
@@ -209,16 +209,17 @@ pub fn parse(
         // Straight from the text, so an error points at its line.
         return toml::from_str(text).map_err(|e| e.to_string());
     }
-    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut root = toml::Value::Table(table);
     for (key, value) in &overrides {
-        apply(&mut table, key, value)?;
+        apply(&mut root, key, value)?;
     }
-    ServerConfig::deserialize(toml::Value::Table(table))
+    ServerConfig::deserialize(root)
         .map_err(|e| format!("{e} (after the {ENV_PREFIX}* environment overrides)"))
 }
 
 /// Sets the field `key` (`NUMBER_MANAGER__A__B`) names to `value`.
-fn apply(table: &mut toml::Table, key: &str, value: &str) -> Result<(), String> {
+fn apply(table: &mut toml::Value, key: &str, value: &str) -> Result<(), String> {
     let path: Vec<String> = key[ENV_PREFIX.len()..]
         .split("__")
         .map(str::to_ascii_lowercase)
@@ -229,28 +230,30 @@ fn apply(table: &mut toml::Table, key: &str, value: &str) -> Result<(), String> 
     let Some((leaf, parents)) = path.split_last() else {
         return Err(format!("{key}: names no field"));
     };
-    let mut at = table;
+    let mut at: &mut toml::Value = table;
     for segment in parents {
         at = child(at, segment).ok_or_else(|| {
             format!("{key}: {segment:?} is not a section (a value or an index out of range)")
         })?;
     }
-    at.insert(leaf.clone(), env_value(value));
-    Ok(())
+    match at {
+        toml::Value::Table(t) => {
+            t.insert(leaf.clone(), env_value(value));
+            Ok(())
+        }
+        _ => Err(format!("{key}: {leaf:?} is not a field of a section")),
+    }
 }
 
-/// The table below `segment`: a section (created when missing) or, in an
-/// array of tables, the entry at that index.
-fn child<'a>(table: &'a mut toml::Table, segment: &str) -> Option<&'a mut toml::Table> {
-    let entry = table
-        .entry(segment.to_string())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    match entry {
-        toml::Value::Table(t) => Some(t),
-        toml::Value::Array(items) => {
-            let i: usize = segment.parse().ok()?;
-            items.get_mut(i)?.as_table_mut()
-        }
+/// What `segment` names below `at`: in a section, its field (a section created
+/// when missing); in an array of tables, the entry at that index.
+fn child<'a>(at: &'a mut toml::Value, segment: &str) -> Option<&'a mut toml::Value> {
+    match at {
+        toml::Value::Table(t) => Some(
+            t.entry(segment.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+        ),
+        toml::Value::Array(items) => items.get_mut(segment.parse::<usize>().ok()?),
         _ => None,
     }
 }

@@ -12,9 +12,17 @@
 //! `memory`, or with the `postgres` feature `postgres://URL`.
 //!
 //! ```text
-//! cargo run --example server -- [--listen ADDR] [--accounts FILE] [--store SPEC] [--body-limit BYTES]
-//!     [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N] [--log off|errors|all]
+//! cargo run --example server -- [--config FILE] [--listen ADDR] [--accounts FILE] [--store SPEC]
+//!     [--body-limit BYTES] [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N]
+//!     [--log off|errors|all]
 //! ```
+//!
+//! `--config FILE` reads a TOML file ([`config`]; `examples/server.toml` shows
+//! every field): the server's settings, the manager's [`Config`], and the
+//! carriers to load (simulated, local, and with their cargo features Telnyx,
+//! Twilio, Bandwidth, secrets from environment variables the file names).
+//! `NUMBER_MANAGER__<SECTION>__<FIELD>` environment variables override the
+//! file, and the flags override both.
 //!
 //! Connections are bounded ([`Limits`]): a client must send a request's headers
 //! within `--header-timeout` (default 10 s), a connection that sends and
@@ -33,7 +41,6 @@
 //! glue over real HTTP.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -58,7 +65,10 @@ use number_manager::carrier::{CarrierRegistry, LocalCarrier, SimulatedCarrier};
 use number_manager::e911::SimulatedE911;
 use number_manager::locality::OfflineLocality;
 use number_manager::store::{MemoryStore, Store};
-use number_manager::NumberManager;
+use number_manager::{Config, NumberManager};
+
+#[path = "server/config.rs"]
+pub mod config;
 
 /// The demo master account (may do anything).
 pub const MASTER_ID: &str = "4f5c0ba4b9b24b8a9b1c4a2f7d6e0a01";
@@ -119,15 +129,32 @@ const KNOWN_STORES: &[&str] = &[
     "postgres://URL",
 ];
 
+/// The demo carriers: the local one over `store`, and the simulated one.
+pub fn demo_carriers(store: Arc<dyn Store>) -> CarrierRegistry {
+    CarrierRegistry::new()
+        .with(Arc::new(LocalCarrier::new(store)))
+        .with(Arc::new(SimulatedCarrier::new(CARRIER_SEED)))
+}
+
 /// The manager with the demo backends over `store` and `accounts`.
 pub fn demo_manager(store: Arc<dyn Store>, accounts: Arc<MemoryAccounts>) -> NumberManager {
-    let carriers = CarrierRegistry::new()
-        .with(Arc::new(LocalCarrier::new(store.clone())))
-        .with(Arc::new(SimulatedCarrier::new(CARRIER_SEED)));
+    let carriers = demo_carriers(store.clone());
+    manager_with(store, accounts, carriers, Config::default())
+}
+
+/// The manager over `store`, `accounts` and `carriers` with `config`, and the
+/// demo E911 provider and offline locality.
+pub fn manager_with(
+    store: Arc<dyn Store>,
+    accounts: Arc<MemoryAccounts>,
+    carriers: CarrierRegistry,
+    config: Config,
+) -> NumberManager {
     NumberManager::builder()
         .store(store)
         .accounts(accounts)
         .carriers(carriers)
+        .config(config)
         .e911(Arc::new(SimulatedE911::seed_demo()))
         .locality(Arc::new(OfflineLocality::default()))
         .build()
@@ -138,6 +165,25 @@ pub fn demo_api(store: Arc<dyn Store>, specs: &[AccountSpec]) -> Result<Api, Str
     let accounts =
         Arc::new(MemoryAccounts::from_specs(specs).map_err(|e| format!("accounts: {e}"))?);
     Ok(Api::new(demo_manager(store, accounts.clone()), accounts))
+}
+
+/// The API as `config` describes it over `store` and `specs`, the carriers'
+/// secrets read through `env`.
+pub fn configured_api(
+    store: Arc<dyn Store>,
+    specs: &[AccountSpec],
+    config: &config::ServerConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Api, String> {
+    let accounts =
+        Arc::new(MemoryAccounts::from_specs(specs).map_err(|e| format!("accounts: {e}"))?);
+    let carriers = config::carriers(config.carriers.as_deref(), store.clone(), env)?;
+    let manager = manager_with(store, accounts.clone(), carriers, config.manager.clone());
+    let mut api = Api::new(manager, accounts);
+    if let Some(limit) = config.server.body_limit {
+        api = api.with_body_limit(limit);
+    }
+    Ok(api)
 }
 
 /// What the server logs to stderr.
@@ -377,15 +423,7 @@ async fn answer(mut api: Api, req: Request<Incoming>, log: Log) -> Response<Vec<
     answer
 }
 
-struct Args {
-    listen: SocketAddr,
-    accounts: Option<String>,
-    store: String,
-    body_limit: Option<usize>,
-    limits: Limits,
-}
-
-const USAGE: &str = "usage: server [--listen ADDR] [--accounts FILE] [--store sqlite:PATH|memory|postgres://URL] [--body-limit BYTES] [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N] [--log off|errors|all]";
+const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--accounts FILE] [--store sqlite:PATH|memory|postgres://URL] [--body-limit BYTES] [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N] [--log off|errors|all]";
 
 /// A positive number of seconds (fractions allowed).
 fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
@@ -404,39 +442,64 @@ pub const DEFAULT_STORE: &str = "sqlite:numbers.db";
 #[cfg(not(feature = "sqlite"))]
 pub const DEFAULT_STORE: &str = "memory";
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut out = Args {
-        listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
-        accounts: None,
-        store: DEFAULT_STORE.into(),
-        body_limit: None,
-        limits: Limits::default(),
+/// The configuration the command line asks for: `--config FILE` (or none)
+/// with the environment's overrides, then the other flags over it.
+pub fn from_args(
+    args: Vec<String>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<config::ServerConfig, String> {
+    let file = args
+        .iter()
+        .position(|a| a == "--config")
+        .map(|i| {
+            args.get(i + 1)
+                .ok_or_else(|| format!("--config needs a value\n{USAGE}"))
+        })
+        .transpose()?;
+    let mut config = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+            config::parse(&text, env).map_err(|e| format!("{path}: {e}"))?
+        }
+        None => config::parse("", env)?,
     };
+    apply_flags(args.into_iter(), &mut config.server)?;
+    Ok(config)
+}
+
+/// The flags other than `--config`, written over `server`.
+fn apply_flags(
+    mut args: impl Iterator<Item = String>,
+    out: &mut config::ServerSection,
+) -> Result<(), String> {
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
                 .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
         };
         match flag.as_str() {
+            "--config" => {
+                value()?;
+            }
             "--listen" => out.listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--accounts" => out.accounts = Some(value()?),
             "--store" => out.store = value()?,
             "--body-limit" => {
                 out.body_limit = Some(value()?.parse().map_err(|e| format!("--body-limit: {e}"))?)
             }
-            "--header-timeout" => out.limits.header_timeout = seconds(&flag, &value()?)?,
-            "--idle-timeout" => out.limits.idle_timeout = seconds(&flag, &value()?)?,
+            "--header-timeout" => out.header_timeout = seconds(&flag, &value()?)?,
+            "--idle-timeout" => out.idle_timeout = seconds(&flag, &value()?)?,
             "--max-connections" => {
-                out.limits.max_connections = match value()?.parse::<usize>() {
+                out.max_connections = match value()?.parse::<usize>() {
                     Ok(n) if n > 0 => n,
                     _ => return Err(format!("{flag}: needs a positive integer")),
                 }
             }
             "--log" => {
-                out.limits.log = match value()?.as_str() {
-                    "off" => Log::Off,
-                    "errors" => Log::Errors,
-                    "all" => Log::All,
+                out.log = match value()?.as_str() {
+                    "off" => config::LogLevel::Off,
+                    "errors" => config::LogLevel::Errors,
+                    "all" => config::LogLevel::All,
                     other => return Err(format!("{flag}: {other:?} is not off, errors or all")),
                 }
             }
@@ -444,7 +507,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn load_specs(path: Option<&str>) -> Result<Vec<AccountSpec>, String> {
@@ -456,20 +519,19 @@ fn load_specs(path: Option<&str>) -> Result<Vec<AccountSpec>, String> {
 }
 
 async fn run() -> Result<(), String> {
-    let args = parse_args(std::env::args().skip(1))?;
-    let specs = load_specs(args.accounts.as_deref())?;
-    let store = open_store(&args.store).await?;
-    let mut api = demo_api(store, &specs)?;
-    if let Some(limit) = args.body_limit {
-        api = api.with_body_limit(limit);
-    }
-    let listener = TcpListener::bind(args.listen)
+    let config = from_args(std::env::args().skip(1).collect(), std::env::vars())?;
+    let server = &config.server;
+    let specs = load_specs(server.accounts.as_deref())?;
+    let store = open_store(&server.store).await?;
+    let api = configured_api(store, &specs, &config, &|var| std::env::var(var).ok())?;
+    let listener = TcpListener::bind(server.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        .map_err(|e| format!("cannot listen on {}: {e}", server.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!(
-        "number-manager API on http://{addr}/v2 (store: {})",
-        args.store
+        "number-manager API on http://{addr}/v2 (store: {}, carriers: {})",
+        server.store,
+        api.manager().carriers().names().join(", ")
     );
     println!(
         "{:<34} {:<10} {:<7} {:<10} token",
@@ -487,8 +549,9 @@ async fn run() -> Result<(), String> {
     }
     // Housekeeping: expired search results, aging numbers, lapsed leases.
     let manager = api.manager().clone();
+    let every = server.purge_every.max(Duration::from_secs(1));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             if let Err(e) = manager.purge_expired().await {
@@ -496,7 +559,7 @@ async fn run() -> Result<(), String> {
             }
         }
     });
-    serve_with(listener, api, args.limits)
+    serve_with(listener, api, server.limits())
         .await
         .map_err(|e| e.to_string())
 }

@@ -156,7 +156,7 @@ struct Common {
     store: StoreSpec,
     seed: u64,
     buyers: usize,
-    claim_ttl_secs: Option<i64>,
+    claim_ttl_secs: Option<u64>,
     latency_ms: u64,
     wait_go: bool,
 }
@@ -516,7 +516,7 @@ async fn build(common: &Common, job: &Job, out: &Out) -> Result<World, Error> {
         config.limits.max_numbers = config.limits.max_numbers.max(*count);
     }
     if let Some(secs) = common.claim_ttl_secs {
-        config.claim_ttl = chrono::Duration::seconds(secs);
+        config.claim_ttl = std::time::Duration::from_secs(secs);
     }
     let manager = NumberManager::builder()
         .store(store)

@@ -21,6 +21,7 @@ pub mod api;
 pub mod carrier;
 pub mod classify;
 pub mod clock;
+pub mod duration;
 pub mod e911;
 pub mod error;
 pub mod events;

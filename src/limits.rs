@@ -26,7 +26,7 @@ use crate::error::{Error, FieldError, Result};
 ///            "String must not be more than 4096 characters");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest request body the API reads, in bytes (default 1 MiB). A larger
     /// body is 413 `payload_too_large`.

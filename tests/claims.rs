@@ -26,7 +26,7 @@ async fn one_search_result(w: &World) -> PhoneNumber {
 fn quick_config() -> Config {
     Config {
         carrier_timeout: Duration::from_millis(200),
-        claim_ttl: chrono::Duration::seconds(60),
+        claim_ttl: Duration::from_secs(60),
         ..Config::default()
     }
 }

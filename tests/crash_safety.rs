@@ -418,7 +418,7 @@ fn manager_at(store: SqliteStore, now: DateTime<Utc>) -> NumberManager {
         .carriers(CarrierRegistry::new().with(Arc::new(SimulatedCarrier::new(SEED))))
         .clock(Arc::new(ManualClock::new(now)))
         .config(Config {
-            claim_ttl: chrono::Duration::seconds(CLAIM_TTL_SECS),
+            claim_ttl: Duration::from_secs(CLAIM_TTL_SECS as u64),
             ..Config::default()
         })
         .build()

@@ -36,7 +36,7 @@ async fn discover(w: &World, prefix: &str, count: usize) -> Vec<String> {
 
 /// Past the lease of a pending key (a purchase claim's life and a half).
 fn past_the_lease() -> chrono::Duration {
-    Config::default().claim_ttl * 2
+    chrono::Duration::from_std(Config::default().claim_ttl * 2).expect("minutes fit")
 }
 
 fn still_running(e: &Error) -> bool {

@@ -44,10 +44,13 @@ async fn discovery_entries(store: &MemoryStore) -> usize {
 #[tokio::test]
 async fn purge_expired_drops_tombstones_older_than_the_horizon() {
     let config = Config {
-        discovery_ttl: Duration::minutes(1),
+        discovery_ttl: std::time::Duration::from_secs(60),
         ..Config::default()
     };
-    assert_eq!(config.tombstone_horizon, Duration::hours(24));
+    assert_eq!(
+        config.tombstone_horizon,
+        std::time::Duration::from_secs(24 * 3600)
+    );
     let (w, store) = world(config);
     let numbers = search(&w, 5).await;
     assert_eq!(numbers.len(), 5);
@@ -78,11 +81,13 @@ async fn purge_expired_drops_tombstones_older_than_the_horizon() {
 
 #[tokio::test]
 async fn a_horizon_in_the_future_drops_tombstones_at_once() {
-    // A negative horizon puts the cutoff after `now`: the tombstones left by
-    // this very purge are dropped by it (never do this outside a test).
+    // A zero horizon with the manager's clock two minutes ahead of the wall
+    // clock puts the cutoff after the stores' deletion stamps: the tombstones
+    // left by this very purge are dropped by it (never do this outside a
+    // test). Durations are never negative, so the cutoff is moved by the clock.
     let config = Config {
-        discovery_ttl: Duration::minutes(1),
-        tombstone_horizon: Duration::seconds(-3600),
+        discovery_ttl: std::time::Duration::from_secs(60),
+        tombstone_horizon: std::time::Duration::ZERO,
         ..Config::default()
     };
     let (w, store) = world(config);
@@ -147,7 +152,7 @@ async fn a_manual_clock_far_from_real_time_shifts_the_cutoff() {
     let w = World::with(
         Arc::new(MemoryStore::new()),
         Config {
-            discovery_ttl: Duration::minutes(1),
+            discovery_ttl: std::time::Duration::from_secs(60),
             ..Config::default()
         },
     );

@@ -251,7 +251,7 @@ impl NumberManager {
     /// Stores (or refreshes) a discovery entry for every result to buy.
     async fn remember_discoveries(&self, hits: &[SearchHit]) -> Result<()> {
         let now = self.inner.clock.now();
-        let expires = now + self.inner.config.discovery_ttl;
+        let expires = crate::duration::after(now, self.inner.config.discovery_ttl);
         let to_buy: Vec<&SearchHit> = hits
             .iter()
             .filter(|h| h.state == NumberState::Discovery)
@@ -778,14 +778,7 @@ impl NumberManager {
         self.release_lapsed_leases(now, &mut report).await?;
         report.idempotency_removed = self.inner.store.purge_idempotency(now).await?;
         // A horizon that overflows the calendar clamps (a huge one drops nothing).
-        let horizon = self.inner.config.tombstone_horizon;
-        let cutoff =
-            now.checked_sub_signed(horizon)
-                .unwrap_or(if horizon > chrono::Duration::zero() {
-                    DateTime::<Utc>::MIN_UTC
-                } else {
-                    DateTime::<Utc>::MAX_UTC
-                });
+        let cutoff = crate::duration::before(now, self.inner.config.tombstone_horizon);
         report.tombstones_removed = self.inner.store.purge_tombstones(cutoff).await?;
         Ok(report)
     }
@@ -833,7 +826,7 @@ impl NumberManager {
             &*self.inner.store,
             ListQuery {
                 states: vec![NumberState::Aging],
-                modified_before: Some(now - self.inner.config.aging_period),
+                modified_before: Some(crate::duration::before(now, self.inner.config.aging_period)),
                 limit: PAGE,
                 ..Default::default()
             },

@@ -22,13 +22,15 @@ use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
+use std::time::Duration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::pipeline::{Change, Input, Request};
 use super::{BatchResult, NumberManager, Outcome};
+use crate::duration::after;
 use crate::error::{ConflictKind, Error, Result};
 use crate::lifecycle::Op;
 use crate::record::Revision;
@@ -126,9 +128,9 @@ impl NumberManager {
                 fingerprint: fingerprint.clone(),
                 response: None,
                 created: now,
-                expires_at: now + self.inner.config.idempotency_ttl,
+                expires_at: after(now, self.inner.config.idempotency_ttl),
                 owner: owner.to_string(),
-                lease_until: Some(now + self.key_lease()),
+                lease_until: Some(after(now, self.key_lease())),
                 progress: BTreeMap::new(),
             };
             if store.begin_idempotency(entry).await? {
@@ -204,14 +206,11 @@ impl NumberManager {
 
     /// Runs `work` while renewing the key's lease every third of it.
     async fn renewing<T>(&self, scoped: &str, owner: &str, work: impl Future<Output = T>) -> T {
-        let every = (self.key_lease() / 3)
-            .to_std()
-            .unwrap_or(std::time::Duration::from_secs(1))
-            .max(std::time::Duration::from_millis(10));
+        let every = (self.key_lease() / 3).max(Duration::from_millis(10));
         let renew = async {
             loop {
                 crate::util::sleep(every).await;
-                let until = self.inner.clock.now() + self.key_lease();
+                let until = after(self.inner.clock.now(), self.key_lease());
                 // A failed renewal is retried at the next tick; losing the key
                 // only means another attempt stores the answer.
                 let _ = self
@@ -237,8 +236,8 @@ impl NumberManager {
     /// life and half of it again, so that by the time a dead attempt's key can
     /// be taken over, every claim it wrote has lapsed too.
     fn key_lease(&self) -> Duration {
-        let claim = self.inner.config.claim_ttl.max(Duration::seconds(1));
-        claim + claim / 2
+        let claim = self.inner.config.claim_ttl.max(Duration::from_secs(1));
+        claim.saturating_add(claim / 2)
     }
 }
 

@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use chrono::Duration;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::account::{Accounts, Actor, MemoryAccounts};
 use crate::carrier::CarrierRegistry;
@@ -20,7 +20,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::e911::E911Provider;
 use crate::error::{Error, Result};
 use crate::events::{AuditLog, EventSink};
-use crate::features::FeatureConfig;
+use crate::features::{FeatureConfig, FeatureLists};
 use crate::lifecycle::Plan;
 use crate::limits::Limits;
 use crate::locality::Locality;
@@ -42,20 +42,51 @@ pub use ops::{Identify, PublicChange};
 pub use typed_ops::{E911Outcome, E911Results};
 
 /// Tunables (Kazoo's configuration plus this crate's own).
-#[derive(Debug, Clone, Serialize)]
+///
+/// Reads from any serde format (TOML, JSON, ...): a missing field, or a
+/// missing section, keeps its default, and a key this struct does not know is
+/// an error naming it. Durations are written as text (`"30s"`, `"10m"`,
+/// `"24h"`, `"90d"`, `"1h30m"`) or as whole seconds; see
+/// [`duration`](crate::duration).
+///
+/// ```
+/// use std::time::Duration;
+/// use number_manager::Config;
+///
+/// let config: Config = serde_json::from_value(serde_json::json!({
+///     "claim_ttl": "10m",
+///     "search_timeout": 3,
+///     "state": {"should_age": true},
+///     "limits": {"max_numbers": 200},
+/// })).unwrap();
+/// assert_eq!(config.claim_ttl, Duration::from_secs(600));
+/// assert_eq!(config.search_timeout, Duration::from_secs(3));
+/// assert!(config.state.should_age);
+/// assert_eq!(config.limits.max_numbers, 200);
+/// assert_eq!(config.discovery_ttl, Config::default().discovery_ttl);
+///
+/// let err = serde_json::from_value::<Config>(serde_json::json!({"claim_tll": "1m"})).unwrap_err();
+/// assert!(err.to_string().contains("unknown field `claim_tll`"));
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// State machine settings (`released_state`, `should_age`, `should_permanently_delete`).
     pub state: StateConfig,
-    /// Feature allow/deny configuration.
+    /// Feature allow/deny configuration (`system.allow`, `system.deny`,
+    /// `local_feature_override`).
+    #[serde(with = "FeatureConfigDef")]
     pub features: FeatureConfig,
     /// Input limits: numbers per call, body size, nesting, public-field sizes.
     pub limits: Limits,
     /// Largest search quantity (default 500).
     pub max_search_quantity: usize,
     /// How long a search result may be bought (default 24 h).
+    #[serde(with = "crate::duration")]
     pub discovery_ttl: Duration,
     /// How long each carrier may take to answer a search (default 5 s).
-    pub search_timeout: std::time::Duration,
+    #[serde(with = "crate::duration")]
+    pub search_timeout: Duration,
     /// How often a lost compare-and-swap race is retried from a fresh read (default 5).
     pub cas_retries: u32,
     /// How long a purchase claim blocks other writers if its holder dies (default
@@ -64,11 +95,14 @@ pub struct Config {
     /// idempotency key is leased for this and half of it again (renewed while
     /// its request runs), so a retry after a crash takes the key over only once
     /// the dead attempt's claims have lapsed.
+    #[serde(with = "crate::duration")]
     pub claim_ttl: Duration,
     /// How long one carrier purchase or disconnect may take (default 60 s). A
     /// purchase that times out keeps its claim, since it may still complete.
-    pub carrier_timeout: std::time::Duration,
+    #[serde(with = "crate::duration")]
+    pub carrier_timeout: Duration,
     /// How long idempotency keys are remembered (default 24 h).
+    #[serde(with = "crate::duration")]
     pub idempotency_ttl: Duration,
     /// How long the store keeps the tombstone of a deleted number (default
     /// 24 h): [`NumberManager::purge_expired`] calls [`Store::purge_tombstones`]
@@ -79,8 +113,10 @@ pub struct Config {
     /// `now` is this manager's clock, while the stores stamp deletions with the
     /// wall clock (`Utc::now()`): with a [`ManualClock`](crate::clock::ManualClock)
     /// far from real time (tests), the cutoff is as far off.
+    #[serde(with = "crate::duration")]
     pub tombstone_horizon: Duration,
     /// How long a number stays `aging` before the sweep makes it `available` (default 90 days).
+    #[serde(with = "crate::duration")]
     pub aging_period: Duration,
     /// Default listing page size (default 50).
     pub page_size: usize,
@@ -93,6 +129,29 @@ pub struct Config {
     pub port_in_module: String,
 }
 
+const HOUR: u64 = 3_600;
+
+/// [`FeatureConfig`] as a config file spells it: every field optional, unknown
+/// keys refused (the same fields, so serde reads straight into it).
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "FeatureConfig", deny_unknown_fields)]
+struct FeatureConfigDef {
+    #[serde(default, with = "FeatureListsDef")]
+    system: FeatureLists,
+    #[serde(default)]
+    local_feature_override: bool,
+}
+
+/// [`FeatureLists`] as a config file spells it (see [`FeatureConfigDef`]).
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "FeatureLists", deny_unknown_fields)]
+struct FeatureListsDef {
+    #[serde(default)]
+    allow: Option<Vec<String>>,
+    #[serde(default)]
+    deny: Option<Vec<String>>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -100,14 +159,14 @@ impl Default for Config {
             features: FeatureConfig::default(),
             limits: Limits::default(),
             max_search_quantity: 500,
-            discovery_ttl: Duration::hours(24),
-            search_timeout: std::time::Duration::from_secs(5),
+            discovery_ttl: Duration::from_secs(24 * HOUR),
+            search_timeout: Duration::from_secs(5),
             cas_retries: 5,
-            claim_ttl: Duration::minutes(5),
-            carrier_timeout: std::time::Duration::from_secs(60),
-            idempotency_ttl: Duration::hours(24),
-            tombstone_horizon: Duration::hours(24),
-            aging_period: Duration::days(90),
+            claim_ttl: Duration::from_secs(5 * 60),
+            carrier_timeout: Duration::from_secs(60),
+            idempotency_ttl: Duration::from_secs(24 * HOUR),
+            tombstone_horizon: Duration::from_secs(24 * HOUR),
+            aging_period: Duration::from_secs(90 * 24 * HOUR),
             page_size: 50,
             list_scan_budget: 5_000,
             port_in_module: "local".into(),
@@ -397,5 +456,68 @@ impl NumberManager {
     /// The normalizer.
     pub fn normalizer(&self) -> &Normalizer {
         &self.inner.normalizer
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn read(v: Value) -> std::result::Result<Config, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_partial_config_overrides_only_what_it_names() {
+        let c = read(json!({
+            "aging_period": "30d",
+            "carrier_timeout": "1m30s",
+            "features": {"system": {"deny": ["cnam"]}},
+            "state": {"released_state": "released"},
+        }))
+        .unwrap();
+        assert_eq!(c.aging_period, Duration::from_secs(30 * 24 * HOUR));
+        assert_eq!(c.carrier_timeout, Duration::from_secs(90));
+        assert_eq!(c.features.system.deny, Some(vec!["cnam".to_string()]));
+        assert_eq!(c.features.system.allow, None);
+        assert!(!c.features.local_feature_override);
+        assert_eq!(c.state.released_state, crate::state::NumberState::Released);
+        assert!(!c.state.should_age);
+        let d = Config::default();
+        assert_eq!(c.limits, d.limits);
+        assert_eq!(c.claim_ttl, d.claim_ttl);
+        assert_eq!(c.port_in_module, d.port_in_module);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_at_every_level() {
+        for (v, key) in [
+            (json!({"claim_tll": "1m"}), "claim_tll"),
+            (json!({"state": {"should_agee": true}}), "should_agee"),
+            (json!({"limits": {"max_number": 1}}), "max_number"),
+            (json!({"features": {"sytem": {}}}), "sytem"),
+            (json!({"features": {"system": {"alow": []}}}), "alow"),
+        ] {
+            let err = read(v).unwrap_err();
+            assert!(err.contains(&format!("unknown field `{key}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_duration_is_refused() {
+        let err = read(json!({"claim_ttl": "5 minutes"})).unwrap_err();
+        assert!(err.contains("invalid duration"), "{err}");
+        let err = read(json!({"claim_ttl": -5})).unwrap_err();
+        assert!(err.contains("never negative"), "{err}");
+    }
+
+    #[test]
+    fn the_default_round_trips_through_its_own_text() {
+        let text = serde_json::to_value(Config::default()).unwrap();
+        assert_eq!(text["discovery_ttl"], "1d");
+        assert_eq!(text["claim_ttl"], "5m");
+        let again = read(text.clone()).unwrap();
+        assert_eq!(serde_json::to_value(again).unwrap(), text);
     }
 }

@@ -98,8 +98,10 @@ impl FromStr for NumberState {
     }
 }
 
-/// Configuration the state machine consults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Configuration the state machine consults (a missing field keeps its
+/// default when read; an unknown one is an error).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StateConfig {
     /// State after a release with an empty reserve history (default `available`).
     pub released_state: NumberState,

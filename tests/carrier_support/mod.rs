@@ -464,7 +464,7 @@ impl Harness {
             .clock(clock.clone())
             .config(number_manager::Config {
                 carrier_timeout: Duration::from_secs(10),
-                claim_ttl: chrono::Duration::seconds(60),
+                claim_ttl: Duration::from_secs(60),
                 ..number_manager::Config::default()
             })
             .build();

@@ -17,7 +17,7 @@ impl NumberManager {
     /// in one batch write. A claim that lost a race sends its item back to
     /// `Queued`.
     pub(super) async fn claim(&self, stages: &mut [Stage], req: &Request, now: DateTime<Utc>) {
-        let until = now + self.inner.config.claim_ttl;
+        let until = crate::duration::after(now, self.inner.config.claim_ttl);
         let mut writes = Vec::new();
         let mut at = Vec::new();
         for (i, stage) in stages.iter().enumerate() {

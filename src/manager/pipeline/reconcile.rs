@@ -186,7 +186,7 @@ impl NumberManager {
                 .pending
                 .as_ref()
                 .map_or(Actor::System, |p| p.by.clone()),
-            until: now + self.inner.config.claim_ttl,
+            until: crate::duration::after(now, self.inner.config.claim_ttl),
         });
         self.inner
             .store

@@ -136,6 +136,7 @@ impl Limits {
 /// The depth of the deepest object or array in a JSON text (`{}` is 1),
 /// without parsing it; stops counting once past `stop`. Brackets inside
 /// strings do not count.
+#[cfg_attr(not(feature = "api"), allow(dead_code))]
 pub(crate) fn json_depth(bytes: &[u8], stop: usize) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
     let (mut in_string, mut escaped) = (false, false);

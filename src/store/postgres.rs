@@ -1056,7 +1056,7 @@ impl Store for PostgresStore {
 
     async fn count(&self, query: &ListQuery) -> Result<usize> {
         let Some(sql) = sql_common::count_sql(Dialect::Postgres, &self.sql.table, query) else {
-            return sql_common::count_by_listing(self, query).await;
+            return super::count_by_paging(self, query).await;
         };
         let mut conn = self.acquire("cannot count numbers").await?;
         let row = bound(&sql)

@@ -715,25 +715,6 @@ pub(crate) fn require_tokio(backend: &str) -> Result<()> {
     }
 }
 
-/// Counts by walking the listing (for queries [`count_sql`] cannot express exactly).
-pub(crate) async fn count_by_listing<S: super::Store + ?Sized>(
-    store: &S,
-    query: &ListQuery,
-) -> Result<usize> {
-    let mut q = query.clone();
-    q.start_key = None;
-    q.limit = MAX_FETCH;
-    let mut total = 0usize;
-    loop {
-        let page = store.list(&q).await?;
-        total = total.saturating_add(page.records.len());
-        match page.next_start_key {
-            Some(k) => q.start_key = Some(k),
-            None => return Ok(total),
-        }
-    }
-}
-
 /// Quotes an SQL identifier (a PostgreSQL schema name).
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn quote_ident(name: &str) -> Result<String> {

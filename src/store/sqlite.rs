@@ -801,7 +801,7 @@ impl Store for SqliteStore {
 
     async fn count(&self, query: &ListQuery) -> Result<usize> {
         let Some(sql) = sql_common::count_sql(Dialect::Sqlite, TABLE, query) else {
-            return sql_common::count_by_listing(self, query).await;
+            return super::count_by_paging(self, query).await;
         };
         let row = bound(&sql)
             .fetch_one(&self.pool)

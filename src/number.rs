@@ -371,6 +371,22 @@ pub(crate) fn ascii_rule(pattern: &str) -> std::result::Result<(String, Regex), 
     }
 }
 
+/// The pattern text [`ascii_rule`] chooses, found by parsing alone (no
+/// automaton is built); or why the pattern does not parse. The parser is the
+/// one `Regex::new` runs, with the same settings, so a pattern it accepts fails
+/// to compile only by being too large for the compiled-size limit.
+pub(crate) fn ascii_pattern(pattern: &str) -> std::result::Result<String, String> {
+    let ascii = ascii_perl_classes(pattern);
+    let byte_mode = format!("(?-u){ascii}");
+    if regex_automata::util::syntax::parse(&byte_mode).is_ok() {
+        return Ok(byte_mode);
+    }
+    match regex_automata::util::syntax::parse(&ascii) {
+        Ok(_) => Ok(ascii),
+        Err(e) => Err(format!("invalid regex {pattern:?}: {e}")),
+    }
+}
+
 /// Replaces the Perl classes and word boundaries with ASCII-only equivalents.
 ///
 /// Unicode mode cannot be turned off for the whole of some patterns, and inline

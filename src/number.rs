@@ -446,6 +446,20 @@ pub struct DialPlan {
 }
 
 impl DialPlan {
+    /// A dial plan of these rules, tried in order (compiled already, so this
+    /// cannot fail).
+    ///
+    /// ```
+    /// use number_manager::number::{Converter, DialPlan, Normalizer};
+    /// let seven = Converter::new(r"^(\d{7})$", "+1415", "").unwrap();
+    /// let plan = DialPlan::new(vec![seven]);
+    /// let n = Normalizer::kazoo_default();
+    /// assert_eq!(n.normalize_with_dial_plan("555-1234", &plan), "+14155551234");
+    /// ```
+    pub fn new(rules: Vec<Converter>) -> Self {
+        DialPlan { rules }
+    }
+
     /// Loads a dial plan from its JSON object shape, keeping key order:
     /// `{"^(\\d{7})$": {"prefix": "+1415"}}`.
     pub fn from_json(value: &Value) -> Result<Self> {

@@ -2,8 +2,9 @@
 //! order, one plain `regex` each), the seeds' older classifier list, a tiny
 //! executor, and the request-script harness behind the `api` target.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use number_manager::classify::{Classifier, Classifiers};
@@ -85,6 +86,44 @@ pub fn rules_in_order(list: &[Classifier], haystack: &str) -> (Option<String>, O
         first(rules, haystack, |r| r.plain.as_ref()),
     )
 }
+
+/// The reference answer with ASCII classes only: the name of the first
+/// classifier in order whose rule, compiled on its own with `compile_rule`
+/// (plain `regex` with the library's ASCII `\d`, `\w`, `\s`), matches a
+/// haystack; one answer per haystack.
+///
+/// Each pattern's regex is compiled once and kept (a fuzzed list mostly
+/// repeats the patterns of the input it was mutated from, and compiling is
+/// deterministic); the memo starts over past [`RULE_MEMO_LIMIT`] patterns.
+pub fn ascii_rules_in_order(list: &[Classifier], haystacks: &[&str]) -> Vec<Option<String>> {
+    static MEMO: Mutex<Option<HashMap<String, Option<regex::Regex>>>> = Mutex::new(None);
+    let mut memo = MEMO.lock().unwrap_or_else(PoisonError::into_inner);
+    let memo = memo.get_or_insert_with(HashMap::new);
+    if memo.len() + list.len() > RULE_MEMO_LIMIT {
+        memo.clear();
+    }
+    let rules: Vec<(&str, Option<regex::Regex>)> = list
+        .iter()
+        .map(|c| {
+            let compiled = memo
+                .entry(c.regex.clone())
+                .or_insert_with(|| compile_rule(&c.regex).ok());
+            (c.name.as_str(), compiled.clone())
+        })
+        .collect();
+    haystacks
+        .iter()
+        .map(|haystack| {
+            rules
+                .iter()
+                .find(|(_, re)| re.as_ref().is_some_and(|re| re.is_match(haystack)))
+                .map(|(name, _)| name.to_string())
+        })
+        .collect()
+}
+
+/// How many compiled patterns [`ascii_rules_in_order`] keeps.
+pub const RULE_MEMO_LIMIT: usize = 4096;
 
 struct ThreadWaker(std::thread::Thread);
 

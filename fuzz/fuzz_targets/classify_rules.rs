@@ -11,6 +11,9 @@
 //! `a{999}{999}` only measures the regex compiler).
 #![no_main]
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use libfuzzer_sys::fuzz_target;
 use number_manager::classify::{Classifier, Classifiers};
 use number_manager_fuzz::ascii_rules_in_order;
@@ -48,12 +51,7 @@ fn fuzzed_rules(text: &str) {
     {
         return;
     }
-    let list: Vec<Classifier> = patterns
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Classifier::new(format!("c{i}"), *p, "fuzzed").with_pretty_print(*p))
-        .collect();
-    let Ok(set) = Classifiers::new(list) else {
+    let Some(set) = compiled(&patterns) else {
         return;
     };
     let probes = [haystack, "", "911", "+14155551234", "+442071234567", "*97"];
@@ -65,8 +63,42 @@ fn fuzzed_rules(text: &str) {
             "matcher vs in-order rules on {probe:?} with {rules:?}"
         );
     }
-    reloads(&set);
 }
+
+/// The library's compiled list of `patterns` (classifier `c{i}` for line
+/// `i`), or `None` when the library refuses it; a list that compiles is
+/// checked to reload from its listing.
+///
+/// Compiling is deterministic, so each list is compiled once and kept (up to
+/// [`LIST_MEMO_LIMIT`] lists, then the memo starts over): an input whose list
+/// was met before (libFuzzer often changes only the dialled string, or lines
+/// past the ones read) is checked on its new strings without a second compile.
+fn compiled(patterns: &[&str]) -> Option<Classifiers> {
+    static LISTS: Mutex<Option<HashMap<Vec<String>, Option<Classifiers>>>> = Mutex::new(None);
+    let mut lists = LISTS.lock().unwrap_or_else(PoisonError::into_inner);
+    let lists = lists.get_or_insert_with(HashMap::new);
+    let key: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+    if let Some(known) = lists.get(&key) {
+        return known.clone();
+    }
+    let list: Vec<Classifier> = patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Classifier::new(format!("c{i}"), *p, "fuzzed").with_pretty_print(*p))
+        .collect();
+    let set = Classifiers::new(list).ok();
+    if let Some(set) = &set {
+        reloads(set);
+    }
+    if lists.len() >= LIST_MEMO_LIMIT {
+        lists.clear();
+    }
+    lists.insert(key, set.clone());
+    set
+}
+
+/// How many compiled lists [`compiled`] keeps.
+const LIST_MEMO_LIMIT: usize = 1024;
 
 /// The listing reloads to the same classifiers. `Classifiers::from_json` reads
 /// each entry with `Classifier::from_json` and compiles the list read with

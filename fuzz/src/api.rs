@@ -1,6 +1,6 @@
 //! The `api` target's harness: a request script run against a fresh
-//! memory-backed manager (the server example's backends), and the checks every
-//! answer must pass.
+//! memory-backed manager (the server example's backends, with searches capped
+//! at [`SEARCH_QUANTITY`] numbers), and the checks every answer must pass.
 //!
 //! A script is blocks separated by blank lines. A request block is
 //! `METHOD WHO TARGET [Header:value ...]` then optional body lines; `WHO` is
@@ -20,7 +20,7 @@ use number_manager::carrier::{CarrierRegistry, Fault, LocalCarrier, SimulatedCar
 use number_manager::e911::{E911Address, E911Provider, SimulatedE911, Validation};
 use number_manager::locality::OfflineLocality;
 use number_manager::store::{MemoryStore, Store};
-use number_manager::{NumberManager, PhoneNumber};
+use number_manager::{Config, NumberManager, PhoneNumber};
 use serde_json::Value;
 
 /// The demo master account's id (as in the server example).
@@ -67,6 +67,23 @@ fn demo_accounts() -> Arc<MemoryAccounts> {
 fn shared_locality() -> Arc<OfflineLocality> {
     static LOCALITY: OnceLock<Arc<OfflineLocality>> = OnceLock::new();
     LOCALITY.get_or_init(Default::default).clone()
+}
+
+/// Most numbers one search answers in the fuzzed world (the default is 500).
+/// A search costs in proportion to what it finds (the carrier's answer, the
+/// discovery records, the body), and a script may hold 16 of them; fewer
+/// results take the same code paths, the clamp included.
+pub const SEARCH_QUANTITY: usize = 25;
+
+/// The default configuration but for [`SEARCH_QUANTITY`].
+fn fuzz_config() -> Config {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| Config {
+            max_search_quantity: SEARCH_QUANTITY,
+            ..Config::default()
+        })
+        .clone()
 }
 
 /// The demo E911 provider (`SimulatedE911::seed_demo`), fresh per world but
@@ -118,6 +135,7 @@ impl World {
             .with(Arc::new(LocalCarrier::new(store.clone())))
             .with(carrier.clone());
         let manager = NumberManager::builder()
+            .config(fuzz_config())
             .store(store)
             .accounts(accounts.clone())
             .carriers(carriers)

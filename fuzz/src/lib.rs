@@ -87,43 +87,44 @@ pub fn rules_in_order(list: &[Classifier], haystack: &str) -> (Option<String>, O
     )
 }
 
-/// The reference answer with ASCII classes only: the name of the first
-/// classifier in order whose rule, compiled on its own with `compile_rule`
-/// (plain `regex` with the library's ASCII `\d`, `\w`, `\s`), matches a
-/// haystack; one answer per haystack.
-///
-/// Each pattern's regex is compiled once and kept (a fuzzed list mostly
-/// repeats the patterns of the input it was mutated from, and compiling is
-/// deterministic); the memo starts over past [`RULE_MEMO_LIMIT`] patterns.
-pub fn ascii_rules_in_order(list: &[Classifier], haystacks: &[&str]) -> Vec<Option<String>> {
-    static MEMO: Mutex<Option<HashMap<String, Option<regex::Regex>>>> = Mutex::new(None);
-    let mut memo = MEMO.lock().unwrap_or_else(PoisonError::into_inner);
-    let memo = memo.get_or_insert_with(HashMap::new);
-    if memo.len() + list.len() > RULE_MEMO_LIMIT {
-        memo.clear();
-    }
-    let rules: Vec<(&str, Option<regex::Regex>)> = list
-        .iter()
-        .map(|c| {
+/// A list's rules compiled one by one for the in-order reference: each with
+/// `compile_rule` (plain `regex` with the library's ASCII `\d`, `\w`, `\s`),
+/// `None` for one that does not compile on its own.
+#[derive(Clone)]
+pub struct InOrder(Vec<(String, Option<regex::Regex>)>);
+
+impl InOrder {
+    /// Compiles the rules of `list`. Each pattern's regex is compiled once and
+    /// kept (fuzzed lists share most of their patterns, and compiling is
+    /// deterministic); the memo starts over past [`RULE_MEMO_LIMIT`] patterns.
+    pub fn new(list: &[Classifier]) -> InOrder {
+        static MEMO: Mutex<Option<HashMap<String, Option<regex::Regex>>>> = Mutex::new(None);
+        let mut memo = MEMO.lock().unwrap_or_else(PoisonError::into_inner);
+        let memo = memo.get_or_insert_with(HashMap::new);
+        if memo.len() + list.len() > RULE_MEMO_LIMIT {
+            memo.clear();
+        }
+        let rules = list.iter().map(|c| {
             let compiled = memo
                 .entry(c.regex.clone())
                 .or_insert_with(|| compile_rule(&c.regex).ok());
-            (c.name.as_str(), compiled.clone())
-        })
-        .collect();
-    haystacks
-        .iter()
-        .map(|haystack| {
-            rules
-                .iter()
-                .find(|(_, re)| re.as_ref().is_some_and(|re| re.is_match(haystack)))
-                .map(|(name, _)| name.to_string())
-        })
-        .collect()
+            (c.name.clone(), compiled.clone())
+        });
+        InOrder(rules.collect())
+    }
+
+    /// The reference answer: the name of the first classifier in order whose
+    /// rule matches `haystack`.
+    pub fn first(&self, haystack: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(_, re)| re.as_ref().is_some_and(|re| re.is_match(haystack)))
+            .map(|(name, _)| name.as_str())
+    }
 }
 
-/// How many compiled patterns [`ascii_rules_in_order`] keeps.
-pub const RULE_MEMO_LIMIT: usize = 4096;
+/// How many compiled patterns [`InOrder::new`] keeps.
+pub const RULE_MEMO_LIMIT: usize = 8192;
 
 struct ThreadWaker(std::thread::Thread);
 

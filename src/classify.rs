@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::number::{ascii_rule, Normalizer};
+use crate::number::{ascii_pattern, ascii_rule, Normalizer};
 
 /// The regex of a classifier configured without one: it matches only the empty string.
 pub const MISSING_REGEX: &str = "^$";
@@ -301,6 +301,21 @@ fn kazoo_default_list() -> Vec<Classifier> {
     ]
 }
 
+/// Why a list whose patterns all parse does not compile: the first rule that
+/// is too large to compile on its own, or else the whole list's error.
+fn compile_error(list: &[Classifier], combined: String) -> Error {
+    for c in list {
+        if let Err(reason) = ascii_rule(&c.regex) {
+            return Error::validation(format!("classifiers.{}.regex", c.name), "pattern", reason);
+        }
+    }
+    Error::validation(
+        "classifiers",
+        "pattern",
+        format!("classifiers do not compile together: {combined}"),
+    )
+}
+
 static KAZOO_DEFAULT: Lazy<Classifiers> = Lazy::new(|| {
     // The built-in patterns compile (tests prove it); an empty list is the
     // non-panicking stand-in should that ever break.
@@ -321,18 +336,14 @@ impl Classifiers {
                     "classifier names must be unique",
                 ));
             }
-            let (pattern, _) = ascii_rule(&c.regex).map_err(|reason| {
+            // Parsing is enough to pick each pattern's text; the one compile of
+            // the whole list below reports a pattern that is too large.
+            let pattern = ascii_pattern(&c.regex).map_err(|reason| {
                 Error::validation(format!("classifiers.{}.regex", c.name), "pattern", reason)
             })?;
             patterns.push(pattern);
         }
-        let matcher = Matcher::compile(&patterns).map_err(|e| {
-            Error::validation(
-                "classifiers",
-                "pattern",
-                format!("classifiers do not compile together: {e}"),
-            )
-        })?;
+        let matcher = Matcher::compile(&patterns).map_err(|e| compile_error(&list, e))?;
         Ok(Classifiers {
             inner: Arc::new(Compiled { list, matcher }),
             normalizer: default_normalizer(),

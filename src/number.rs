@@ -371,6 +371,22 @@ pub(crate) fn ascii_rule(pattern: &str) -> std::result::Result<(String, Regex), 
     }
 }
 
+/// The pattern text [`ascii_rule`] chooses, found by parsing alone (no
+/// automaton is built); or why the pattern does not parse. The parser is the
+/// one `Regex::new` runs, with the same settings, so a pattern it accepts fails
+/// to compile only by being too large for the compiled-size limit.
+pub(crate) fn ascii_pattern(pattern: &str) -> std::result::Result<String, String> {
+    let ascii = ascii_perl_classes(pattern);
+    let byte_mode = format!("(?-u){ascii}");
+    if regex_automata::util::syntax::parse(&byte_mode).is_ok() {
+        return Ok(byte_mode);
+    }
+    match regex_automata::util::syntax::parse(&ascii) {
+        Ok(_) => Ok(ascii),
+        Err(e) => Err(format!("invalid regex {pattern:?}: {e}")),
+    }
+}
+
 /// Replaces the Perl classes and word boundaries with ASCII-only equivalents.
 ///
 /// Unicode mode cannot be turned off for the whole of some patterns, and inline
@@ -430,6 +446,20 @@ pub struct DialPlan {
 }
 
 impl DialPlan {
+    /// A dial plan of these rules, tried in order (compiled already, so this
+    /// cannot fail).
+    ///
+    /// ```
+    /// use number_manager::number::{Converter, DialPlan, Normalizer};
+    /// let seven = Converter::new(r"^(\d{7})$", "+1415", "").unwrap();
+    /// let plan = DialPlan::new(vec![seven]);
+    /// let n = Normalizer::kazoo_default();
+    /// assert_eq!(n.normalize_with_dial_plan("555-1234", &plan), "+14155551234");
+    /// ```
+    pub fn new(rules: Vec<Converter>) -> Self {
+        DialPlan { rules }
+    }
+
     /// Loads a dial plan from its JSON object shape, keeping key order:
     /// `{"^(\\d{7})$": {"prefix": "+1415"}}`.
     pub fn from_json(value: &Value) -> Result<Self> {

@@ -517,6 +517,29 @@ fn from_json_errors() {
 }
 
 #[test]
+fn a_rule_too_large_to_compile_is_refused_by_name() {
+    // Parses fine, but its automaton is far past the compiled-size limit.
+    let huge = "^(\\d{1000}){1000}$";
+    for listing in [
+        json!({"ok": "^1$", "huge": huge}),
+        json!({"huge": huge, "unanchored": "[0-9]+"}),
+    ] {
+        let err = Classifiers::from_json(&listing).unwrap_err();
+        assert!(
+            format!("{err:?}").contains("classifiers.huge.regex"),
+            "{err:?}"
+        );
+    }
+    assert!(compile_rule(huge).is_err());
+    // Each mode still chosen per pattern: `.` needs Unicode mode (it matches
+    // `é`), `\d` stays ASCII in both.
+    let list = Classifiers::from_json(&json!({"digits": "^\\d+$", "any": "^(.)$"})).unwrap();
+    assert_eq!(list.first_match("é").unwrap().name, "any");
+    assert_eq!(list.first_match("12").unwrap().name, "digits");
+    assert!(list.first_match("\u{0664}\u{0665}").is_none());
+}
+
+#[test]
 fn empty_list_classifies_nothing() {
     let none = Classifiers::from_json(&json!({})).unwrap();
     assert!(none.is_empty());

@@ -536,3 +536,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_dial_plan_built_from_converters_matches_the_same_plan_read_from_json() {
+    let rules = json!({
+        "^(\\d{7})$": {"prefix": "+1415"},
+        "^0(\\d{9,})$": {"prefix": "+44", "suffix": ""},
+    });
+    let read = DialPlan::from_json(&rules).unwrap();
+    let built = DialPlan::new(read.rules().to_vec());
+    let n = Normalizer::kazoo_default();
+    for raw in ["555-1234", "02071234567", "4155551234", "911", ""] {
+        assert_eq!(
+            n.normalize_with_dial_plan(raw, &built),
+            n.normalize_with_dial_plan(raw, &read),
+            "{raw}"
+        );
+    }
+    assert_eq!(
+        n.normalize_with_dial_plan("555-1234", &built),
+        "+14155551234"
+    );
+    assert_eq!(
+        n.normalize_with_dial_plan("02071234567", &built),
+        "+442071234567"
+    );
+    assert!(DialPlan::new(Vec::new()).rules().is_empty());
+}

@@ -1,6 +1,6 @@
 //! The `api` target's harness: a request script run against a fresh
-//! memory-backed manager (the server example's backends), and the checks every
-//! answer must pass.
+//! memory-backed manager (the server example's backends, with searches capped
+//! at [`SEARCH_QUANTITY`] numbers), and the checks every answer must pass.
 //!
 //! A script is blocks separated by blank lines. A request block is
 //! `METHOD WHO TARGET [Header:value ...]` then optional body lines; `WHO` is
@@ -13,13 +13,14 @@
 
 use std::sync::{Arc, OnceLock};
 
+use async_trait::async_trait;
 use number_manager::account::{AccountSpec, MemoryAccounts};
 use number_manager::api::{Api, ApiRequest, ApiResponse, Method};
 use number_manager::carrier::{CarrierRegistry, Fault, LocalCarrier, SimulatedCarrier};
-use number_manager::e911::SimulatedE911;
+use number_manager::e911::{E911Address, E911Provider, SimulatedE911, Validation};
 use number_manager::locality::OfflineLocality;
 use number_manager::store::{MemoryStore, Store};
-use number_manager::NumberManager;
+use number_manager::{Config, NumberManager, PhoneNumber};
 use serde_json::Value;
 
 /// The demo master account's id (as in the server example).
@@ -37,34 +38,109 @@ pub struct World {
     /// The API under test.
     pub api: Api,
     carrier: Arc<SimulatedCarrier>,
-    e911: Arc<SimulatedE911>,
+    e911: Arc<LazyE911>,
     /// Whether a fault was scripted (then carrier/E911 500s are allowed).
     pub faulted: bool,
 }
 
+/// The demo account tree, built once: the API only reads accounts, so every
+/// script can share it.
+fn demo_accounts() -> Arc<MemoryAccounts> {
+    static ACCOUNTS: OnceLock<Arc<MemoryAccounts>> = OnceLock::new();
+    ACCOUNTS
+        .get_or_init(|| {
+            let specs: Vec<AccountSpec> = serde_json::from_value(serde_json::json!([
+                {"id": MASTER_ID, "name": "Master", "is_master": true, "token": "tm"},
+                {"id": RESELLER_ID, "name": "Reseller", "parent": MASTER_ID, "token": "tr"},
+                {"id": CUSTOMER_ID, "name": "Customer", "parent": RESELLER_ID,
+                 "allow_additions": true, "token": "tc"},
+            ]))
+            .expect("demo specs");
+            Arc::new(MemoryAccounts::from_specs(&specs).expect("demo accounts"))
+        })
+        .clone()
+}
+
+/// The offline locality provider, built once. Its only state is a memo of
+/// answers that depend on the number alone, so sharing it keeps runs
+/// deterministic.
+fn shared_locality() -> Arc<OfflineLocality> {
+    static LOCALITY: OnceLock<Arc<OfflineLocality>> = OnceLock::new();
+    LOCALITY.get_or_init(Default::default).clone()
+}
+
+/// Most numbers one search answers in the fuzzed world (the default is 500).
+/// A search costs in proportion to what it finds (the carrier's answer, the
+/// discovery records, the body), and a script may hold 16 of them; fewer
+/// results take the same code paths, the clamp included.
+pub const SEARCH_QUANTITY: usize = 25;
+
+/// The default configuration but for [`SEARCH_QUANTITY`].
+fn fuzz_config() -> Config {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| Config {
+            max_search_quantity: SEARCH_QUANTITY,
+            ..Config::default()
+        })
+        .clone()
+}
+
+/// The demo E911 provider (`SimulatedE911::seed_demo`), fresh per world but
+/// built on its first call: most scripts never reach it, and filling its
+/// address book was a large share of a world's cost.
+#[derive(Debug, Default)]
+pub struct LazyE911(OnceLock<SimulatedE911>);
+
+impl LazyE911 {
+    fn get(&self) -> &SimulatedE911 {
+        self.0.get_or_init(SimulatedE911::seed_demo)
+    }
+}
+
+#[async_trait]
+impl E911Provider for LazyE911 {
+    fn name(&self) -> &str {
+        self.get().name()
+    }
+
+    async fn validate(&self, address: &E911Address) -> number_manager::Result<Validation> {
+        self.get().validate(address).await
+    }
+
+    async fn provision(
+        &self,
+        number: &PhoneNumber,
+        address: &E911Address,
+        caller_name: &str,
+    ) -> number_manager::Result<E911Address> {
+        self.get().provision(number, address, caller_name).await
+    }
+
+    async fn remove(&self, number: &PhoneNumber) -> number_manager::Result<()> {
+        self.get().remove(number).await
+    }
+}
+
 impl World {
-    /// The server example's demo tree and backends, on a `MemoryStore`.
+    /// The server example's demo tree and backends. The store, the carriers and
+    /// the E911 provider are fresh (nothing carries over from another script);
+    /// the read-only accounts and the locality memo are shared.
     pub fn new() -> World {
-        let specs: Vec<AccountSpec> = serde_json::from_value(serde_json::json!([
-            {"id": MASTER_ID, "name": "Master", "is_master": true, "token": "tm"},
-            {"id": RESELLER_ID, "name": "Reseller", "parent": MASTER_ID, "token": "tr"},
-            {"id": CUSTOMER_ID, "name": "Customer", "parent": RESELLER_ID,
-             "allow_additions": true, "token": "tc"},
-        ]))
-        .expect("demo specs");
-        let accounts = Arc::new(MemoryAccounts::from_specs(&specs).expect("demo accounts"));
+        let accounts = demo_accounts();
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let carrier = Arc::new(SimulatedCarrier::new(2600));
-        let e911 = Arc::new(SimulatedE911::seed_demo());
+        let e911 = Arc::new(LazyE911::default());
         let carriers = CarrierRegistry::new()
             .with(Arc::new(LocalCarrier::new(store.clone())))
             .with(carrier.clone());
         let manager = NumberManager::builder()
+            .config(fuzz_config())
             .store(store)
             .accounts(accounts.clone())
             .carriers(carriers)
             .e911(e911.clone())
-            .locality(Arc::new(OfflineLocality::default()))
+            .locality(shared_locality())
             .build();
         World {
             api: Api::new(manager, accounts),
@@ -86,9 +162,9 @@ impl World {
             (Some("!carrier"), Some("disconnect")) => self.carrier.fail_next_disconnect(fault, 1),
             (Some("!carrier"), Some("find")) => self.carrier.fail_next_find(fault, 1),
             (Some("!carrier"), Some("check")) => self.carrier.fail_next_check(fault, 1),
-            (Some("!e911"), Some("validate")) => self.e911.fail_next_validate(fault),
-            (Some("!e911"), Some("provision")) => self.e911.fail_next_provision(fault),
-            (Some("!e911"), Some("remove")) => self.e911.fail_next_remove(fault),
+            (Some("!e911"), Some("validate")) => self.e911.get().fail_next_validate(fault),
+            (Some("!e911"), Some("provision")) => self.e911.get().fail_next_provision(fault),
+            (Some("!e911"), Some("remove")) => self.e911.get().fail_next_remove(fault),
             _ => self.faulted = false,
         }
     }
@@ -184,8 +260,9 @@ pub fn check(req: &ApiRequest, answer: &ApiResponse, faulted: bool) -> Result<()
         .and_then(Value::as_str)
         .ok_or("no status")?;
     let code = answer.status;
+    let documented = documented(req);
     match (status, code) {
-        ("success", 200 | 201) if documented(req).contains(&code) => Ok(()),
+        ("success", 200 | 201) if documented.contains(&code) => Ok(()),
         ("error", 400..=599) => {
             if obj.get("error").and_then(Value::as_str) != Some(code.to_string().as_str()) {
                 return Err(format!("error field does not say {code}"));
@@ -194,7 +271,7 @@ pub fn check(req: &ApiRequest, answer: &ApiResponse, faulted: bool) -> Result<()
                 .get("message")
                 .and_then(Value::as_str)
                 .ok_or("no message")?;
-            if !documented(req).contains(&code) {
+            if !documented.contains(&code) {
                 return Err(format!(
                     "status {code} is not in openapi.json for this route"
                 ));
@@ -260,37 +337,42 @@ fn percent_decode(s: &str) -> String {
 /// The statuses documented for the route a request lands on, chosen as the
 /// API chooses (the most literal matching pattern). A path no route matches
 /// may answer 404; a path served with other methods, 405 too.
-pub fn documented(req: &ApiRequest) -> Vec<u16> {
+pub fn documented(req: &ApiRequest) -> &'static [u16] {
+    const NOT_FOUND: &[u16] = &[404];
+    const NOT_ALLOWED: &[u16] = &[405];
     let Some(rest) = req.path.strip_prefix('/') else {
-        return vec![404];
+        return NOT_FOUND;
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let segs: Vec<String> = rest.split('/').map(percent_decode).collect();
     if rest.split('/').any(str::is_empty) {
-        return vec![404];
+        return NOT_FOUND;
     }
-    let key = |pattern: &[String]| -> Option<Vec<bool>> {
-        (pattern.len() == segs.len()).then_some(())?;
-        let pairs = pattern.iter().zip(&segs);
-        pairs
-            .map(|(p, s)| match p.as_str() {
-                "{ACCOUNT_ID}" | "{PHONE_NUMBER}" => Some(false),
-                lit => (lit == s).then_some(true),
-            })
-            .collect()
+    let segs: Vec<String> = rest.split('/').map(percent_decode).collect();
+    // Which segments a pattern matches literally, first segment highest: among
+    // patterns of one length, the larger key is the more literal (the order
+    // the API's router prefers). Patterns are a handful of segments long.
+    let key = |pattern: &[String]| -> Option<u64> {
+        (pattern.len() == segs.len() && pattern.len() < 64).then_some(())?;
+        pattern.iter().zip(&segs).try_fold(0u64, |k, (p, s)| {
+            let literal = match p.as_str() {
+                "{ACCOUNT_ID}" | "{PHONE_NUMBER}" => false,
+                lit if lit == s => true,
+                _ => return None,
+            };
+            Some(k << 1 | u64::from(literal))
+        })
     };
     let routes = openapi_routes();
     let best = routes
         .iter()
         .filter_map(|r| Some((key(&r.1)?, &r.1)))
-        .max_by(|a, b| a.0.cmp(&b.0));
+        .max_by_key(|(k, _)| *k);
     let Some((_, pattern)) = best else {
-        return vec![404];
+        return NOT_FOUND;
     };
     let method = req.method.to_string();
     routes
         .iter()
         .find(|r| &r.1 == pattern && r.0 == method)
-        .map(|r| r.2.clone())
-        .unwrap_or_else(|| vec![405])
+        .map_or(NOT_ALLOWED, |r| r.2.as_slice())
 }

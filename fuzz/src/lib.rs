@@ -2,8 +2,9 @@
 //! order, one plain `regex` each), the seeds' older classifier list, a tiny
 //! executor, and the request-script harness behind the `api` target.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use number_manager::classify::{Classifier, Classifiers};
@@ -85,6 +86,45 @@ pub fn rules_in_order(list: &[Classifier], haystack: &str) -> (Option<String>, O
         first(rules, haystack, |r| r.plain.as_ref()),
     )
 }
+
+/// A list's rules compiled one by one for the in-order reference: each with
+/// `compile_rule` (plain `regex` with the library's ASCII `\d`, `\w`, `\s`),
+/// `None` for one that does not compile on its own.
+#[derive(Clone)]
+pub struct InOrder(Vec<(String, Option<regex::Regex>)>);
+
+impl InOrder {
+    /// Compiles the rules of `list`. Each pattern's regex is compiled once and
+    /// kept (fuzzed lists share most of their patterns, and compiling is
+    /// deterministic); the memo starts over past [`RULE_MEMO_LIMIT`] patterns.
+    pub fn new(list: &[Classifier]) -> InOrder {
+        static MEMO: Mutex<Option<HashMap<String, Option<regex::Regex>>>> = Mutex::new(None);
+        let mut memo = MEMO.lock().unwrap_or_else(PoisonError::into_inner);
+        let memo = memo.get_or_insert_with(HashMap::new);
+        if memo.len() + list.len() > RULE_MEMO_LIMIT {
+            memo.clear();
+        }
+        let rules = list.iter().map(|c| {
+            let compiled = memo
+                .entry(c.regex.clone())
+                .or_insert_with(|| compile_rule(&c.regex).ok());
+            (c.name.clone(), compiled.clone())
+        });
+        InOrder(rules.collect())
+    }
+
+    /// The reference answer: the name of the first classifier in order whose
+    /// rule matches `haystack`.
+    pub fn first(&self, haystack: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(_, re)| re.as_ref().is_some_and(|re| re.is_match(haystack)))
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+/// How many compiled patterns [`InOrder::new`] keeps.
+pub const RULE_MEMO_LIMIT: usize = 8192;
 
 struct ThreadWaker(std::thread::Thread);
 

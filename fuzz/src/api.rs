@@ -249,7 +249,16 @@ pub fn check(req: &ApiRequest, answer: &ApiResponse, faulted: bool) -> Result<()
         .get("request_id")
         .and_then(Value::as_str)
         .ok_or("no request_id")?;
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // The caller's X-Request-Id is kept when it is 1 to 128 visible ASCII
+    // characters; otherwise the API makes a 32-hex one.
+    let kept = req
+        .header_value("x-request-id")
+        .filter(|v| (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()));
+    let fine = match kept {
+        Some(theirs) => id == theirs,
+        None => id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+    };
+    if !fine {
         return Err(format!("bad request_id {id:?}"));
     }
     if !obj.get("auth_token").is_some_and(Value::is_string) || !obj.contains_key("data") {

@@ -415,9 +415,9 @@ async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn Store>, Error> {
             PostgresStore::connect_with(
                 url,
                 PostgresOptions::default()
-                    .schema(schema.clone())
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(30)),
+                    .with_schema(schema.clone())
+                    .with_max_connections(8)
+                    .with_acquire_timeout(Duration::from_secs(30)),
             )
             .await?,
         ),

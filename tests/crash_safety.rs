@@ -481,9 +481,10 @@ fn crash_and_recover(tag: &str, kill_at: KillAt) {
             let (gen, chunk) = step_position(step);
             let watched = searched_numbers(&worker.seen)[chunk * CHUNK + CHUNK - 1];
             rt.block_on(async {
-                let reader = SqliteStore::open_with(&db, SqliteOptions::default().read_only(true))
-                    .await
-                    .expect("a reader on the file");
+                let reader =
+                    SqliteStore::open_with(&db, SqliteOptions::default().with_read_only(true))
+                        .await
+                        .expect("a reader on the file");
                 loop {
                     let r = reader.get(&watched).await.expect("the reader reads");
                     if r.is_some_and(|r| r.public.get("nm_gen") == Some(&json!(gen))) {
@@ -789,7 +790,7 @@ fn keyed_request_killed(tag: &str, kill_at: KeyedKill) {
             first.wait_for(deadline, "the stall", |v| v["type"] == "stalled");
         }
         KeyedKill::Committed => rt.block_on(async {
-            let reader = SqliteStore::open_with(&db, SqliteOptions::default().read_only(true))
+            let reader = SqliteStore::open_with(&db, SqliteOptions::default().with_read_only(true))
                 .await
                 .expect("a reader on the file");
             let watched = numbers[COUNT - 1];

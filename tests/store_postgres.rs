@@ -94,7 +94,7 @@ fn record(i: u32) -> NumberRecord {
 async fn a_refused_connection_names_its_cause() {
     let refused = PostgresStore::connect_with(
         "postgres://postgres@127.0.0.1:1/test",
-        PostgresOptions::default().acquire_timeout(Duration::from_secs(20)),
+        PostgresOptions::default().with_acquire_timeout(Duration::from_secs(20)),
     )
     .await;
     let Err(Error::Database { cause, .. }) = &refused else {
@@ -162,9 +162,9 @@ async fn a_server_refusing_after_open_names_its_cause() {
         let store = PostgresStore::connect_with(
             &relayed,
             PostgresOptions::default()
-                .schema(&schemas[0])
-                .max_connections(2)
-                .acquire_timeout(Duration::from_secs(2)),
+                .with_schema(&schemas[0])
+                .with_max_connections(2)
+                .with_acquire_timeout(Duration::from_secs(2)),
         )
         .await
         .expect("open through the relay");
@@ -198,7 +198,7 @@ async fn connection_failures_are_database_errors() {
     let started = Instant::now();
     let refused = PostgresStore::connect_with(
         "postgres://postgres@127.0.0.1:1/test",
-        PostgresOptions::default().acquire_timeout(Duration::from_secs(3)),
+        PostgresOptions::default().with_acquire_timeout(Duration::from_secs(3)),
     )
     .await;
     assert!(
@@ -279,7 +279,9 @@ async fn concurrent_connects_migrate_once_and_reconnecting_keeps_data() {
                 tokio::spawn(async move {
                     PostgresStore::connect_with(
                         &url,
-                        PostgresOptions::default().schema(schema).max_connections(2),
+                        PostgresOptions::default()
+                            .with_schema(schema)
+                            .with_max_connections(2),
                     )
                     .await
                 })

@@ -399,7 +399,8 @@ async fn a_version_1_file_is_upgraded_in_place() {
     conn.close().await.expect("close");
 
     // Read-only, the file cannot be upgraded, and says so.
-    let ro = SqliteStore::open_with(dir.file(), SqliteOptions::default().read_only(true)).await;
+    let ro =
+        SqliteStore::open_with(dir.file(), SqliteOptions::default().with_read_only(true)).await;
     match ro {
         Err(Error::Database { cause, .. }) => assert!(cause.contains("migrating"), "{cause}"),
         other => panic!("read-only open of a version 1 file: {other:?}"),
@@ -571,7 +572,7 @@ async fn a_read_only_store_reads_and_refuses_writes() {
     store.insert(record(1)).await.expect("insert");
     store.close().await;
 
-    let ro = SqliteStore::open_with(dir.file(), SqliteOptions::default().read_only(true))
+    let ro = SqliteStore::open_with(dir.file(), SqliteOptions::default().with_read_only(true))
         .await
         .expect("open read-only");
     assert_eq!(
@@ -599,7 +600,7 @@ async fn a_read_only_store_reads_and_refuses_writes() {
     // A read-only open of a file that does not exist, or was never migrated.
     let missing = SqliteStore::open_with(
         dir.0.join("missing.db"),
-        SqliteOptions::default().read_only(true),
+        SqliteOptions::default().with_read_only(true),
     )
     .await;
     assert!(is_database_error(&missing), "{missing:?}");
@@ -609,7 +610,8 @@ async fn a_read_only_store_reads_and_refuses_writes() {
             .await
             .expect("create"),
     );
-    let unmigrated = SqliteStore::open_with(&empty, SqliteOptions::default().read_only(true)).await;
+    let unmigrated =
+        SqliteStore::open_with(&empty, SqliteOptions::default().with_read_only(true)).await;
     assert!(is_database_error(&unmigrated), "{unmigrated:?}");
 }
 
@@ -717,7 +719,7 @@ async fn a_damaged_file_never_panics() {
 #[tokio::test]
 async fn a_locked_file_gives_a_clear_error_not_a_hang() {
     let dir = TempDir::new();
-    let options = SqliteOptions::default().busy_timeout(Duration::from_millis(300));
+    let options = SqliteOptions::default().with_busy_timeout(Duration::from_millis(300));
     let store = SqliteStore::open_with(dir.file(), options.clone())
         .await
         .expect("open");
@@ -976,7 +978,7 @@ async fn a_file_damaged_in_the_middle_fails_to_open() {
     // A damaged file stays damaged.
     assert!(!e.is_retryable(), "{e:?}");
     // Without the check it opens, and only a read finds the damage.
-    let store = SqliteStore::open_with(&path, SqliteOptions::default().quick_check(false))
+    let store = SqliteStore::open_with(&path, SqliteOptions::default().with_quick_check(false))
         .await
         .expect("opens unchecked");
     let mut pages = number_manager::store::Pages::new(

@@ -89,8 +89,11 @@ const V3: &[&str] = &[
 ///
 /// ```
 /// use number_manager::store::PostgresOptions;
-/// let options = PostgresOptions::default().schema("numbers_eu").max_connections(20);
-/// assert_eq!(options.get_schema(), "numbers_eu");
+/// let options = PostgresOptions::default()
+///     .with_schema("numbers_eu")
+///     .with_max_connections(20);
+/// assert_eq!(options.schema(), "numbers_eu");
+/// assert_eq!(options.max_connections(), 20);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresOptions {
@@ -111,27 +114,40 @@ impl Default for PostgresOptions {
 
 impl PostgresOptions {
     /// The schema holding the tables (default `public`); created if missing.
-    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+    #[must_use]
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
         self
     }
 
     /// The schema.
-    pub fn get_schema(&self) -> &str {
+    pub fn schema(&self) -> &str {
         &self.schema
     }
 
     /// Connections kept open at most (default 10; at least 1).
-    pub fn max_connections(mut self, n: u32) -> Self {
+    #[must_use]
+    pub fn with_max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
         self
     }
 
+    /// Connections kept open at most.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
+    }
+
     /// How long an operation waits for a free connection before failing with
     /// [`Error::Database`] (default 10 s).
-    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+    #[must_use]
+    pub fn with_acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
+    }
+
+    /// How long an operation waits for a free connection.
+    pub fn acquire_timeout(&self) -> Duration {
+        self.acquire_timeout
     }
 }
 
@@ -440,7 +456,7 @@ impl PostgresStore {
     /// Connects with the tables in `schema` (created if missing), so that
     /// several stores, or tests, can share one database.
     pub async fn connect_with_schema(url: &str, schema: &str) -> Result<Self> {
-        Self::connect_with(url, PostgresOptions::default().schema(schema)).await
+        Self::connect_with(url, PostgresOptions::default().with_schema(schema)).await
     }
 
     /// Connects with `options`.

@@ -87,8 +87,11 @@ const TABLE: &str = "nm_numbers";
 /// ```
 /// use std::time::Duration;
 /// use number_manager::store::SqliteOptions;
-/// let options = SqliteOptions::default().busy_timeout(Duration::from_millis(500)).max_connections(8);
-/// assert_eq!(options.get_busy_timeout(), Duration::from_millis(500));
+/// let options = SqliteOptions::default()
+///     .with_busy_timeout(Duration::from_millis(500))
+///     .with_max_connections(8);
+/// assert_eq!(options.busy_timeout(), Duration::from_millis(500));
+/// assert_eq!(options.max_connections(), 8);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteOptions {
@@ -112,28 +115,41 @@ impl Default for SqliteOptions {
 impl SqliteOptions {
     /// How long a statement waits for a lock held by another connection or
     /// process before failing with [`Error::Database`] (default 5 s).
-    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+    #[must_use]
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
     }
 
     /// The busy timeout.
-    pub fn get_busy_timeout(&self) -> Duration {
+    pub fn busy_timeout(&self) -> Duration {
         self.busy_timeout
     }
 
     /// Opens the file read-only (default `false`): the file must exist and be
     /// migrated already; every write fails with [`Error::Database`].
-    pub fn read_only(mut self, read_only: bool) -> Self {
+    #[must_use]
+    pub fn with_read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
     }
 
+    /// Whether the file is opened read-only.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// Connections kept open at most (default 4; at least 1). Reads run in
     /// parallel; writes take turns.
-    pub fn max_connections(mut self, n: u32) -> Self {
+    #[must_use]
+    pub fn with_max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
         self
+    }
+
+    /// Connections kept open at most.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
     }
 
     /// Runs SQLite's `PRAGMA quick_check` when the file is opened (default
@@ -144,9 +160,15 @@ impl SqliteOptions {
     /// skips the slower cross-check of indexes against tables that
     /// [`SqliteStore::integrity_check`] does; turn it off for very large files
     /// that are checked otherwise.
-    pub fn quick_check(mut self, on: bool) -> Self {
+    #[must_use]
+    pub fn with_quick_check(mut self, on: bool) -> Self {
         self.quick_check = on;
         self
+    }
+
+    /// Whether the quick check runs when the file is opened.
+    pub fn quick_check(&self) -> bool {
+        self.quick_check
     }
 }
 

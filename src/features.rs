@@ -192,7 +192,7 @@ const CNAM_STATES: &[NumberState] = &[
 /// Recomputes `record.features` from its public fields,
 /// in place. Fails with 403 when a requested feature is not available, and with
 /// 400 `invalid` for an unknown `carrier_name`. Returns what E911 must do.
-pub fn apply(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<E911Step> {
+pub(crate) fn apply(record: &mut NumberRecord, ctx: &FeatureContext<'_>) -> Result<E911Step> {
     let available = available(record, ctx);
     check_requested(&record.public, &available)?;
     apply_carrier_name(record, ctx)?;

@@ -1,6 +1,6 @@
 //! The number lifecycle's pure planner: `(number, record, operation, facts,
 //! config) -> Plan | Error`, over the transition table in
-//! [`state::table`](crate::state::table). The one place that decides who may
+//! `state::table`. The one place that decides who may
 //! do what to a number.
 //!
 //! No I/O, no clock: the manager looks up the facts (who the actor is relative

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 mod operation;
-pub mod table;
+// The transition table is an internal of the planner (`lifecycle`); hosts see
+// its rules through `NumberManager` and the README's generated diagram.
+pub(crate) mod table;
 
 pub use operation::Operation;
 

@@ -29,6 +29,7 @@ pub enum Action {
 
 impl Action {
     /// The label used in the diagram.
+    #[cfg(test)]
     pub fn label(self) -> &'static str {
         match self {
             Action::ToInService => "activate",
@@ -230,6 +231,8 @@ pub fn lookup(action: Action, from: NumberState, is_local: bool) -> Option<&'sta
 /// The table as a mermaid `stateDiagram-v2`, one edge per row (release edges
 /// drawn to each state a release can end in). `[*]` stands for "no record":
 /// creation edges start there and removals end there.
+// Only the README test renders the diagram.
+#[cfg(test)]
 pub fn mermaid() -> String {
     let mut lines = vec!["stateDiagram-v2".to_string()];
     for state in [Available, Reserved, InService, PortIn, Aging] {
@@ -282,4 +285,55 @@ pub fn mermaid() -> String {
         }
     }
     lines.join("\n")
+}
+
+/// The README's state diagram is generated from this table; these tests fail
+/// when they disagree. Regenerate with
+/// `UPDATE_README=1 cargo test --lib readme_tests`.
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+    const BEGIN: &str = "<!-- state-diagram:begin (generated from state::table::mermaid; do not edit) -->\n```mermaid\n";
+    const END: &str = "\n```\n<!-- state-diagram:end -->";
+
+    #[test]
+    fn readme_state_diagram_matches_the_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let start = readme
+            .find(BEGIN)
+            .expect("README has the state-diagram begin marker")
+            + BEGIN.len();
+        let end = readme[start..]
+            .find(END)
+            .expect("README has the state-diagram end marker")
+            + start;
+        let generated = mermaid();
+        if readme[start..end] != generated {
+            if std::env::var_os("UPDATE_README").is_some() {
+                let updated = format!("{}{}{}", &readme[..start], generated, &readme[end..]);
+                std::fs::write(path, updated).expect("write README.md");
+            } else {
+                panic!(
+                    "README state diagram is stale; run `UPDATE_README=1 cargo test --lib readme_tests`.\nExpected:\n{generated}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn diagram_has_an_edge_per_table_row() {
+        let diagram = mermaid();
+        for t in TRANSITIONS {
+            let from = format!("    {} --> ", t.from.as_str());
+            assert!(
+                diagram
+                    .lines()
+                    .any(|l| l.starts_with(&from) && l.contains(t.action.label())),
+                "no edge for {:?} from {:?}",
+                t.action,
+                t.from
+            );
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! which features a number may use.
 //!
 //! Everything here is pure. The E911 feature needs the provider, so
-//! [`apply`] only decides what E911 must do ([`E911Step`]); the manager
+//! `apply` only decides what E911 must do ([`E911Step`]); the manager
 //! performs it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,7 +81,7 @@ pub struct FeatureConfig {
     pub local_feature_override: bool,
 }
 
-/// Everything [`available`] and [`apply`] need beyond the record.
+/// Everything [`available`] and `apply` need beyond the record.
 #[derive(Debug, Clone)]
 pub struct FeatureContext<'a> {
     /// System configuration.

@@ -1,5 +1,5 @@
 //! The number state machine's values: [`NumberState`], [`Operation`], the
-//! transition table ([`table`]) and [`StateConfig`].
+//! transition table (`table.rs`, internal) and [`StateConfig`].
 //!
 //! Everything here is pure data and depends on no other value module (only
 //! the error catalogue): the planner that applies the table to a record is

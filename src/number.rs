@@ -71,6 +71,11 @@ impl PhoneNumber {
         })
     }
 
+    /// The stored E.164 bytes (`+` and the digits).
+    fn e164_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len as usize).unwrap_or(&[])
+    }
+
     /// The E.164 string, e.g. `+14155551234`.
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and '+' are ever stored, so this cannot fail; the
@@ -214,10 +219,14 @@ impl fmt::Debug for PhoneNumber {
 }
 
 // Hash, Eq and Ord all follow the string so that `Borrow<str>` is sound and
-// ordered maps keyed by numbers can be ranged by a plain prefix string.
+// ordered maps keyed by numbers can be ranged by a plain prefix string. They work
+// on the bytes: going through `as_str` would pay a UTF-8 check per comparison.
 impl std::hash::Hash for PhoneNumber {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state)
+        // Exactly what `str`'s Hash feeds the hasher (its bytes, then 0xff), so a
+        // map keyed by numbers finds them by `&str`.
+        state.write(self.e164_bytes());
+        state.write_u8(0xff);
     }
 }
 
@@ -235,7 +244,8 @@ impl PartialOrd for PhoneNumber {
 
 impl Ord for PhoneNumber {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
+        // Byte order is string order for UTF-8, and these bytes are ASCII.
+        self.e164_bytes().cmp(other.e164_bytes())
     }
 }
 
@@ -518,11 +528,17 @@ pub const DEFAULT_RECONCILE_REGEX: &str = r"^(\+?1)?\d{10}$|^\+[2-9]\d{7,}$|^011
 
 /// Normalization rules as data: ordered converters and the reconcile rule.
 ///
-/// Normalizing trims surrounding whitespace, removes the separators space, `-`,
-/// `.`, `(` and `)`, then returns the cleaned input when it starts with `+`, else
+/// Normalizing trims surrounding whitespace, reduces an RFC 3966 `tel:` URI with a
+/// global number (`tel:+1-415-555-0100;ext=1`) to that number, removes the
+/// separators space, tab, `-`, `.`, `(`, `)` and `/`, then returns the cleaned
+/// input when it starts with `+`, else
 /// the first converter's rewrite; when no converter matches, the trimmed input is
 /// returned as it was given (separators kept), so nothing is lost from strings that
 /// are not numbers. Parsing also requires E.164 and the reconcile rule.
+///
+/// When the converters and the reconcile rule are exactly the defaults, in order,
+/// they are decided by hand in one pass over the bytes, with the answers the
+/// regexes give; any other rule set runs its regexes.
 ///
 /// ```
 /// use number_manager::number::Normalizer;
@@ -530,6 +546,8 @@ pub const DEFAULT_RECONCILE_REGEX: &str = r"^(\+?1)?\d{10}$|^\+[2-9]\d{7,}$|^011
 /// assert_eq!(n.normalize("4123456789"), "+14123456789");
 /// assert_eq!(n.normalize("41234567"), "+41234567");
 /// assert_eq!(n.normalize("(415) 555-1234"), "+14155551234");
+/// assert_eq!(n.normalize("415/555\t1234"), "+14155551234");
+/// assert_eq!(n.normalize("tel:+1-415-555-0100;ext=7"), "+14155550100");
 /// assert_eq!(n.normalize("12345"), "12345");
 /// assert!(n.is_reconcilable("+1 415 555 1234"));
 /// assert!(n.parse("1000").is_err());
@@ -541,18 +559,83 @@ pub struct Normalizer {
     // `None` only if a built-in constant failed to compile (tests prove it does not);
     // then nothing is reconcilable rather than the library panicking.
     reconcile: Option<Regex>,
+    // Whether the converters and the reconcile rule are exactly Kazoo's defaults,
+    // which `default_rules` decides by hand, byte by byte, without the regex engine.
+    builtin: bool,
+}
+
+/// Whether `converters` and `reconcile` are, in order and to the byte, the
+/// default rules the hand-written path in `default_rules` implements.
+fn is_builtin(converters: &[Converter], reconcile: &str) -> bool {
+    reconcile == DEFAULT_RECONCILE_REGEX
+        && converters.len() == DEFAULT_CONVERTERS.len()
+        && converters
+            .iter()
+            .zip(DEFAULT_CONVERTERS)
+            .all(|(c, (re, prefix))| c.source == *re && c.prefix == *prefix && c.suffix.is_empty())
+}
+
+/// Kazoo's default rules decided by hand: what the regexes in
+/// [`DEFAULT_CONVERTERS`] and [`DEFAULT_RECONCILE_REGEX`] answer, without them.
+mod default_rules {
+    fn digits(b: &[u8]) -> bool {
+        b.iter().all(u8::is_ascii_digit)
+    }
+
+    /// `[2-9][0-9]{2}[2-9][0-9]{6}`: a NANP NPA-NXX-XXXX.
+    fn npan(b: &[u8]) -> bool {
+        b.len() == 10 && (b'2'..=b'9').contains(&b[0]) && (b'2'..=b'9').contains(&b[3]) && digits(b)
+    }
+
+    /// The first default converter that matches `cleaned` (which does not start
+    /// with `+`), as `(prefix, body)`: the rewrite is their concatenation.
+    pub(super) fn convert(cleaned: &str) -> Option<(&'static str, &str)> {
+        let b = cleaned.as_bytes();
+        // `^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$` -> "+1" and group 2.
+        if npan(b) {
+            return Some(("+1", cleaned));
+        }
+        if b.len() == 11 && b[0] == b'1' && npan(&b[1..]) {
+            return cleaned.get(1..).map(|body| ("+1", body));
+        }
+        // `^011(\d{5,})$|^00(\d{5,})$` -> "+" and whichever group matched.
+        for prefix in ["011", "00"] {
+            if let Some(rest) = cleaned.strip_prefix(prefix) {
+                if rest.len() >= 5 && digits(rest.as_bytes()) {
+                    return Some(("+", rest));
+                }
+            }
+        }
+        // `^[2-9]\d{7,}$` -> "+" and the whole match.
+        if b.len() >= 8 && (b'2'..=b'9').contains(&b[0]) && digits(b) {
+            return Some(("+", cleaned));
+        }
+        None
+    }
+
+    /// The default reconcile rule on a string already known to be E.164-shaped
+    /// (`+`, 8 to 15 digits, the first 1-9): `+1` needs exactly ten more digits.
+    pub(super) fn reconciles_e164(e164: &[u8]) -> bool {
+        match e164.get(1) {
+            Some(b'1') => e164.len() == 12,
+            Some(_) => true,
+            None => false,
+        }
+    }
 }
 
 static DEFAULT_NORMALIZER: Lazy<Normalizer> = Lazy::new(|| {
-    let converters = DEFAULT_CONVERTERS
+    let converters: Vec<Converter> = DEFAULT_CONVERTERS
         .iter()
         .filter_map(|(re, prefix)| Converter::new(re, *prefix, "").ok())
         .collect();
     let reconcile = compile_ascii(DEFAULT_RECONCILE_REGEX).ok();
+    let builtin = reconcile.is_some() && is_builtin(&converters, DEFAULT_RECONCILE_REGEX);
     Normalizer {
         converters,
         reconcile_source: DEFAULT_RECONCILE_REGEX.to_string(),
         reconcile,
+        builtin,
     }
 });
 
@@ -571,8 +654,10 @@ impl Normalizer {
     /// Builds a normalizer from converter and reconcile rules in their JSON shape:
     /// `{"<regex>": {"prefix": "+1", "suffix": ""}, ...}` (key order kept).
     pub fn from_json(converters: &Value, reconcile_regex: &str) -> Result<Self> {
+        let converters = converters_from_json("e164_converters", converters)?;
         Ok(Normalizer {
-            converters: converters_from_json("e164_converters", converters)?,
+            builtin: is_builtin(&converters, reconcile_regex),
+            converters,
             reconcile_source: reconcile_regex.to_string(),
             reconcile: Some(compile_ascii(reconcile_regex)?),
         })
@@ -606,9 +691,24 @@ impl Normalizer {
         Value::Object(map)
     }
 
-    /// Removes the visual separators from already-trimmed input.
+    /// The global number of an RFC 3966 `tel:` URI (scheme in any case, the
+    /// parameters after `;` dropped); any other input comes back as it is.
+    fn strip_tel_uri(trimmed: &str) -> &str {
+        let rest = match trimmed.get(..4) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("tel:") => trimmed.get(4..),
+            _ => None,
+        };
+        match rest.and_then(|r| r.split(';').next()) {
+            // Only a global number names itself; a local one needs its context.
+            Some(number) if number.starts_with('+') => number,
+            _ => trimmed,
+        }
+    }
+
+    /// Removes the visual separators (space, tab, `-`, `.`, `(`, `)`, `/`) from
+    /// already-trimmed input.
     fn clean(trimmed: &str) -> std::borrow::Cow<'_, str> {
-        let is_separator = |c: char| matches!(c, ' ' | '-' | '.' | '(' | ')');
+        let is_separator = |c: char| matches!(c, ' ' | '\t' | '-' | '.' | '(' | ')' | '/');
         if trimmed.contains(is_separator) {
             std::borrow::Cow::Owned(trimmed.chars().filter(|c| !is_separator(*c)).collect())
         } else {
@@ -620,20 +720,37 @@ impl Normalizer {
     /// what comes back when no converter matches.
     pub fn normalize(&self, raw: &str) -> String {
         let trimmed = raw.trim();
-        let cleaned = Self::clean(trimmed);
+        let cleaned = Self::clean(Self::strip_tel_uri(trimmed));
         if cleaned.starts_with('+') {
             return cleaned.into_owned();
         }
+        if self.builtin {
+            return match default_rules::convert(&cleaned) {
+                Some((prefix, body)) => {
+                    let mut out = String::with_capacity(prefix.len() + body.len());
+                    out.push_str(prefix);
+                    out.push_str(body);
+                    out
+                }
+                None => trimmed.to_string(),
+            };
+        }
+        self.normalize_by_regex(trimmed, &cleaned)
+    }
+
+    /// The converters run by the regex engine, in order: the reference the
+    /// hand-written default rules must equal.
+    fn normalize_by_regex(&self, trimmed: &str, cleaned: &str) -> String {
         self.converters
             .iter()
-            .find_map(|c| c.apply(&cleaned))
+            .find_map(|c| c.apply(cleaned))
             .unwrap_or_else(|| trimmed.to_string())
     }
 
     /// Like [`Normalizer::normalize`], with an account dial plan tried first
     /// (on the cleaned input); its rewrite then goes through the converters.
     pub fn normalize_with_dial_plan(&self, raw: &str, plan: &DialPlan) -> String {
-        let cleaned = Self::clean(raw.trim());
+        let cleaned = Self::clean(Self::strip_tel_uri(raw.trim()));
         if cleaned.starts_with('+') {
             return cleaned.into_owned();
         }
@@ -676,6 +793,9 @@ impl Normalizer {
     // that then break record building: a parsed number must pass both.
     fn check(&self, normalized: &str) -> Option<PhoneNumber> {
         let number = PhoneNumber::try_from_normalized(normalized)?;
+        if self.builtin {
+            return default_rules::reconciles_e164(number.e164_bytes()).then_some(number);
+        }
         self.reconcile
             .as_ref()
             .is_some_and(|r| r.is_match(normalized))
@@ -697,4 +817,91 @@ pub fn normalize(raw: &str) -> String {
 /// (the same answer as `PhoneNumber::parse(raw).is_ok()`).
 pub fn is_reconcilable(raw: &str) -> bool {
     Normalizer::kazoo_default().is_reconcilable(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The slow reference: the same cleaning, then the converters and the reconcile
+    /// rule run by the regex engine, in order.
+    fn by_regex(n: &Normalizer, raw: &str) -> (String, bool) {
+        let trimmed = raw.trim();
+        let cleaned = Normalizer::clean(Normalizer::strip_tel_uri(trimmed));
+        let normalized = if cleaned.starts_with('+') {
+            cleaned.into_owned()
+        } else {
+            n.normalize_by_regex(trimmed, &cleaned)
+        };
+        let reconciles = PhoneNumber::try_from_normalized(&normalized).is_some()
+            && n.reconcile
+                .as_ref()
+                .is_some_and(|r| r.is_match(&normalized));
+        (normalized, reconciles)
+    }
+
+    fn dialled() -> impl Strategy<Value = String> {
+        let head = prop_oneof![
+            Just(""),
+            Just("1"),
+            Just("+1"),
+            Just("011"),
+            Just("00"),
+            Just("01"),
+            Just("+"),
+            Just("tel:+"),
+            Just("TeL:"),
+            Just(" \t"),
+        ];
+        let body = prop_oneof![
+            "[0-9]{0,17}",
+            "[0-9 \\-.()/\\t]{0,24}",
+            "[2-9][0-9]{2}[0-9]{7}",
+            "[0-9+;a-z٠-٩０-９\\n\\r ]{0,20}",
+            "[0-9]{200,2000}",
+            any::<String>(),
+        ];
+        let tail = prop_oneof![Just(""), Just(";ext=1"), Just("\t"), Just("\n"), Just("x")];
+        (head, body, tail).prop_map(|(h, b, t)| format!("{h}{b}{t}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn default_rules_by_hand_equal_the_regexes(raw in dialled()) {
+            let n = Normalizer::kazoo_default();
+            prop_assert!(n.builtin);
+            let (normalized, reconciles) = by_regex(n, &raw);
+            prop_assert_eq!(n.normalize(&raw), normalized);
+            prop_assert_eq!(n.is_reconcilable(&raw), reconciles);
+        }
+    }
+
+    #[test]
+    fn only_the_exact_default_rules_take_the_hand_written_path() {
+        let json = n_json();
+        let same = Normalizer::from_json(&json, DEFAULT_RECONCILE_REGEX).unwrap();
+        assert!(same.builtin);
+        let other_reconcile = Normalizer::from_json(&json, r"^\+\d{8,}$").unwrap();
+        assert!(!other_reconcile.builtin);
+        // `+15` is not reconcilable by default, but is under the looser rule.
+        assert!(!same.is_reconcilable("+15555555555555"));
+        assert!(other_reconcile.is_reconcilable("+15555555555555"));
+        let mut reordered = json.as_object().unwrap().clone();
+        let first = reordered.keys().next().unwrap().clone();
+        let rule = reordered.remove(&first).unwrap();
+        reordered.insert(first, rule);
+        let reordered =
+            Normalizer::from_json(&Value::Object(reordered), DEFAULT_RECONCILE_REGEX).unwrap();
+        assert!(!reordered.builtin);
+        // The eight-digit rule now runs first, so ten digits get no `+1`.
+        assert_eq!(reordered.normalize("4155551234"), "+4155551234");
+        assert_eq!(same.normalize("4155551234"), "+14155551234");
+    }
+
+    fn n_json() -> Value {
+        Normalizer::kazoo_default().converters_to_json()
+    }
 }

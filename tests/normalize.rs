@@ -103,6 +103,37 @@ fn separators_and_whitespace() {
 }
 
 #[test]
+fn tab_and_slash_are_separators() {
+    assert_eq!(parsed("415/555/1234"), "+14155551234");
+    assert_eq!(parsed("415\t555\t1234"), "+14155551234");
+    assert_eq!(parsed("\t+44\t20/7123 4567\t"), "+442071234567");
+    assert_eq!(parsed("011/44/20/7123/4567"), "+442071234567");
+    // Unmatched input still comes back as given, separators kept.
+    assert_eq!(normalize("*97/1"), "*97/1");
+}
+
+#[test]
+fn tel_uris_with_a_global_number_parse_to_it() {
+    assert_eq!(parsed("tel:+1-415-555-0100"), "+14155550100");
+    assert_eq!(parsed("TEL:+1-415-555-0100"), "+14155550100");
+    assert_eq!(
+        parsed(" tel:+44.20.7123.4567;ext=12;isub=3 "),
+        "+442071234567"
+    );
+    assert_eq!(
+        normalize("tel:+1(415)555-0100;phone-context=x"),
+        "+14155550100"
+    );
+    // A local number needs its context: not a number on its own.
+    assert_not_reconcilable("tel:4155550100;phone-context=example.com");
+    assert_not_reconcilable("tel:4155550100");
+    assert_not_reconcilable("tel:+1415555010x");
+    assert_not_reconcilable("tel:");
+    assert_not_reconcilable("tel:;+14155550100");
+    assert_not_reconcilable("sip:+14155550100");
+}
+
+#[test]
 fn unmatched_input_comes_back_trimmed_but_otherwise_as_given() {
     assert_eq!(normalize("  *97 "), "*97");
     assert_eq!(normalize("john.doe"), "john.doe");
@@ -114,10 +145,10 @@ fn unmatched_input_comes_back_trimmed_but_otherwise_as_given() {
 fn letters_and_other_characters_are_not_reconcilable() {
     assert_not_reconcilable("415555CALL");
     assert_not_reconcilable("4155551234x");
-    assert_not_reconcilable("415/555/1234");
-    // Only space is a separator, not other whitespace inside the number.
-    assert_not_reconcilable("415\t555\t1234");
+    // Space and tab are separators, not other whitespace inside the number.
     assert_not_reconcilable("+1415555\n1234");
+    assert_not_reconcilable("415\r555\r1234");
+    assert_not_reconcilable("415\\555\\1234");
 }
 
 #[test]
@@ -520,6 +551,25 @@ proptest! {
         let (na, nb) = (PhoneNumber::from_e164(&sa).unwrap(), PhoneNumber::from_e164(&sb).unwrap());
         prop_assert_eq!(na.cmp(&nb), sa.cmp(&sb));
         prop_assert_eq!(na == nb, sa == sb);
+    }
+
+    #[test]
+    fn hashing_is_string_hashing(a in "[1-9][0-9]{7,14}") {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let s = format!("+{a}");
+        let n = PhoneNumber::from_e164(&s).unwrap();
+        let state = std::collections::hash_map::RandomState::new();
+        let hash = |v: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+            let mut h = state.build_hasher();
+            v(&mut h);
+            h.finish()
+        };
+        prop_assert_eq!(hash(&|h| n.hash(h)), hash(&|h| s.as_str().hash(h)));
+        // A map keyed by numbers is found by the string (`Borrow<str>`).
+        let map: std::collections::HashMap<PhoneNumber, u8> = [(n, 1)].into();
+        prop_assert_eq!(map.get(s.as_str()), Some(&1));
+        let tree: std::collections::BTreeMap<PhoneNumber, u8> = [(n, 1)].into();
+        prop_assert_eq!(tree.get(s.as_str()), Some(&1));
     }
 }
 

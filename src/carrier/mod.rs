@@ -163,6 +163,20 @@ pub enum Ownership {
     NotOurs,
 }
 
+/// What a carrier says about itself when asked [`Carrier::health`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+#[non_exhaustive]
+pub enum CarrierHealth {
+    /// It can take calls.
+    Up,
+    /// It cannot take calls now, and why (a message safe to show an operator:
+    /// no secret).
+    Down(String),
+    /// It does not tell (the default of [`Carrier::health`]).
+    Unknown,
+}
+
 /// A source of phone numbers.
 ///
 /// Contract: `acquire` either buys the number and returns the carrier data to
@@ -261,6 +275,15 @@ pub trait Carrier: Send + Sync + std::fmt::Debug {
     ) -> Result<BTreeMap<PhoneNumber, Ownership>> {
         let _ = numbers;
         Err(not_implemented(self.name()))
+    }
+
+    /// Whether the carrier can take calls now, for a host's readiness check.
+    ///
+    /// Cheap, and free of effects on numbers: it searches, buys and holds
+    /// nothing. The manager never calls it; a host that does sets its own
+    /// time limit. The default answers [`CarrierHealth::Unknown`].
+    async fn health(&self) -> CarrierHealth {
+        CarrierHealth::Unknown
     }
 }
 

@@ -13,7 +13,8 @@ use serde_json::{json, Map, Value};
 
 use super::builtin::{e164_prefix, number_data};
 use super::{
-    Availability, Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult,
+    Availability, Capabilities, Carrier, CarrierHealth, NumberOrder, Ownership, SearchRequest,
+    SearchResult,
 };
 use crate::account::AccountId;
 use crate::error::{Error, Result, UnspecifiedKind};
@@ -593,6 +594,15 @@ impl Carrier for SimulatedCarrier {
             maximal_prefix_length: 10,
             billable: true,
             should_lookup_cnam: true,
+        }
+    }
+
+    /// Down during an [`outage`](SimulatedCarrier::outage) that fails calls
+    /// (a `Delay` outage only slows them), up otherwise; not counted as a call.
+    async fn health(&self) -> CarrierHealth {
+        match &self.lock().outage {
+            None | Some(Fault::Delay(_)) => CarrierHealth::Up,
+            Some(fault) => CarrierHealth::Down(format!("outage: {fault:?}")),
         }
     }
 

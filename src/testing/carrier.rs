@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use super::plan::{Failures, Injector};
 use super::FaultPlan;
 use crate::carrier::{
-    Availability, Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult,
+    Availability, Capabilities, Carrier, CarrierHealth, NumberOrder, Ownership, SearchRequest,
+    SearchResult,
 };
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
@@ -90,6 +91,9 @@ impl<C: Carrier> Carrier for FaultyCarrier<C> {
     }
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+    async fn health(&self) -> CarrierHealth {
+        self.inner.health().await
     }
     async fn find_numbers(&self, request: &SearchRequest) -> Result<Vec<SearchResult>> {
         let call = self.inner.find_numbers(request);

@@ -42,9 +42,11 @@
 //!
 //! Operations endpoints, outside the API's `/v2` and without a token:
 //! - `GET /healthz`: 200 `{"status": "ok"}` while the process serves;
-//! - `GET /readyz`: 200 when the store answers a read within 2 s, else 503
-//!   with a JSON body naming what is not ready (`"not_ready": ["store"]`).
-//!   Carriers have no health call, so they are listed as `unchecked`;
+//! - `GET /readyz`: 200 when the store answers a read within 2 s and no
+//!   carrier's `Carrier::health` answers down (or fails to answer within
+//!   2 s), else 503 with a JSON body naming what is not ready
+//!   (`"not_ready": ["store", "carrier:simulated"]`); a carrier that does not
+//!   tell (the trait's default) is listed as `unknown` and does not count;
 //! - `GET /metrics`: what the `metrics` facade recorded (the library's
 //!   metrics, and the server's `http_requests_total` by status and
 //!   `http_request_duration_seconds`), as Prometheus text.

@@ -1,8 +1,9 @@
 //! The demo server's operations endpoints (`examples/server.rs`, included
 //! below), over real HTTP: `/healthz` and `/readyz` outside `/v2` and without
 //! a token, readiness following the store (an outage and a hang answer 503
-//! naming it, a recovery 200 again), and `/metrics` as Prometheus text with
-//! the server's own request counter.
+//! naming it, a recovery 200 again) and each carrier's health (one that says
+//! it is down, or does not answer, is named), and `/metrics` as Prometheus
+//! text with the server's own request counter.
 
 #[path = "../examples/server.rs"]
 #[allow(dead_code)]
@@ -12,8 +13,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use number_manager::account::MemoryAccounts;
+use number_manager::api::Api;
+use number_manager::carrier::{
+    Capabilities, Carrier, CarrierHealth, CarrierRegistry, Fault, NumberOrder, SearchRequest,
+    SearchResult, SimulatedCarrier,
+};
 use number_manager::store::{MemoryStore, Store};
 use number_manager::testing::{FaultKind, FaultPlan, FaultyStore};
+use number_manager::Config;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -77,12 +86,9 @@ async fn health_and_readiness_need_no_token_and_sit_outside_the_api() {
     assert_eq!(v["status"], "ready", "{v}");
     assert_eq!(v["not_ready"], serde_json::json!([]), "{v}");
     assert_eq!(v["checks"]["store"]["status"], "ok", "{v}");
-    // Carriers have no health call: listed, unchecked.
-    assert_eq!(
-        v["checks"]["carriers"]["simulated"]["status"], "unchecked",
-        "{v}"
-    );
-    assert_eq!(v["checks"]["carriers"]["local"]["status"], "unchecked");
+    // The simulated carrier says it is up; the local one does not tell.
+    assert_eq!(v["checks"]["carriers"]["simulated"]["status"], "ok", "{v}");
+    assert_eq!(v["checks"]["carriers"]["local"]["status"], "unknown", "{v}");
 
     // Only reads are served there; the API's paths are untouched.
     let post = request(addr, "POST", "/healthz").await;
@@ -133,6 +139,78 @@ async fn readiness_follows_the_store() {
 
     store.set_plan(FaultPlan::none());
     assert_eq!(request(addr, "GET", "/readyz").await.status, 200);
+}
+
+/// A carrier whose health question never gets an answer.
+#[derive(Debug)]
+struct Mute;
+
+#[async_trait]
+impl Carrier for Mute {
+    fn name(&self) -> &str {
+        "mute"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+    async fn find_numbers(&self, _: &SearchRequest) -> number_manager::Result<Vec<SearchResult>> {
+        Ok(Vec::new())
+    }
+    async fn acquire(
+        &self,
+        order: &NumberOrder,
+    ) -> number_manager::Result<serde_json::Map<String, Value>> {
+        Ok(order.carrier_data.clone())
+    }
+    async fn disconnect(&self, _: &NumberOrder) -> number_manager::Result<()> {
+        Ok(())
+    }
+    async fn health(&self) -> CarrierHealth {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_names_a_carrier_that_is_down_or_does_not_answer() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let simulated = Arc::new(SimulatedCarrier::new(server::CARRIER_SEED));
+    let carriers = CarrierRegistry::new()
+        .with(simulated.clone())
+        .with(Arc::new(Mute));
+    let accounts = Arc::new(MemoryAccounts::from_specs(&server::demo_accounts()).unwrap());
+    let manager = server::manager_with(store, accounts.clone(), carriers, Config::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server::serve(listener, Api::new(manager, accounts)));
+
+    let mute = request(addr, "GET", "/readyz").await;
+    assert_eq!(mute.status, 503, "{}", mute.body);
+    let v = mute.json();
+    assert_eq!(v["not_ready"], serde_json::json!(["carrier:mute"]), "{v}");
+    assert_eq!(v["checks"]["carriers"]["mute"]["status"], "down", "{v}");
+    assert_eq!(v["checks"]["carriers"]["simulated"]["status"], "ok", "{v}");
+    assert_eq!(v["checks"]["store"]["status"], "ok", "{v}");
+
+    simulated.outage(Fault::Error);
+    let v = request(addr, "GET", "/readyz").await.json();
+    assert_eq!(
+        v["not_ready"],
+        serde_json::json!(["carrier:simulated", "carrier:mute"]),
+        "{v}"
+    );
+    assert_eq!(
+        v["checks"]["carriers"]["simulated"]["status"], "down",
+        "{v}"
+    );
+    assert!(
+        v["checks"]["carriers"]["simulated"]["error"].is_string(),
+        "{v}"
+    );
+    // Asking is not a carrier call.
+    assert_eq!(simulated.find_calls(), 0);
+    simulated.restore();
+    let v = request(addr, "GET", "/readyz").await.json();
+    assert_eq!(v["not_ready"], serde_json::json!(["carrier:mute"]), "{v}");
 }
 
 /// The value of the sample `line` starts with, if the text has one.

@@ -1,22 +1,24 @@
 //! The operations endpoints, served outside the API's base path and without
-//! a token: `/healthz` (the process serves), `/readyz` (the store answers)
-//! and `/metrics` (Prometheus text).
+//! a token: `/healthz` (the process serves), `/readyz` (the store answers,
+//! and no carrier says it is down) and `/metrics` (Prometheus text).
 
 use std::time::Duration;
 
 use hyper::{Method, Response};
 use number_manager::api::Api;
+use number_manager::carrier::CarrierHealth;
 use number_manager::PhoneNumber;
 use serde_json::{json, Value};
 
 /// Liveness: answered while the process serves.
 pub const HEALTH_PATH: &str = "/healthz";
-/// Readiness: the store answers.
+/// Readiness: the store answers, and no carrier says it is down.
 pub const READY_PATH: &str = "/readyz";
 /// The metrics the `metrics` facade recorded, as Prometheus text.
 pub const METRICS_PATH: &str = "/metrics";
 
-/// How long the store may take to answer the readiness read.
+/// How long the store may take to answer the readiness read, and each
+/// carrier its health question.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The number the readiness check reads: any answer, found or not, shows the
@@ -54,38 +56,42 @@ pub async fn route(api: &Api, method: &Method, path: &str) -> Option<Response<Ve
 }
 
 /// 200 and what was checked when the store answers a read within
-/// [`STORE_TIMEOUT`], else 503 naming what is not ready.
+/// [`STORE_TIMEOUT`] and no carrier answers [`CarrierHealth::Down`] (or
+/// fails to answer [`Carrier::health`](number_manager::carrier::Carrier::health) within it), else 503 naming what is
+/// not ready: `store`, `carrier:NAME`. A carrier that does not tell
+/// ([`CarrierHealth::Unknown`], the trait's default) is listed as `unknown`
+/// and does not hold readiness back.
 pub async fn readiness(api: &Api) -> (u16, Value) {
     let manager = api.manager();
-    let store = match PhoneNumber::parse(PROBE) {
-        Ok(probe) => {
-            match tokio::time::timeout(
-                STORE_TIMEOUT,
-                manager.store().get_many(std::slice::from_ref(&probe)),
-            )
-            .await
-            {
-                Ok(Ok(_)) => json!({"status": "ok"}),
-                Ok(Err(e)) => json!({"status": "error", "error": e.to_string()}),
-                Err(_) => json!({
-                    "status": "error",
-                    "error": format!("no answer within {}", number_manager::duration::format(STORE_TIMEOUT)),
-                }),
-            }
-        }
-        Err(e) => json!({"status": "error", "error": e.to_string()}),
-    };
-    let not_ready: Vec<&str> = (store["status"] != "ok")
-        .then_some("store")
-        .into_iter()
-        .collect();
-    // Carriers have no health call: listed, never failing readiness.
-    let carriers: serde_json::Map<String, Value> = manager
+    // Every carrier is asked at once, while the store is read.
+    let asked: Vec<_> = manager
         .carriers()
-        .names()
+        .all()
         .iter()
-        .map(|name| (name.clone(), json!({"status": "unchecked"})))
+        .map(|c| {
+            let c = c.clone();
+            tokio::spawn(async move { tokio::time::timeout(STORE_TIMEOUT, c.health()).await })
+        })
         .collect();
+    let store = store_check(api).await;
+    let mut not_ready: Vec<String> = Vec::new();
+    if store["status"] != "ok" {
+        not_ready.push("store".into());
+    }
+    let mut carriers = serde_json::Map::new();
+    for (name, answer) in manager.carriers().names().iter().zip(asked) {
+        let check = match answer.await {
+            Ok(Ok(CarrierHealth::Up)) => json!({"status": "ok"}),
+            Ok(Ok(CarrierHealth::Down(reason))) => json!({"status": "down", "error": reason}),
+            Ok(Ok(_)) => json!({"status": "unknown"}),
+            Ok(Err(_)) => json!({"status": "down", "error": no_answer()}),
+            Err(e) => json!({"status": "down", "error": e.to_string()}),
+        };
+        if check["status"] == "down" {
+            not_ready.push(format!("carrier:{name}"));
+        }
+        carriers.insert(name.clone(), check);
+    }
     let status = if not_ready.is_empty() { 200 } else { 503 };
     let body = json!({
         "status": if not_ready.is_empty() { "ready" } else { "not_ready" },
@@ -93,6 +99,27 @@ pub async fn readiness(api: &Api) -> (u16, Value) {
         "checks": {"store": store, "carriers": carriers},
     });
     (status, body)
+}
+
+fn no_answer() -> String {
+    format!(
+        "no answer within {}",
+        number_manager::duration::format(STORE_TIMEOUT)
+    )
+}
+
+/// The store's check: one read of a fixed number within [`STORE_TIMEOUT`].
+async fn store_check(api: &Api) -> Value {
+    let probe = match PhoneNumber::parse(PROBE) {
+        Ok(probe) => probe,
+        Err(e) => return json!({"status": "error", "error": e.to_string()}),
+    };
+    let read = api.manager().store().get_many(std::slice::from_ref(&probe));
+    match tokio::time::timeout(STORE_TIMEOUT, read).await {
+        Ok(Ok(_)) => json!({"status": "ok"}),
+        Ok(Err(e)) => json!({"status": "error", "error": e.to_string()}),
+        Err(_) => json!({"status": "error", "error": no_answer()}),
+    }
 }
 
 fn json_answer(status: u16, body: &Value) -> Response<Vec<u8>> {

@@ -757,16 +757,19 @@ async fn run() -> Result<Stopped, String> {
     let purge = housekeeping(api.manager().clone(), server.purge_every, stopped);
     let (signalled, got) = tokio::sync::oneshot::channel();
     let stop = async move {
-        let _ = signalled.send(signal.await);
+        let name = signal.await;
+        let _ = signalled.send((name, Instant::now()));
     };
     let grace = server.shutdown_timeout;
     let outcome = serve_until(listener, api, server.limits(), stop, grace)
         .await
         .map_err(|e| e.to_string())?;
-    let name = got.await.unwrap_or("a signal");
+    let (name, at) = got.await.unwrap_or(("a signal", Instant::now()));
     let _ = stop_housekeeping.send(true);
-    // The purge round in progress is part of what a clean stop finishes.
-    if tokio::time::timeout(grace, purge).await.is_err() {
+    // The purge round in progress is part of what a clean stop finishes,
+    // within the same deadline as the requests.
+    let left = grace.saturating_sub(at.elapsed());
+    if outcome == Stopped::Drained && tokio::time::timeout(left, purge).await.is_err() {
         return Ok(Stopped::TimedOut(1));
     }
     tracing::info!("{name}: stopped ({outcome:?})");

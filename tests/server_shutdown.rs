@@ -314,6 +314,53 @@ fn sigterm_during_a_purchase_finishes_it_refuses_new_connections_and_exits_0() {
 }
 
 #[test]
+fn a_request_still_running_at_the_shutdown_timeout_is_abandoned_and_the_exit_is_1() {
+    let dir = temp_dir("deadline");
+    let config = dir.join("stuck.toml");
+    std::fs::write(
+        &config,
+        "[server]\nshutdown_timeout = \"1s\"\n\n[[carriers]]\ntype = \"simulated\"\nlatency = \"30s\"\n",
+    )
+    .unwrap();
+    let mut server = start(
+        &dir,
+        &["--store", "memory", "--config", config.to_str().unwrap()],
+        3,
+    );
+    // A search waits for the carrier far longer than the server may take to stop.
+    let mut search = connect(&server.addr);
+    send(
+        &mut search,
+        "GET",
+        "/v2/phone_numbers?prefix=415&quantity=1",
+        None,
+        "",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    let term = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let exited = server
+        .exit_within(Duration::from_secs(15))
+        .expect("the server outlived its shutdown timeout");
+    let took = signalled.elapsed();
+    assert_eq!(exited.code(), Some(1), "{}", server.stderr());
+    assert!(
+        took >= Duration::from_secs(1),
+        "it did not wait for the request: {took:?}"
+    );
+    assert!(
+        server.stderr().contains("still answering"),
+        "{}",
+        server.stderr()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn an_idle_server_stops_at_once_on_sigint() {
     let dir = temp_dir("sigint");
     let mut server = start(&dir, &["--store", "memory"], 3);

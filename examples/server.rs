@@ -11,8 +11,10 @@
 //! (`demo-master-token`, ...), says so on stderr, and prints the ids and
 //! tokens. With `--accounts FILE` (a JSON array of `AccountSpec`s) only those
 //! accounts exist: no demo account or token, and the token column printed at
-//! start says only whether each account has one. `--store` is `sqlite:PATH` (the default is `sqlite:numbers.db` when
-//! the `sqlite` feature is on, as it is for `cargo run --example server`),
+//! start says only whether each account has one.
+//!
+//! `--store` is `sqlite:PATH` (the default is `sqlite:numbers.db` when the
+//! `sqlite` feature is on, as it is for `cargo run --example server`),
 //! `memory`, or with the `postgres` feature `postgres://URL`.
 //!
 //! ```text

@@ -841,3 +841,40 @@ mod over_a_store {
             .is_empty());
     }
 }
+
+#[tokio::test]
+async fn the_simulated_carrier_reports_its_health_and_others_do_not_tell() {
+    use number_manager::carrier::{CarrierHealth, LocalCarrier};
+    use number_manager::store::MemoryStore;
+
+    let c = SimulatedCarrier::new(7);
+    assert_eq!(c.health().await, CarrierHealth::Up);
+    c.outage(Fault::Error);
+    assert!(
+        matches!(c.health().await, CarrierHealth::Down(why) if !why.is_empty()),
+        "an outage that fails calls is down"
+    );
+    c.outage(Fault::Delay(Duration::from_millis(1)));
+    assert_eq!(
+        c.health().await,
+        CarrierHealth::Up,
+        "a slow carrier still takes calls"
+    );
+    c.outage(Fault::Timeout);
+    assert!(matches!(c.health().await, CarrierHealth::Down(_)));
+    c.restore();
+    assert_eq!(c.health().await, CarrierHealth::Up);
+    // Asking is not a call of the carrier's API.
+    assert_eq!(
+        (
+            c.find_calls(),
+            c.acquire_calls(),
+            c.disconnect_calls(),
+            c.check_calls()
+        ),
+        (0, 0, 0, 0)
+    );
+    // The trait's default: a carrier that does not tell.
+    let local = LocalCarrier::new(Arc::new(MemoryStore::new()));
+    assert_eq!(local.health().await, CarrierHealth::Unknown);
+}

@@ -719,7 +719,7 @@ fn mix(mut z: u64) -> u64 {
 }
 
 fn in_catalogue(seed: u64, number: u64) -> bool {
-    mix(seed ^ mix(number)) % DENSITY == 0
+    mix(seed ^ mix(number)).is_multiple_of(DENSITY)
 }
 
 /// A deterministic, UUID-shaped (version 4) upper-case id, as the seeds show.

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 /// Seconds between 0000-01-01 and 1970-01-01 (Erlang's Gregorian seconds epoch).
 pub const GREGORIAN_OFFSET: i64 = 62_167_219_200;
 
-/// Converts an instant to Gregorian seconds, as the seeds print timestamps.
+/// Converts an instant to Gregorian seconds, as Kazoo prints timestamps.
 pub fn to_gregorian(t: DateTime<Utc>) -> i64 {
     t.timestamp() + GREGORIAN_OFFSET
 }

@@ -112,7 +112,7 @@ pub struct SearchResult {
     /// [`is_local`](Capabilities::is_local)), `available`/`reserved` for ones
     /// already in the system (every result of a local carrier).
     pub state: NumberState,
-    /// Carrier data; the seeds' rich fields (`formatted_number`, `npa_nxx`,
+    /// Carrier data; Kazoo's rich fields (`formatted_number`, `npa_nxx`,
     /// `number_id`, `rate_center`, `status`, `ten_digit`, ...). The `e164`
     /// and `number` fields, when present, are the result's number in E.164.
     pub data: Map<String, Value>,

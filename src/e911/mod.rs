@@ -1,7 +1,7 @@
 //! E911 address provisioning through an [`E911Provider`].
 //!
-//! Three outcomes of validation (seeds): the address is invalid (400 `invalid
-//! data`), matches several locations (400 `multiple_choice`), or geocodes and
+//! Three outcomes of validation, as in Kazoo: the address is invalid (400
+//! `invalid data`), matches several locations (400 `multiple_choice`), or geocodes and
 //! is then provisioned (the provider's address replaces the public `e911`).
 
 use crate::error::Result;

@@ -26,8 +26,8 @@ pub fn from_gregorian(seconds: i64) -> Option<DateTime<Utc>> {
 /// # Example
 ///
 /// A clock a host shifts ahead of the wall clock, say to see what
-/// maintenance will do tomorrow; every timestamp the manager writes comes
-/// from it:
+/// maintenance will do tomorrow. The manager takes every instant it decides
+/// with (record times, leases, claims, expiries, events) from its clock:
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

@@ -199,9 +199,9 @@ pub enum Ownership {
 ///   failure or a 5xx, which is retryable; `Refused`; `Malformed`), or a named
 ///   [`UnspecifiedKind`] (`RateLimited`, `CarrierAuthenticationFailed`).
 ///
-/// The manager never retries a carrier call itself, and never writes a record
-/// for a call that failed. Each number of a batch is answered on its own: an
-/// error fails only the numbers it is about, and
+/// The manager does not retry a failed carrier call, and never records the
+/// change a failed call was for. Each number of a batch is answered on its
+/// own: an error fails only the numbers it is about, and
 /// [`Error::is_retryable`] tells the caller whether sending the same request
 /// again may succeed. Before a purchase or a removal calls the carrier, the
 /// number's record is *claimed* (other operations on it answer
@@ -211,7 +211,7 @@ pub enum Ownership {
 /// | call | answer | what the manager does |
 /// |---|---|---|
 /// | `find_numbers` | an error, or none within `Config::search_timeout` | drops that carrier's results; the search answers with the other carriers' (no results when every carrier fails) |
-/// | `acquire` | `Ok(data)` | merges `data` into the record's carrier data and writes the record; if the write fails, gives the number back with `disconnect` |
+/// | `acquire` | `Ok(data)` | merges `data` into the record's carrier data and writes the record; if the write is refused or surely did not happen, gives the number back with `disconnect` (a store that cannot tell leaves the claim) |
 /// | `acquire` | none within `Config::carrier_timeout` | fails the number with `timeout` and keeps the claim |
 /// | `acquire` | an error, carrier with `owned_numbers` | asks `owned_numbers`: [`Ownership::NotOurs`] lifts the claim; `Ours` or no clear answer keeps it; either way the number fails with the carrier's error |
 /// | `acquire` | an error, carrier without `owned_numbers` | trusts that nothing was bought: lifts the claim; the number fails with the error |
@@ -241,9 +241,10 @@ pub enum Ownership {
 ///   a carrier without it is trusted to have done nothing.
 ///
 /// This is why disconnecting a number this system does not hold must
-/// succeed: a retry after a lost answer, or maintenance giving a purchase
-/// back again after the first give-back's answer was lost, disconnects a
-/// number the carrier already let go.
+/// succeed: a retry after a lost answer, maintenance giving a purchase back
+/// again after the first give-back's answer was lost, or a release whose
+/// write lost a race to another writer (it runs again from a fresh read)
+/// disconnects a number the carrier may already have let go.
 ///
 /// # Example
 ///

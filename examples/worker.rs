@@ -66,8 +66,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use number_manager::account::{AccountId, MemoryAccounts};
+use number_manager::async_trait;
 use number_manager::carrier::{
     Availability, Capabilities, Carrier, CarrierRegistry, LocalCarrier, NumberOrder, Ownership,
     SearchRequest, SearchResult, SimulatedCarrier,

@@ -162,6 +162,62 @@ impl AccountInfo {
 }
 
 /// The account hierarchy, supplied by the host.
+///
+/// # Example
+///
+/// A host's own account table (here a map filled from JSON rows), and what
+/// the manager makes of it: an account reaches its own numbers, not a
+/// sibling's. `get` answers `None` for an account that does not exist;
+/// an `Err` is a backend failure, and fails the operation that asked.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::collections::BTreeMap;
+/// use std::sync::Arc;
+///
+/// use serde_json::json;
+/// use number_manager::account::{AccountId, AccountInfo, Accounts};
+/// use number_manager::{async_trait, Error, NumberManager, Options, Result};
+///
+/// #[derive(Debug, Default)]
+/// struct Table(BTreeMap<AccountId, AccountInfo>);
+///
+/// #[async_trait]
+/// impl Accounts for Table {
+///     async fn get(&self, id: &AccountId) -> Result<Option<AccountInfo>> {
+///         Ok(self.0.get(id).cloned())
+///     }
+///
+///     async fn children(&self, id: &AccountId) -> Result<Vec<AccountId>> {
+///         let children = self.0.values().filter(|a| a.parent() == Some(id));
+///         Ok(children.map(|a| a.id.clone()).collect())
+///     }
+/// }
+///
+/// let rows = json!([
+///     {"id": "master", "name": "Master", "is_master": true},
+///     {"id": "alice", "name": "Alice", "tree": ["master"]},
+///     {"id": "bob", "name": "Bob", "tree": ["master"]},
+/// ]);
+/// let mut table = Table::default();
+/// for row in rows.as_array().into_iter().flatten() {
+///     let info: AccountInfo = serde_json::from_value(row.clone())?;
+///     table.0.insert(info.id.clone(), info);
+/// }
+/// let manager = NumberManager::builder().accounts(Arc::new(table)).build();
+/// let [master, alice, bob] = ["master", "alice", "bob"].map(|id| AccountId::new(id).unwrap());
+///
+/// let opts = Options::as_account(&master);
+/// manager.create(&alice, "4155550100", Default::default(), &opts).await?;
+/// let read = manager.get("4155550100", &Options::as_account(&alice)).await?;
+/// assert_eq!(read.assigned_to, Some(alice));
+/// let refused = manager.get("4155550100", &Options::as_account(&bob)).await;
+/// // Another account's number is not found, rather than forbidden: its
+/// // existence is not given away.
+/// assert!(matches!(refused, Err(Error::NotFound { .. })), "{refused:?}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[async_trait]
 pub trait Accounts: Send + Sync + fmt::Debug {
     /// One account, or `None` if it does not exist.

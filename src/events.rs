@@ -42,6 +42,50 @@ pub struct Event {
 
 /// Receives events after they are committed. Must be cheap and must not block:
 /// it is called on the operation's path.
+///
+/// # Example
+///
+/// A sink that hands every event to the host's own queue (here a `Vec`):
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::{Arc, Mutex};
+///
+/// use number_manager::account::MemoryAccounts;
+/// use number_manager::events::{Event, EventSink};
+/// use number_manager::state::{NumberState, Operation};
+/// use number_manager::{Error, NumberManager, Options};
+///
+/// #[derive(Debug, Default)]
+/// struct Queue(Mutex<Vec<Event>>);
+///
+/// impl EventSink for Queue {
+///     fn emit(&self, event: &Event) {
+///         // On the operation's path: a push, no I/O.
+///         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event.clone());
+///     }
+/// }
+///
+/// let accounts = Arc::new(MemoryAccounts::new());
+/// let master = accounts.add("master", "Master", None)?;
+/// accounts.set_master(&master, true);
+/// let queue = Arc::new(Queue::default());
+/// let manager = NumberManager::builder()
+///     .accounts(accounts)
+///     .events(queue.clone())
+///     .build();
+/// let opts = Options::as_account(&master).with_request_id("req-1");
+/// manager.create(&master, "4155550100", Default::default(), &opts).await?;
+/// manager.release("4155550100", &opts).await?;
+///
+/// let events = queue.0.lock().unwrap();
+/// let seen: Vec<(&str, Operation)> = events.iter().map(|e| (e.number.as_str(), e.operation)).collect();
+/// assert_eq!(seen, [("+14155550100", Operation::Create), ("+14155550100", Operation::Release)]);
+/// assert_eq!((events[0].from, events[0].to), (None, NumberState::Reserved));
+/// assert_eq!(events[1].request_id.as_deref(), Some("req-1"));
+/// # Ok::<(), Error>(())
+/// # }).unwrap();
+/// ```
 pub trait EventSink: Send + Sync + std::fmt::Debug {
     /// Called once per committed change.
     fn emit(&self, event: &Event);

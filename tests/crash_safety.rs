@@ -134,7 +134,7 @@ fn generation_fields(gen: u64, bytes: usize) -> Map<String, Value> {
 /// The state a number is in after generation `gen` (1: bought into service,
 /// then update, reserve, activate, ... in turn).
 fn state_after(gen: u64) -> NumberState {
-    if gen >= 3 && gen % 3 == 0 {
+    if gen >= 3 && gen.is_multiple_of(3) {
         NumberState::Reserved
     } else {
         NumberState::InService

@@ -38,9 +38,9 @@ pub(crate) fn e164_prefix(prefix: &str, country: &str) -> Option<String> {
     Some(format!("+{code}{compact}"))
 }
 
-/// The seeds' search-result fields a number's digits give: `e164`,
+/// Kazoo's search-result fields a number's digits give: `e164`,
 /// `formatted_number`, `npa_nxx`, `number`, `ten_digit` (the last two-thirds
-/// only for NANP numbers). Keys in alphabetical order, as the seeds print them.
+/// only for NANP numbers). Keys in alphabetical order, as Kazoo prints them.
 pub(crate) fn number_data(number: &PhoneNumber) -> Map<String, Value> {
     let e164 = number.as_str();
     let mut data = Map::new();

@@ -60,8 +60,8 @@ impl Fault {
 
 /// A runtime-agnostic sleep: the first poll starts a helper thread that sleeps
 /// and then wakes the task. One thread per delayed call is fine for a
-/// simulator, and it keeps tokio out of the library (ARCHITECTURE: the core is
-/// runtime-agnostic).
+/// simulator, and it keeps tokio out of the library (the core names no
+/// executor and no timer crate, so it runs under any runtime).
 struct Sleep {
     duration: Duration,
     shared: Arc<Mutex<SleepState>>,
@@ -197,7 +197,7 @@ struct State {
 ///   digits and the request's country is a NANP country, only that country's
 ///   area codes; a full toll-free area code such as `+1800` is searched too),
 ///   central office codes `2XX`-`9XX` without the `N11`, `555`, `950`, `958`,
-///   `959` and `976` service codes. Each result carries the seeds' fields:
+///   `959` and `976` service codes. Each result carries Kazoo's fields:
 ///   `e164`, `formatted_number` (`1-415-233-8397`), `npa_nxx`, `number`,
 ///   `number_id` (a deterministic upper-case UUID), `rate_center` (`lata`,
 ///   `name`, `state` for the larger cities, `state` alone elsewhere),
@@ -729,10 +729,10 @@ fn mix(mut z: u64) -> u64 {
 }
 
 fn in_catalogue(seed: u64, number: u64) -> bool {
-    mix(seed ^ mix(number)) % DENSITY == 0
+    mix(seed ^ mix(number)).is_multiple_of(DENSITY)
 }
 
-/// A deterministic, UUID-shaped (version 4) upper-case id, as the seeds show.
+/// A deterministic, UUID-shaped (version 4) upper-case id, as Kazoo shows.
 fn number_id(seed: u64, number: &PhoneNumber) -> String {
     let n = number.strip_plus().parse::<u64>().unwrap_or(0);
     let hi = mix(seed.rotate_left(17) ^ mix(n));

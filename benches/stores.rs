@@ -5,6 +5,12 @@
 //!   ratio shows the listing is indexed, not scanned).
 //! - `activate_many/{store}`: buying 1,000 searched numbers in one call.
 //! - `create_release/{store}`: one create then its release.
+//! - `write_batch/1000/{sqlite,sqlite_raw}`: 1,000 inserts of fresh numbers,
+//!   as one `Store::write_batch` and as the raw driver (sqlx) inserting the
+//!   same rows, already encoded, in one transaction on a file with the same
+//!   schema: the ratio is what the store adds to the driver. Measured in
+//!   CPU time of the process (on Unix), not wall time: the one commit's wait
+//!   for the disk is the same for both and would only add noise.
 //!
 //! Stores: `memory`, `sqlite` (a file in the temp directory; synchronous =
 //! FULL, so every commit waits for the disk), and `postgres` when
@@ -16,10 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use number_manager::record::{NumberRecord, Revision};
 use number_manager::state::NumberState;
-use number_manager::store::{MemoryStore, SqliteStore, Store};
-use number_manager::{Options, PublicChange};
+use number_manager::store::{BatchMode, MemoryStore, SqliteStore, Store, Write};
+use number_manager::{Options, PhoneNumber, PublicChange};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use support::{list_pages, runtime, seed, setup};
 use tokio::runtime::Runtime;
 
@@ -163,7 +171,7 @@ fn stores(c: &mut Criterion) {
                         .expect("activate");
                     assert_eq!(r.success.len(), 1000, "{:?}", r.errors.iter().next());
                 },
-                criterion::BatchSize::PerIteration,
+                BatchSize::PerIteration,
             )
         });
         group.finish();
@@ -191,10 +199,168 @@ fn stores(c: &mut Criterion) {
     }
 }
 
+/// 1,000 fresh unowned records from `+1{base}` up.
+fn fresh_records(base: u64) -> Vec<NumberRecord> {
+    let now = chrono::Utc::now();
+    (0..1000u64)
+        .map(|i| {
+            let n = PhoneNumber::from_e164(&format!("+1{}", base + i)).expect("number");
+            NumberRecord::new(n, NumberState::Discovery, "simulated", now)
+        })
+        .collect()
+}
+
+/// The columns of one row as the raw baseline binds them.
+struct RawRow {
+    number: String,
+    state: &'static str,
+    created_ns: i64,
+    modified_ns: i64,
+    doc: String,
+}
+
+fn raw_rows(records: Vec<NumberRecord>) -> Vec<RawRow> {
+    records
+        .into_iter()
+        .map(|mut r| {
+            r.revision = Revision(1);
+            RawRow {
+                number: r.number.as_str().to_string(),
+                state: r.state.as_str(),
+                created_ns: r.created.timestamp_nanos_opt().expect("time"),
+                modified_ns: r.modified.timestamp_nanos_opt().expect("time"),
+                doc: serde_json::to_string(&r).expect("encode"),
+            }
+        })
+        .collect()
+}
+
+/// The baseline: the driver inserting the rows in one transaction.
+async fn raw_insert(pool: &SqlitePool, rows: &[RawRow]) {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+    for r in rows {
+        sqlx::query(
+            "INSERT INTO nm_numbers (number, revision, state, assigned_to, created_ns, modified_ns, expires_ns, doc)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.number)
+        .bind(1i64)
+        .bind(r.state)
+        .bind(None::<String>)
+        .bind(r.created_ns)
+        .bind(r.modified_ns)
+        .bind(None::<i64>)
+        .bind(&r.doc)
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+}
+
+/// The process's CPU time (every thread: the runtime's and the SQLite
+/// driver's worker), so that waits for the disk and for the other programs
+/// sharing the machine's cores are left out of the ratio.
+#[cfg(unix)]
+fn cpu_now() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Elsewhere, wall time since the first call.
+#[cfg(not(unix))]
+fn cpu_now() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+/// The CPU time of `iters` runs, each prepared (untimed) by `setup`.
+fn cpu_time_of<R: FnOnce()>(iters: u64, mut setup: impl FnMut(u64) -> R) -> Duration {
+    let mut total = Duration::ZERO;
+    for i in 0..iters {
+        let run = setup(i);
+        let start = cpu_now();
+        run();
+        total += cpu_now().saturating_sub(start);
+    }
+    total
+}
+
+/// `write_batch` of 1,000 inserts on SQLite against the raw driver, each on
+/// its own file made by `SqliteStore::open` (the same schema and indexes).
+fn write_batch(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = std::env::temp_dir().join(format!("nm-bench-wb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("bench directory");
+    let store = rt
+        .block_on(SqliteStore::open(dir.join("store.db")))
+        .expect("open the SQLite file");
+    let raw_path = dir.join("raw.db");
+    rt.block_on(async {
+        SqliteStore::open(&raw_path)
+            .await
+            .expect("create the raw file")
+            .close()
+            .await
+    });
+    let connect = SqliteConnectOptions::new()
+        .filename(&raw_path)
+        .synchronous(SqliteSynchronous::Full);
+    let raw = rt
+        .block_on(
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(connect),
+        )
+        .expect("open the raw file");
+
+    let (rt, store, raw) = (&rt, &store, &raw);
+    let next_base = AtomicU64::new(5_000_000_000);
+    let mut group = c.benchmark_group("write_batch/1000");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("sqlite", |b| {
+        b.iter_custom(|iters| {
+            cpu_time_of(iters, |_| {
+                let base = next_base.fetch_add(1000, Ordering::Relaxed);
+                let writes: Vec<Write> =
+                    fresh_records(base).into_iter().map(Write::Insert).collect();
+                move || {
+                    let results = rt
+                        .block_on(store.write_batch(writes, BatchMode::PerItem))
+                        .expect("write_batch");
+                    assert!(results.iter().all(|r| r.is_ok()), "{:?}", results.first());
+                }
+            })
+        })
+    });
+    group.bench_function("sqlite_raw", |b| {
+        b.iter_custom(|iters| {
+            cpu_time_of(iters, |_| {
+                let rows = raw_rows(fresh_records(next_base.fetch_add(1000, Ordering::Relaxed)));
+                move || rt.block_on(raw_insert(&raw, &rows))
+            })
+        })
+    });
+    group.finish();
+    rt.block_on(async {
+        store.close().await;
+        raw.close().await;
+    });
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 criterion_group! {
     name = benches;
     // Short runs: the machine's two cores are shared with builds.
     config = Criterion::default().warm_up_time(Duration::from_secs(1));
-    targets = stores
+    targets = write_batch, stores
 }
 criterion_main!(benches);

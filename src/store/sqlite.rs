@@ -2,6 +2,7 @@
 //!
 //! Everything about it is documented on the type.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -484,9 +485,10 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db("cannot start a write transaction"))?;
+        let mut tombstones = inserted_tombstones(&mut tx, &writes).await?;
         let mut results = Vec::with_capacity(writes.len());
         for w in &writes {
-            results.push(apply(&mut tx, w).await?);
+            results.push(apply(&mut tx, w, &mut tombstones).await?);
         }
         if mode == BatchMode::Atomic && results.iter().any(|r| r.is_err()) {
             tx.rollback().await.map_err(db("cannot roll back"))?;
@@ -662,21 +664,59 @@ async fn record_progress(
     Ok(())
 }
 
-/// Runs one write inside the batch transaction.
-async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<WriteResult> {
+/// The last revision of each number of the batch's inserts that has a
+/// tombstone, read in one statement at the start of the batch transaction.
+///
+/// The transaction holds the write lock from `BEGIN IMMEDIATE` on, so no one
+/// else can write a tombstone until it ends: the map stays the latest as long
+/// as the batch's own deletes are recorded in it as they happen (see
+/// [`apply`]).
+async fn inserted_tombstones<'a>(
+    conn: &mut SqliteConnection,
+    writes: &'a [Write],
+) -> Result<HashMap<&'a str, i64>> {
+    let inserted: HashSet<&str> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Insert(r) => Some(r.number.as_str()),
+            _ => None,
+        })
+        .collect();
+    if inserted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query(
+        "SELECT number, revision FROM nm_tombstones WHERE number IN (SELECT value FROM json_each(?))",
+    )
+    .bind(Value::from(inserted.iter().copied().collect::<Vec<_>>()).to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db("cannot read the tombstones"))?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let number: String = row.try_get(0).map_err(db("cannot read a tombstone"))?;
+        let revision: i64 = row.try_get(1).map_err(db("cannot read a tombstone"))?;
+        // Keyed by the batch's own strings, so the map borrows from `writes`.
+        if let Some(n) = inserted.get(number.as_str()) {
+            found.insert(*n, revision);
+        }
+    }
+    Ok(found)
+}
+
+/// Runs one write inside the batch transaction. `tombstones` holds the last
+/// revision of every inserted number with a tombstone (from
+/// [`inserted_tombstones`]); a delete here adds its own.
+async fn apply<'a>(
+    conn: &mut SqliteConnection,
+    write: &'a Write,
+    tombstones: &mut HashMap<&'a str, i64>,
+) -> Result<WriteResult> {
     match write {
         Write::Insert(record) => {
-            // The transaction holds the write lock: the tombstone read here is
-            // still the latest when the row is inserted.
             let number = record.number.as_str();
-            let tombstone: Option<i64> =
-                sqlx::query_scalar("SELECT revision FROM nm_tombstones WHERE number = ?")
-                    .bind(number)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db("cannot read a tombstone"))?;
-            let rev = match tombstone {
-                Some(last) => sql_common::rev_from_sql(number, last)?.next(),
+            let rev = match tombstones.get(number) {
+                Some(&last) => sql_common::rev_from_sql(number, last)?.next(),
                 None => Revision::NEW.next(),
             };
             let row = sql_common::encode(record, rev)?;
@@ -767,6 +807,8 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<WriteResult
                 .execute(&mut *conn)
                 .await
                 .map_err(db("cannot record a tombstone"))?;
+                let last = tombstones.entry(number).or_insert(expected_sql);
+                *last = (*last).max(expected_sql);
                 Ok(Ok(Revision::NEW))
             } else {
                 Ok(Err(sql_common::conflict(

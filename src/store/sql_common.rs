@@ -79,20 +79,15 @@ pub(crate) const RECORD_FORMAT: u64 = 2;
 /// How a versioned document begins.
 const FORMAT_PREFIX: &str = "{\"format\":";
 
-/// Encodes a record as it will be stored at `revision`.
+/// Encodes a record as it will be stored at `revision` (without copying it
+/// when it already carries that revision).
 pub(crate) fn encode(record: &NumberRecord, revision: Revision) -> Result<Row> {
-    let mut doc_record = record.clone();
-    doc_record.revision = revision;
-    let body = serde_json::to_string(&doc_record).map_err(|e| {
-        Error::database_with(format!("cannot encode record {}: {e}", record.number), e)
-    })?;
-    let fields = body.strip_prefix('{').ok_or_else(|| {
-        Error::database(format!(
-            "cannot encode record {}: not a JSON object",
-            record.number
-        ))
-    })?;
-    let doc = format!("{FORMAT_PREFIX}{RECORD_FORMAT},{fields}");
+    if record.revision != revision {
+        let mut at_revision = record.clone();
+        at_revision.revision = revision;
+        return encode(&at_revision, revision);
+    }
+    let doc = encode_doc(record)?;
     Ok(Row {
         number: record.number.as_str().to_string(),
         revision: rev_to_sql(revision)?,
@@ -103,6 +98,30 @@ pub(crate) fn encode(record: &NumberRecord, revision: Revision) -> Result<Row> {
         expires_ns: record.expires_at.map(to_ns),
         doc,
     })
+}
+
+/// The stored document of a record: `{"format":N,` then the record's own
+/// fields, written into one buffer.
+fn encode_doc(record: &NumberRecord) -> Result<String> {
+    let mut doc = Vec::with_capacity(1024);
+    doc.extend_from_slice(FORMAT_PREFIX.as_bytes());
+    doc.extend_from_slice(RECORD_FORMAT.to_string().as_bytes());
+    let at = doc.len();
+    serde_json::to_writer(&mut doc, record).map_err(|e| {
+        Error::database_with(format!("cannot encode record {}: {e}", record.number), e)
+    })?;
+    // The record's opening brace becomes the comma after the format.
+    match doc.get_mut(at..at + 2) {
+        Some([open @ b'{', next]) if *next != b'}' => *open = b',',
+        _ => {
+            return Err(Error::database(format!(
+                "cannot encode record {}: not a JSON object with fields",
+                record.number
+            )))
+        }
+    }
+    String::from_utf8(doc)
+        .map_err(|e| Error::database(format!("cannot encode record {}: {e}", record.number)))
 }
 
 /// A record's JSON document cut around the value of its `revision`, for a

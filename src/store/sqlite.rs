@@ -266,6 +266,11 @@ impl SqliteOptions {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection for the batches: SQLite lets one writer in at a time
+    /// anyway, and a connection keeps its page cache only while no other
+    /// connection writes, so batches that take turns on one connection find
+    /// the indexes' pages cached instead of reading them again.
+    writer: SqlitePool,
     path: Option<PathBuf>,
 }
 
@@ -299,15 +304,20 @@ impl SqliteStore {
             .read_only(options.read_only)
             .busy_timeout(options.busy_timeout)
             .synchronous(SqliteSynchronous::Full);
+        let acquire_timeout = options
+            .busy_timeout
+            .max(Duration::from_secs(1))
+            .saturating_mul(2);
+        // Opened on the first batch: the reading pool below checks the file.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(acquire_timeout)
+            .connect_lazy_with(connect.clone());
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .min_connections(0)
-            .acquire_timeout(
-                options
-                    .busy_timeout
-                    .max(Duration::from_secs(1))
-                    .saturating_mul(2),
-            )
+            .acquire_timeout(acquire_timeout)
             .connect_with(connect)
             .await
             .map_err(|e| {
@@ -317,6 +327,7 @@ impl SqliteStore {
             })?;
         let store = SqliteStore {
             pool,
+            writer,
             path: Some(path),
         };
         let opened = async {
@@ -326,7 +337,7 @@ impl SqliteStore {
             store.migrate(options.read_only, options.busy_timeout).await
         };
         if let Err(e) = opened.await {
-            store.pool.close().await;
+            store.close_pools().await;
             return Err(e);
         }
         Ok(store)
@@ -347,7 +358,11 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .map_err(db("cannot open an in-memory database"))?;
-        let store = SqliteStore { pool, path: None };
+        let store = SqliteStore {
+            writer: pool.clone(),
+            pool,
+            path: None,
+        };
         store.migrate(false, Duration::ZERO).await?;
         Ok(store)
     }
@@ -364,6 +379,8 @@ impl SqliteStore {
     /// empties it, so that after a clean close the data is in the one file (to
     /// copy or back up) and the next open has no log to replay.
     pub async fn close(&self) {
+        // The batches' connection first: the checkpoint needs the log to itself.
+        self.writer.close().await;
         if self.path.is_some() && !self.pool.is_closed() {
             // Best effort: a checkpoint that cannot run (a reader holds the log,
             // the file is read-only) leaves the log for the next open to replay.
@@ -371,6 +388,11 @@ impl SqliteStore {
                 .execute(&self.pool)
                 .await;
         }
+        self.close_pools().await;
+    }
+
+    async fn close_pools(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -473,7 +495,7 @@ impl SqliteStore {
     /// A batch in one `BEGIN IMMEDIATE` transaction, with its journal if any.
     async fn batch(
         &self,
-        writes: Vec<Write>,
+        mut writes: Vec<Write>,
         mode: BatchMode,
         journal: Option<&Journal>,
     ) -> Result<Vec<WriteResult>> {
@@ -481,13 +503,13 @@ impl SqliteStore {
             return Ok(Vec::new());
         }
         let mut tx = self
-            .pool
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db("cannot start a write transaction"))?;
         let mut tombstones = inserted_tombstones(&mut tx, &writes).await?;
         let mut results = Vec::with_capacity(writes.len());
-        for w in &writes {
+        for w in &mut writes {
             results.push(apply(&mut tx, w, &mut tombstones).await?);
         }
         if mode == BatchMode::Atomic && results.iter().any(|r| r.is_err()) {
@@ -671,10 +693,10 @@ async fn record_progress(
 /// else can write a tombstone until it ends: the map stays the latest as long
 /// as the batch's own deletes are recorded in it as they happen (see
 /// [`apply`]).
-async fn inserted_tombstones<'a>(
+async fn inserted_tombstones(
     conn: &mut SqliteConnection,
-    writes: &'a [Write],
-) -> Result<HashMap<&'a str, i64>> {
+    writes: &[Write],
+) -> Result<HashMap<PhoneNumber, i64>> {
     let inserted: HashSet<&str> = writes
         .iter()
         .filter_map(|w| match w {
@@ -696,29 +718,27 @@ async fn inserted_tombstones<'a>(
     for row in rows {
         let number: String = row.try_get(0).map_err(db("cannot read a tombstone"))?;
         let revision: i64 = row.try_get(1).map_err(db("cannot read a tombstone"))?;
-        // Keyed by the batch's own strings, so the map borrows from `writes`.
-        if let Some(n) = inserted.get(number.as_str()) {
-            found.insert(*n, revision);
-        }
+        found.insert(PhoneNumber::from_e164(&number)?, revision);
     }
     Ok(found)
 }
 
 /// Runs one write inside the batch transaction. `tombstones` holds the last
 /// revision of every inserted number with a tombstone (from
-/// [`inserted_tombstones`]); a delete here adds its own.
-async fn apply<'a>(
+/// [`inserted_tombstones`]); a delete here adds its own. An inserted record
+/// is given its new revision in place, so that it is encoded without a copy.
+async fn apply(
     conn: &mut SqliteConnection,
-    write: &'a Write,
-    tombstones: &mut HashMap<&'a str, i64>,
+    write: &mut Write,
+    tombstones: &mut HashMap<PhoneNumber, i64>,
 ) -> Result<WriteResult> {
     match write {
         Write::Insert(record) => {
-            let number = record.number.as_str();
-            let rev = match tombstones.get(number) {
-                Some(&last) => sql_common::rev_from_sql(number, last)?.next(),
+            let rev = match tombstones.get(&record.number) {
+                Some(&last) => sql_common::rev_from_sql(record.number.as_str(), last)?.next(),
                 None => Revision::NEW.next(),
             };
+            record.revision = rev;
             let row = sql_common::encode(record, rev)?;
             let done = sqlx::query(
                 "INSERT INTO nm_numbers (number, revision, state, assigned_to, created_ns, modified_ns, expires_ns, doc)
@@ -742,7 +762,8 @@ async fn apply<'a>(
             })
         }
         Write::Update { record, expected } => {
-            let number = record.number.as_str();
+            let phone = record.number;
+            let number = phone.as_str();
             let Ok(expected_sql) = sql_common::rev_to_sql(*expected) else {
                 return Ok(Err(sql_common::conflict(
                     number,
@@ -751,6 +772,7 @@ async fn apply<'a>(
                 )));
             };
             let rev = expected.next();
+            record.revision = rev;
             let row = sql_common::encode(record, rev)?;
             let done = sqlx::query(
                 "UPDATE nm_numbers SET revision = ?, state = ?, assigned_to = ?, created_ns = ?, modified_ns = ?,
@@ -779,7 +801,8 @@ async fn apply<'a>(
             }
         }
         Write::Delete { number, expected } => {
-            let number = number.as_str();
+            let phone = *number;
+            let number = phone.as_str();
             let Ok(expected_sql) = sql_common::rev_to_sql(*expected) else {
                 return Ok(Err(sql_common::conflict(
                     number,
@@ -807,7 +830,7 @@ async fn apply<'a>(
                 .execute(&mut *conn)
                 .await
                 .map_err(db("cannot record a tombstone"))?;
-                let last = tombstones.entry(number).or_insert(expected_sql);
+                let last = tombstones.entry(phone).or_insert(expected_sql);
                 *last = (*last).max(expected_sql);
                 Ok(Ok(Revision::NEW))
             } else {

@@ -345,7 +345,7 @@ fn write_batch(c: &mut Criterion) {
         b.iter_custom(|iters| {
             cpu_time_of(iters, |_| {
                 let rows = raw_rows(fresh_records(next_base.fetch_add(1000, Ordering::Relaxed)));
-                move || rt.block_on(raw_insert(&raw, &rows))
+                move || rt.block_on(raw_insert(raw, &rows))
             })
         })
     });

@@ -140,15 +140,16 @@ impl SqliteOptions {
         self.read_only
     }
 
-    /// Connections kept open at most (default 4; at least 1). Reads run in
-    /// parallel; writes take turns.
+    /// Connections kept open at most for reads (default 4; at least 1). Reads
+    /// run in parallel; write batches take turns on one more connection of
+    /// their own.
     #[must_use]
     pub fn with_max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
         self
     }
 
-    /// Connections kept open at most.
+    /// Connections kept open at most for reads.
     pub fn max_connections(&self) -> u32 {
         self.max_connections
     }

@@ -92,16 +92,13 @@ pub struct FeatureContext<'a> {
     pub admin: bool,
     /// Carrier modules the system knows (for `carrier_name`).
     pub known_carriers: &'a [String],
-    /// Those of them that are local. A module the system does not know counts
-    /// as local, as in Kazoo, so it is never treated as an upstream carrier.
-    pub local_carriers: &'a [String],
 }
 
 impl FeatureContext<'_> {
-    /// Whether numbers of `module` are local.
+    /// Whether numbers of `module` are local: the module is named `local` or
+    /// `mdn` ([`is_local_module`](crate::carrier::is_local_module)).
     pub fn is_local(&self, module: &str) -> bool {
-        !self.known_carriers.iter().any(|c| c == module)
-            || self.local_carriers.iter().any(|c| c == module)
+        crate::carrier::is_local_module(module)
     }
 }
 

@@ -56,8 +56,10 @@ pub use twilio::{TwilioCarrier, TWILIO_API};
 /// What a carrier can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
-    /// The numbers live in this system (no external calls); local numbers are
-    /// deleted on release and denied external features by default.
+    /// The carrier holds nothing upstream: its numbers live in this system
+    /// and it makes no external calls. Whether a *number* is local (deleted on
+    /// release, denied external features by default) is decided by its
+    /// module's name alone; see [`is_local_module`].
     pub is_local: bool,
     /// `check_numbers` is implemented.
     pub check_numbers: bool,
@@ -284,7 +286,6 @@ pub struct CarrierRegistry {
     // Kept in step with `carriers` by `with`, so the save path (features are
     // recomputed for every number) borrows them instead of rebuilding them.
     names: Vec<String>,
-    local_names: Vec<String>,
 }
 
 impl CarrierRegistry {
@@ -298,12 +299,6 @@ impl CarrierRegistry {
         self.carriers.retain(|c| c.name() != carrier.name());
         self.carriers.push(carrier);
         self.names = self.carriers.iter().map(|c| c.name().to_string()).collect();
-        self.local_names = self
-            .carriers
-            .iter()
-            .filter(|c| c.capabilities().is_local)
-            .map(|c| c.name().to_string())
-            .collect();
         self
     }
 
@@ -333,16 +328,28 @@ impl CarrierRegistry {
         &self.names
     }
 
-    /// Names of the local carriers.
-    pub fn local_names(&self) -> &[String] {
-        &self.local_names
-    }
-
-    /// Whether numbers of module `name` are local (an unknown module counts as
-    /// local, as in Kazoo, so it is never called upstream).
+    /// Whether numbers of module `name` are local: [`is_local_module`],
+    /// whether or not this registry knows the module.
     pub fn is_local(&self, name: &str) -> bool {
-        self.get(name)
-            .map(|c| c.capabilities().is_local)
-            .unwrap_or(true)
+        is_local_module(name)
     }
+}
+
+/// The carrier modules whose numbers are local.
+pub const LOCAL_MODULES: [&str; 2] = ["local", "mdn"];
+
+/// Whether numbers of carrier module `name` are local: a module named
+/// `local` or `mdn` ([`LOCAL_MODULES`]), and no other, whatever carriers are
+/// configured. A local number may be released from any state, is deleted when
+/// released, and is denied external features by default; every other number,
+/// including one of a module no carrier in the registry has, belongs to a
+/// carrier upstream, so a release keeps it in the inventory.
+///
+/// ```
+/// use number_manager::carrier::is_local_module;
+/// assert!(is_local_module("local") && is_local_module("mdn"));
+/// assert!(!is_local_module("bandwidth2") && !is_local_module("gone_carrier"));
+/// ```
+pub fn is_local_module(name: &str) -> bool {
+    LOCAL_MODULES.contains(&name)
 }

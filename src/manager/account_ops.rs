@@ -602,7 +602,6 @@ impl NumberManager {
         let now = self.inner.clock.now();
         let records = self.inner.store.get_many(numbers).await?;
         let known = self.inner.carriers.names();
-        let local = self.inner.carriers.local_names();
         let ctx = self.actor_ctx(&opts.auth_by).await?;
         let mut writes = Vec::new();
         let mut changes: Vec<(PhoneNumber, Vec<String>)> = Vec::new();
@@ -685,7 +684,6 @@ impl NumberManager {
                 reseller: lists.as_ref(),
                 admin: ctx.is_admin(),
                 known_carriers: known,
-                local_carriers: local,
             };
             // E911 needs the provider; fix only recomputes what is local to the record.
             let before = fixed.features.clone();

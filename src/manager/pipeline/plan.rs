@@ -181,7 +181,6 @@ impl NumberManager {
             reseller: reseller.as_ref(),
             admin: facts.actor.is_admin(),
             known_carriers: self.inner.carriers.names(),
-            local_carriers: self.inner.carriers.local_names(),
         };
         match features::apply(rec, &ctx)? {
             E911Step::None => Ok(None),

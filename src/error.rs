@@ -109,6 +109,14 @@ pub enum Error {
         /// The requested state.
         to: NumberState,
     },
+    /// 400 `invalid_state_transition`, cause `from 'MDN' to <b>`: an MDN
+    /// number (carrier module `mdn`) only ever stays `in_service`, so it is
+    /// never reserved, made available, aged or ported.
+    #[error("invalid state transition from 'MDN' to {to}")]
+    InvalidMdnTransition {
+        /// The requested state.
+        to: NumberState,
+    },
     /// 400 `assign_failure`: no valid account to assign the number to.
     #[error("invalid account to assign to: {cause}")]
     AssignFailure {
@@ -421,6 +429,7 @@ impl Error {
             | Error::Unauthorized { .. }
             | Error::NoChangeRequired { .. }
             | Error::InvalidStateTransition { .. }
+            | Error::InvalidMdnTransition { .. }
             | Error::AssignFailure { .. }
             | Error::NumberIsPorting { .. }
             | Error::Invalid { .. }
@@ -443,7 +452,9 @@ impl Error {
             Error::NotReconcilable { .. } => "not_reconcilable",
             Error::Unauthorized { .. } => "forbidden",
             Error::NoChangeRequired { .. } => "no_change_required",
-            Error::InvalidStateTransition { .. } => "invalid_state_transition",
+            Error::InvalidStateTransition { .. } | Error::InvalidMdnTransition { .. } => {
+                "invalid_state_transition"
+            }
             Error::AssignFailure { .. } => "assign_failure",
             Error::NumberIsPorting { .. } => "number_is_porting",
             Error::Invalid { .. } => "invalid",
@@ -473,6 +484,7 @@ impl Error {
             Error::NotEnoughCredit { .. } => 402,
             Error::NoChangeRequired { .. }
             | Error::InvalidStateTransition { .. }
+            | Error::InvalidMdnTransition { .. }
             | Error::AssignFailure { .. }
             | Error::NumberIsPorting { .. }
             | Error::Invalid { .. }
@@ -496,7 +508,9 @@ impl Error {
             Error::NotReconcilable { number } => format!("number {number} is not reconcilable"),
             Error::Unauthorized { .. } => "requestor is unauthorized to perform operation".into(),
             Error::NoChangeRequired { .. } => "no change required".into(),
-            Error::InvalidStateTransition { .. } => "invalid state transition".into(),
+            Error::InvalidStateTransition { .. } | Error::InvalidMdnTransition { .. } => {
+                "invalid state transition".into()
+            }
             Error::AssignFailure { .. } => "invalid account to assign to".into(),
             Error::NumberIsPorting { number } => format!("number {number} is porting"),
             Error::Invalid { .. } => "invalid".into(),
@@ -532,6 +546,7 @@ impl Error {
             Error::InvalidStateTransition { from, to } => {
                 Some(format!("from {} to {}", fmt_state(from), to.as_str()))
             }
+            Error::InvalidMdnTransition { to } => Some(format!("from 'MDN' to {}", to.as_str())),
             Error::AssignFailure { cause } | Error::Invalid { cause } => Some(cause.clone()),
             Error::E911Invalid { address, .. } | Error::MultipleChoice { address, .. } => {
                 Some(address.to_string())

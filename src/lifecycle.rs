@@ -27,6 +27,9 @@ pub enum Op {
         state: NumberState,
         /// The account the number is for.
         assign_to: AccountId,
+        /// The number was ported in elsewhere: it is created `in_service` and
+        /// marked ported in (master and the system only).
+        ported_in: bool,
     },
     /// Buy / move into service for `assign_to`.
     Activate {
@@ -102,6 +105,12 @@ pub struct ActorFacts {
     pub target_or_ancestor: bool,
     /// The number's carrier is local (release deletes it, any state may be released).
     pub number_is_local: bool,
+    /// The number's carrier module is `mdn` (a mobile number created for a
+    /// device): it only ever stays `in_service`.
+    pub number_is_mdn: bool,
+    /// The call runs with the `mdn_run` option: it may write MDN numbers, and
+    /// only them (the system may write any number either way).
+    pub mdn_run: bool,
 }
 
 impl ActorFacts {
@@ -306,12 +315,57 @@ fn allowed_creation_states(facts: &ActorFacts) -> &'static [NumberState] {
 /// use number_manager::{PhoneNumber, account::AccountId};
 /// let n = PhoneNumber::parse("+14155550000").unwrap();
 /// let acct = AccountId::new("a1").unwrap();
-/// let op = Op::Create { state: NumberState::Reserved, assign_to: acct.clone() };
+/// let op = Op::Create { state: NumberState::Reserved, assign_to: acct.clone(), ported_in: false };
 /// let p = plan(n, None, &op, &ActorFacts::system(), &StateConfig::default()).unwrap();
 /// assert_eq!(p.to, NumberState::Reserved);
 /// assert_eq!(p.assign, Some(Some(acct)));
 /// ```
 pub fn plan(
+    number: PhoneNumber,
+    record: Option<&NumberRecord>,
+    op: &Op,
+    facts: &ActorFacts,
+    config: &StateConfig,
+) -> Result<Plan> {
+    let p = plan_op(number, record, op, facts, config)?;
+    mdn_guard(&p, facts)?;
+    Ok(p)
+}
+
+/// MDN numbers only ever stay in service: a move of one to `reserved`,
+/// `available`, `aging` or `port_in` is `from 'MDN' to <state>`, and one to
+/// `in_service` from any other state is `from <state> to in_service`.
+fn mdn_rule(record: Option<&NumberRecord>, op: &Op, facts: &ActorFacts) -> Result<()> {
+    if !facts.number_is_mdn {
+        return Ok(());
+    }
+    let to = match op {
+        Op::Create { state, .. } => *state,
+        Op::Activate { .. } => NumberState::InService,
+        Op::Reserve { .. } => NumberState::Reserved,
+        Op::Release | Op::Delete | Op::Edit | Op::Read => return Ok(()),
+    };
+    let from = record.map(|r| r.state);
+    match (from, to) {
+        (None | Some(NumberState::InService), NumberState::InService) => Ok(()),
+        (_, NumberState::InService) => Err(Error::InvalidStateTransition { from, to }),
+        _ => Err(Error::InvalidMdnTransition { to }),
+    }
+}
+
+/// The MDN guard: unless the actor is the system, a plan that writes a
+/// record passes only when the call's `mdn_run` matches whether the number
+/// is an MDN number. Plans that change nothing, or that remove the record,
+/// write nothing and pass.
+fn mdn_guard(p: &Plan, facts: &ActorFacts) -> Result<()> {
+    let writes = !p.noop && !p.remove && p.operation != Operation::Read;
+    if facts.system || !writes || facts.mdn_run == facts.number_is_mdn {
+        return Ok(());
+    }
+    Err(Error::Unauthorized { cause: None })
+}
+
+fn plan_op(
     number: PhoneNumber,
     record: Option<&NumberRecord>,
     op: &Op,
@@ -325,8 +379,18 @@ pub fn plan(
     if let Some(target) = op.target() {
         authorize_account(facts, target)?;
     }
-    if let Op::Create { state, assign_to } = op {
-        return plan_create(number, record, *state, assign_to, facts, config);
+    if let Op::Create {
+        state,
+        assign_to,
+        ported_in,
+    } = op
+    {
+        let create = Create {
+            state: *state,
+            assign_to,
+            ported_in: *ported_in,
+        };
+        return plan_create(number, record, create, facts, config);
     }
     if let Op::Delete = op {
         if !facts.admin() {
@@ -337,6 +401,7 @@ pub fn plan(
     if !is_visible(record, facts, op) {
         return Err(not_found());
     }
+    mdn_rule(Some(record), op, facts)?;
     match op {
         Op::Read => {
             let mut p = Plan::new(number, op, Some(record.state), record.state);
@@ -380,7 +445,49 @@ pub fn plan(
     }
 }
 
+/// A create's parameters.
+struct Create<'a> {
+    state: NumberState,
+    assign_to: &'a AccountId,
+    ported_in: bool,
+}
+
 fn plan_create(
+    number: PhoneNumber,
+    record: Option<&NumberRecord>,
+    create: Create<'_>,
+    facts: &ActorFacts,
+    config: &StateConfig,
+) -> Result<Plan> {
+    let Create {
+        state,
+        assign_to,
+        ported_in,
+    } = create;
+    if ported_in && !facts.admin() {
+        return Err(Error::forbidden(format!(
+            "account '{}' may not create numbers ported in",
+            facts
+                .account
+                .as_ref()
+                .map(AccountId::as_str)
+                .unwrap_or("undefined")
+        )));
+    }
+    // A number ported in elsewhere is in service here at once.
+    let state = if ported_in && state != NumberState::PortIn {
+        NumberState::InService
+    } else {
+        state
+    };
+    let mut p = plan_create_in(number, record, state, assign_to, facts, config)?;
+    if ported_in && p.to == NumberState::InService {
+        p.ported_in = true;
+    }
+    Ok(p)
+}
+
+fn plan_create_in(
     number: PhoneNumber,
     record: Option<&NumberRecord>,
     state: NumberState,
@@ -415,6 +522,7 @@ fn plan_create(
     let op = Op::Create {
         state,
         assign_to: assign_to.clone(),
+        ported_in: false,
     };
     match record {
         Some(existing)
@@ -430,12 +538,14 @@ fn plan_create(
                     number: number.to_string(),
                 });
             }
+            mdn_rule(Some(existing), &op, facts)?;
             dispatch(number, existing, action, &op, facts, config)
         }
         Some(_) => Err(Error::NumberExists {
             number: number.to_string(),
         }),
         None => {
+            mdn_rule(None, &op, facts)?;
             // A new number is already in its target state: the "target <- target" row applies.
             let row = table::lookup(action, state, facts.number_is_local).ok_or(
                 Error::InvalidStateTransition {

@@ -41,6 +41,14 @@ impl Call {
     }
 }
 
+/// A creation's options: the caller's, with `ported_in` from the query
+/// string, the envelope or `data` (taken out of `data`, so it never becomes a
+/// public field).
+fn creation_opts(call: &mut Call) -> Result<Options, Failure> {
+    let ported_in = call.body.take_flag(&call.query, "ported_in")?;
+    Ok(call.opts()?.clone().with_ported_in(ported_in))
+}
+
 /// The route table promises the placeholder; not having it is a bug.
 fn missing_param(name: &str) -> Failure {
     Error::Internal {
@@ -155,10 +163,11 @@ impl Api {
                 Ok(Reply::ok(record.to_public_json()))
             }
             Endpoint::Create => {
+                let opts = creation_opts(&mut call)?;
                 self.validate_public(&call.body.data)?;
                 let change = PublicChange::from_body(&call.body.data)?;
                 let out = m
-                    .create(call.account()?, call.number()?, change, call.opts()?)
+                    .create(call.account()?, call.number()?, change, &opts)
                     .await?;
                 Ok(single(out, true))
             }
@@ -204,10 +213,11 @@ impl Api {
             }
             Endpoint::CollectionCreate => {
                 let numbers = call.body.take_numbers()?;
+                let opts = creation_opts(&mut call)?;
                 self.validate_public(&call.body.data)?;
                 let change = PublicChange::from_body(&call.body.data)?;
                 let result = m
-                    .create_many(call.account()?, &numbers, change, call.opts()?)
+                    .create_many(call.account()?, &numbers, change, &opts)
                     .await?;
                 collection(result, call.dry_run())
             }

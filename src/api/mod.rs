@@ -447,11 +447,12 @@ impl Api {
                 .into())
             }
         };
-        let opts = actor.map(|me| Options {
-            auth_by: Actor::Account(me),
-            dry_run,
-            idempotency_key,
-            request_id: Some(id.to_string()),
+        let opts = actor.map(|me| {
+            let mut opts = Options::as_account(&me);
+            opts.dry_run = dry_run;
+            opts.idempotency_key = idempotency_key;
+            opts.request_id = Some(id.to_string());
+            opts
         });
         let call = Call {
             endpoint: route.endpoint,

@@ -20,6 +20,7 @@ impl PartialEq for Error {
                 E::InvalidStateTransition { from: f1, to: t1 },
                 E::InvalidStateTransition { from: f2, to: t2 },
             ) => (f1, t1) == (f2, t2),
+            (E::InvalidMdnTransition { to: a }, E::InvalidMdnTransition { to: b }) => a == b,
             (E::AssignFailure { cause: a }, E::AssignFailure { cause: b })
             | (E::Invalid { cause: a }, E::Invalid { cause: b })
             | (E::Internal { cause: a }, E::Internal { cause: b }) => a == b,
@@ -139,6 +140,7 @@ impl PartialEq for Error {
             | (E::Unauthorized { .. }, _)
             | (E::NoChangeRequired { .. }, _)
             | (E::InvalidStateTransition { .. }, _)
+            | (E::InvalidMdnTransition { .. }, _)
             | (E::AssignFailure { .. }, _)
             | (E::NumberIsPorting { .. }, _)
             | (E::Invalid { .. }, _)

@@ -16,6 +16,7 @@ fn variant(e: &Error) -> &'static str {
         Error::Unauthorized { .. } => "Unauthorized",
         Error::NoChangeRequired { .. } => "NoChangeRequired",
         Error::InvalidStateTransition { .. } => "InvalidStateTransition",
+        Error::InvalidMdnTransition { .. } => "InvalidMdnTransition",
         Error::AssignFailure { .. } => "AssignFailure",
         Error::NumberIsPorting { .. } => "NumberIsPorting",
         Error::Invalid { .. } => "Invalid",
@@ -47,6 +48,12 @@ fn plain_variants() -> Vec<(Error, bool)> {
             Error::InvalidStateTransition {
                 from: None,
                 to: NumberState::InService,
+            },
+            false,
+        ),
+        (
+            Error::InvalidMdnTransition {
+                to: NumberState::Reserved,
             },
             false,
         ),
@@ -202,7 +209,7 @@ fn is_retryable_over_every_variant_and_kind() {
     let mut seen: Vec<&str> = table.iter().map(|(e, _)| variant(e)).collect();
     seen.sort_unstable();
     seen.dedup();
-    assert_eq!(seen.len(), 21, "every variant is in the table: {seen:?}");
+    assert_eq!(seen.len(), 22, "every variant is in the table: {seen:?}");
     for (i, (e, retryable)) in table.iter().enumerate() {
         assert_eq!(e.is_retryable(), *retryable, "{e:?}");
         // Equality is written out: each error equals itself and no other.

@@ -189,6 +189,17 @@ pub struct Options {
     /// correlate its logs with the audit trail. It never changes what the
     /// operation does, nor an idempotent request's fingerprint.
     pub request_id: Option<String>,
+    /// Create the numbers as ported in elsewhere (master and the system
+    /// only; anyone else is `forbidden`): they are created `in_service` (in
+    /// whatever state was asked, except `port_in`), marked ported in, with the
+    /// port-in carrier module (`Config::port_in_module`). Only creations
+    /// read it.
+    pub ported_in: bool,
+    /// Write MDN numbers (carrier module `mdn`, mobile numbers created for
+    /// devices). A write of an MDN number needs it and a write of any other
+    /// number must not have it, unless the actor is the system; both are
+    /// `forbidden`. Numbers created with it are MDN numbers, `in_service`.
+    pub mdn_run: bool,
 }
 
 impl Options {
@@ -199,6 +210,8 @@ impl Options {
             dry_run: false,
             idempotency_key: None,
             request_id: None,
+            ported_in: false,
+            mdn_run: false,
         }
     }
 
@@ -209,6 +222,8 @@ impl Options {
             dry_run: false,
             idempotency_key: None,
             request_id: None,
+            ported_in: false,
+            mdn_run: false,
         }
     }
 
@@ -227,6 +242,18 @@ impl Options {
     /// Sets the request id carried into the operation's events.
     pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
         self.request_id = Some(id.into());
+        self
+    }
+
+    /// Sets [`ported_in`](Options::ported_in): creations make numbers ported in.
+    pub fn with_ported_in(mut self, ported_in: bool) -> Self {
+        self.ported_in = ported_in;
+        self
+    }
+
+    /// Sets [`mdn_run`](Options::mdn_run): the call writes MDN numbers, and only them.
+    pub fn with_mdn_run(mut self, mdn_run: bool) -> Self {
+        self.mdn_run = mdn_run;
         self
     }
 }

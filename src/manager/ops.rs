@@ -451,11 +451,18 @@ impl NumberManager {
 }
 
 fn create_req(account: &AccountId, change: PublicChange, opts: &Options) -> Request {
+    // Without create_with_state a number is created reserved; one ported in
+    // elsewhere, or an MDN number, is in service at once (port_in stays asked).
+    let state = match change.state {
+        Some(NumberState::PortIn) => NumberState::PortIn,
+        _ if opts.ported_in || opts.mdn_run => NumberState::InService,
+        asked => asked.unwrap_or(NumberState::Reserved),
+    };
     Request {
         op: Op::Create {
-            // Without create_with_state a number is created reserved.
-            state: change.state.unwrap_or(NumberState::Reserved),
+            state,
             assign_to: account.clone(),
+            ported_in: opts.ported_in,
         },
         change: Change::Replace(change.public),
         opts: opts.clone(),

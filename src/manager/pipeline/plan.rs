@@ -20,6 +20,9 @@ use crate::record::{merge_public, validate_public_within, NumberRecord};
 use crate::state::NumberState;
 use crate::util::timeout;
 
+/// The carrier module of MDN numbers (mobile numbers created for devices).
+const MDN_MODULE: &str = "mdn";
+
 /// What the planner decided for one number, with the facts it was given.
 struct Decided {
     plan: Plan,
@@ -132,17 +135,22 @@ impl NumberManager {
             Op::Create {
                 state: NumberState::PortIn,
                 ..
+            }
+            | Op::Create {
+                ported_in: true, ..
             } => self.inner.config.port_in_module.clone(),
+            Op::Create { .. } if req.opts.mdn_run => MDN_MODULE.to_string(),
             _ => self.inner.carriers.default_module().to_string(),
         };
         let carrier = record.map_or(new_carrier.as_str(), |r| r.carrier.as_str());
-        let actor_facts = self.facts(
+        let mut actor_facts = self.facts(
             &facts.actor,
             owner.as_ref(),
             owner_id,
             facts.target.as_ref(),
             carrier,
         );
+        actor_facts.mdn_run = req.opts.mdn_run;
         let mut plan = lifecycle::plan(
             number,
             record,

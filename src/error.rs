@@ -16,6 +16,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::porting::PortState;
 use crate::state::NumberState;
 
 mod eq;
@@ -116,6 +117,21 @@ pub enum Error {
     InvalidMdnTransition {
         /// The requested state.
         to: NumberState,
+    },
+    /// 400 `invalid_state_transition`, cause `from <a> to <b>`: a port request
+    /// move the port state machine does not have.
+    #[error("invalid port request transition from {from} to {to}")]
+    InvalidPortTransition {
+        /// The request's state.
+        from: PortState,
+        /// The requested state.
+        to: PortState,
+    },
+    /// 403 `user_not_allowed`: the actor may not make this port request move.
+    #[error("user not allowed{}", .cause.as_ref().map(|c| format!(": {c}")).unwrap_or_default())]
+    UserNotAllowed {
+        /// Who tried what.
+        cause: Option<String>,
     },
     /// 400 `assign_failure`: no valid account to assign the number to.
     #[error("invalid account to assign to: {cause}")]
@@ -430,6 +446,8 @@ impl Error {
             | Error::NoChangeRequired { .. }
             | Error::InvalidStateTransition { .. }
             | Error::InvalidMdnTransition { .. }
+            | Error::InvalidPortTransition { .. }
+            | Error::UserNotAllowed { .. }
             | Error::AssignFailure { .. }
             | Error::NumberIsPorting { .. }
             | Error::Invalid { .. }
@@ -452,9 +470,10 @@ impl Error {
             Error::NotReconcilable { .. } => "not_reconcilable",
             Error::Unauthorized { .. } => "forbidden",
             Error::NoChangeRequired { .. } => "no_change_required",
-            Error::InvalidStateTransition { .. } | Error::InvalidMdnTransition { .. } => {
-                "invalid_state_transition"
-            }
+            Error::InvalidStateTransition { .. }
+            | Error::InvalidMdnTransition { .. }
+            | Error::InvalidPortTransition { .. } => "invalid_state_transition",
+            Error::UserNotAllowed { .. } => "user_not_allowed",
             Error::AssignFailure { .. } => "assign_failure",
             Error::NumberIsPorting { .. } => "number_is_porting",
             Error::Invalid { .. } => "invalid",
@@ -480,11 +499,12 @@ impl Error {
             Error::NotFound { .. } | Error::NotReconcilable { .. } | Error::CityNotFound { .. } => {
                 404
             }
-            Error::Unauthorized { .. } => 403,
+            Error::Unauthorized { .. } | Error::UserNotAllowed { .. } => 403,
             Error::NotEnoughCredit { .. } => 402,
             Error::NoChangeRequired { .. }
             | Error::InvalidStateTransition { .. }
             | Error::InvalidMdnTransition { .. }
+            | Error::InvalidPortTransition { .. }
             | Error::AssignFailure { .. }
             | Error::NumberIsPorting { .. }
             | Error::Invalid { .. }
@@ -508,9 +528,10 @@ impl Error {
             Error::NotReconcilable { number } => format!("number {number} is not reconcilable"),
             Error::Unauthorized { .. } => "requestor is unauthorized to perform operation".into(),
             Error::NoChangeRequired { .. } => "no change required".into(),
-            Error::InvalidStateTransition { .. } | Error::InvalidMdnTransition { .. } => {
-                "invalid state transition".into()
-            }
+            Error::InvalidStateTransition { .. }
+            | Error::InvalidMdnTransition { .. }
+            | Error::InvalidPortTransition { .. } => "invalid state transition".into(),
+            Error::UserNotAllowed { .. } => "user not allowed to perform this action".into(),
             Error::AssignFailure { .. } => "invalid account to assign to".into(),
             Error::NumberIsPorting { number } => format!("number {number} is porting"),
             Error::Invalid { .. } => "invalid".into(),
@@ -547,6 +568,8 @@ impl Error {
                 Some(format!("from {} to {}", fmt_state(from), to.as_str()))
             }
             Error::InvalidMdnTransition { to } => Some(format!("from 'MDN' to {}", to.as_str())),
+            Error::InvalidPortTransition { from, to } => Some(format!("from {from} to {to}")),
+            Error::UserNotAllowed { cause } => cause.clone(),
             Error::AssignFailure { cause } | Error::Invalid { cause } => Some(cause.clone()),
             Error::E911Invalid { address, .. } | Error::MultipleChoice { address, .. } => {
                 Some(address.to_string())

@@ -107,6 +107,37 @@ fn trials() -> Vec<Trial> {
         ));
     }
     trials.extend(registry_trials());
+    trials.extend(port_request_trials());
+    trials
+}
+
+/// The port request contract on the stores that keep port requests (SQL
+/// stores do not yet).
+fn port_request_trials() -> Vec<Trial> {
+    let mut trials: Vec<Trial> = conformance::PORT_REQUEST_CHECKS
+        .iter()
+        .map(|check| {
+            Trial::test(
+                format!("memory::port_requests::{}", check.name()),
+                move || {
+                    runtime().block_on(async move {
+                        let store = MemoryStore::new();
+                        check.run(&store).await;
+                    });
+                    Ok(())
+                },
+            )
+        })
+        .collect();
+    trials.push(Trial::test("memory::port_requests::run_all", || {
+        let report = runtime().block_on(conformance::run_port_requests(|| async {
+            MemoryStore::new()
+        }));
+        check(
+            report.passed().len() == conformance::PORT_REQUEST_CHECKS.len(),
+            "every port request check ran and passed",
+        )
+    }));
     trials
 }
 

@@ -28,6 +28,7 @@ use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
 
 mod memory;
+mod memory_ports;
 pub use memory::MemoryStore;
 
 #[cfg(feature = "testing")]

@@ -66,11 +66,14 @@ use std::pin::Pin;
 use super::Store;
 use crate::testing::poll::{catch_panic, Task};
 
+pub use port_requests::{run_port_requests, PortCheck, PORT_REQUEST_CHECKS};
+
 mod batches;
 mod concurrency;
 mod discovery;
 mod idempotency;
 mod listing;
+mod port_requests;
 mod records;
 mod support;
 mod tombstones;

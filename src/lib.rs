@@ -48,7 +48,7 @@ pub use error::{
 };
 pub use limits::Limits;
 pub use manager::{
-    BatchResult, Config, Identify, NumberManager, NumberManagerBuilder, Options, Outcome,
-    PublicChange,
+    BatchResult, Config, Identify, NewPortRequest, NumberManager, NumberManagerBuilder, Options,
+    Outcome, PortTransition, PortTransitionRequest, PortingConfig, PublicChange,
 };
 pub use number::{is_reconcilable, normalize, DialPlan, Normalizer, PhoneNumber};

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::account::{Accounts, Actor, MemoryAccounts};
+use crate::account::{AccountId, Accounts, Actor, MemoryAccounts};
 use crate::carrier::CarrierRegistry;
 use crate::classify::Classifiers;
 use crate::clock::{Clock, SystemClock};
@@ -25,6 +25,7 @@ use crate::lifecycle::Plan;
 use crate::limits::Limits;
 use crate::locality::Locality;
 use crate::number::{Normalizer, PhoneNumber};
+use crate::porting::PortRequestStore;
 use crate::record::NumberRecord;
 use crate::state::StateConfig;
 use crate::store::{MemoryStore, Store};
@@ -33,12 +34,14 @@ mod account_ops;
 mod idempotent;
 mod ops;
 mod pipeline;
+mod port_ops;
 mod typed_ops;
 
 pub use account_ops::{
     CarriersInfo, FixReport, ListOptions, Listing, PurgeReport, SearchHit, SearchQuery,
 };
 pub use ops::{Identify, PublicChange};
+pub use port_ops::{NewPortRequest, PortTransition, PortTransitionRequest};
 pub use typed_ops::{E911Outcome, E911Results};
 
 /// Tunables (Kazoo's configuration plus this crate's own).
@@ -127,6 +130,22 @@ pub struct Config {
     pub list_scan_budget: usize,
     /// Carrier module for ported-in numbers (default `local`).
     pub port_in_module: String,
+    /// Port requests: who the port authority is, and which moves are allowed.
+    pub porting: PortingConfig,
+}
+
+/// Port request settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PortingConfig {
+    /// The port authority per reseller: a request's authority is the one its
+    /// account, or its nearest ancestor, names here, else master. The
+    /// authority (and master) makes every move but submitting.
+    pub authorities: BTreeMap<AccountId, AccountId>,
+    /// Whether a `submitted` request may be `scheduled` at once, without
+    /// going through `pending` (default false).
+    pub schedule_from_submitted: bool,
 }
 
 const HOUR: u64 = 3_600;
@@ -170,6 +189,7 @@ impl Default for Config {
             page_size: 50,
             list_scan_budget: 5_000,
             port_in_module: "local".into(),
+            porting: PortingConfig::default(),
         }
     }
 }
@@ -296,6 +316,7 @@ impl BatchResult {
 
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
+    pub(crate) ports: Arc<dyn PortRequestStore>,
     pub(crate) accounts: Arc<dyn Accounts>,
     pub(crate) carriers: CarrierRegistry,
     pub(crate) e911: Option<Arc<dyn E911Provider>>,
@@ -346,6 +367,7 @@ impl std::fmt::Debug for NumberManager {
 #[derive(Default)]
 pub struct NumberManagerBuilder {
     store: Option<Arc<dyn Store>>,
+    ports: Option<Arc<dyn PortRequestStore>>,
     accounts: Option<Arc<dyn Accounts>>,
     carriers: Option<CarrierRegistry>,
     e911: Option<Arc<dyn E911Provider>>,
@@ -368,6 +390,12 @@ impl NumberManagerBuilder {
     /// The store (default: a fresh [`MemoryStore`]).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+    /// Where port requests are kept (default: a [`MemoryStore`] of their own,
+    /// whatever the number store is).
+    pub fn port_requests(mut self, ports: Arc<dyn PortRequestStore>) -> Self {
+        self.ports = Some(ports);
         self
     }
     /// The account tree (default: an empty [`MemoryAccounts`]).
@@ -432,6 +460,7 @@ impl NumberManagerBuilder {
         NumberManager {
             inner: Arc::new(Inner {
                 store,
+                ports: self.ports.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 accounts: self
                     .accounts
                     .unwrap_or_else(|| Arc::new(MemoryAccounts::new())),

@@ -99,10 +99,10 @@ impl PortFacts {
         self.system || self.master || self.port_authority
     }
 
-    /// Whether the actor may read the request (its account's tree upwards,
-    /// or the port authority).
+    /// Whether the actor may read the request: anyone in its account's tree
+    /// (who may submit it), or the port authority.
     pub fn may_read(&self) -> bool {
-        self.authority() || self.account_or_ancestor
+        self.authority() || self.in_tree
     }
 
     /// Whether the actor may read the private comments.

@@ -151,6 +151,9 @@ impl NumberManager {
             carrier,
         );
         actor_facts.mdn_run = req.opts.mdn_run;
+        if record.is_none() {
+            self.check_not_porting(number, &req.op).await?;
+        }
         let mut plan = lifecycle::plan(
             number,
             record,
@@ -170,6 +173,27 @@ impl NumberManager {
             owner,
             new_carrier,
         })
+    }
+
+    /// A new number must not be in an active port request (`submitted`,
+    /// `pending`, `scheduled`): it is on its way here, and its request
+    /// creates it on completion (ported in, which skips this check).
+    async fn check_not_porting(&self, number: PhoneNumber, op: &Op) -> Result<()> {
+        if !matches!(
+            op,
+            Op::Create {
+                ported_in: false,
+                ..
+            }
+        ) {
+            return Ok(());
+        }
+        match self.inner.ports.find_open_port_request(&number).await? {
+            Some(r) if r.state.is_active() => Err(Error::NumberIsPorting {
+                number: number.to_string(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Applies the request's change to a new record's public fields and

@@ -422,3 +422,35 @@ async fn completing_a_thousand_numbers_is_one_collection() {
         .values()
         .all(|o| o.record.state == NumberState::InService && o.record.ported_in));
 }
+
+#[tokio::test]
+async fn identify_falls_back_to_active_port_requests() {
+    let w = World::new();
+    let r = open(&w, &["4155550781"]).await;
+    // Unconfirmed is not on its way yet.
+    let e = w
+        .manager
+        .identify("4155550781", &w.as_customer())
+        .await
+        .unwrap_err();
+    assert_eq!(e.name(), "not_found");
+    move_to(&w, &r.id, Submitted, &w.as_customer())
+        .await
+        .unwrap();
+    for who in [&w.customer, &w.reseller, &w.master] {
+        let found = w
+            .manager
+            .identify("4155550781", &Options::as_account(who))
+            .await
+            .unwrap();
+        assert_eq!(found.account_id, w.customer);
+        assert!(found.pending_port && found.local && found.force_outbound);
+        assert!(!found.inbound_cnam);
+    }
+    let e = w
+        .manager
+        .identify("4155550781", &Options::as_account(&w.other))
+        .await
+        .unwrap_err();
+    assert_eq!(e.name(), "not_found", "ownership never leaks");
+}

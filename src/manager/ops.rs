@@ -363,13 +363,18 @@ impl NumberManager {
     }
 
     /// Which account a number belongs to, and how to route it.
-    /// Only the owner, its ancestors and master may ask.
+    /// Only the owner, its ancestors and master may ask. A number not in the
+    /// system but in an active port request (submitted, pending, scheduled)
+    /// identifies as the request's account, `pending_port`, local and forced
+    /// outbound.
     pub async fn identify(&self, number: &str, opts: &Options) -> Result<Identify> {
         let n = self.inner.normalizer.parse(number)?;
         let not_found = || Error::NotFound {
             number: n.to_string(),
         };
-        let mut record = self.inner.store.get(&n).await?.ok_or_else(not_found)?;
+        let Some(mut record) = self.inner.store.get(&n).await? else {
+            return self.identify_porting(n, opts).await;
+        };
         let now = self.inner.clock.now();
         if record.state == NumberState::Reserved
             && record.is_expired(now)

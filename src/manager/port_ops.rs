@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map};
 
 use super::pipeline::ActorCtx;
-use super::{BatchResult, NumberManager, Options, PublicChange};
+use super::{BatchResult, Identify, NumberManager, Options, PublicChange};
 use crate::account::{AccountId, AccountInfo};
 use crate::error::{Error, Result};
 use crate::lifecycle::{authorize_account, ActorFacts};
+use crate::number::PhoneNumber;
 use crate::porting::{
     plan_move, Attachment, BillingDetails, PortFacts, PortId, PortRequest, PortState,
 };
@@ -208,6 +209,42 @@ impl NumberManager {
             .transition_port_request(id, change, opts)
             .await?
             .request)
+    }
+
+    /// `identify` of a number the store does not have: its active port
+    /// request's account, for those who may identify the account's numbers.
+    pub(super) async fn identify_porting(
+        &self,
+        number: PhoneNumber,
+        opts: &Options,
+    ) -> Result<Identify> {
+        let not_found = || Error::NotFound {
+            number: number.to_string(),
+        };
+        let request = self
+            .inner
+            .ports
+            .find_open_port_request(&number)
+            .await?
+            .filter(|r| r.state.is_active())
+            .ok_or_else(not_found)?;
+        let actor = self.actor_ctx(&opts.auth_by).await?;
+        let info = self.port_account(&request.account).await?;
+        let facts = self.port_facts(&actor, &info);
+        if !(facts.system || facts.master || facts.account_or_ancestor) {
+            return Err(not_found());
+        }
+        Ok(Identify {
+            account_id: request.account,
+            number,
+            pending_port: true,
+            local: true,
+            force_outbound: true,
+            inbound_cnam: false,
+            prepend: None,
+            ringback_media: None,
+            transfer_media: None,
+        })
     }
 
     /// The numbers of a completed request, created in service for its account.

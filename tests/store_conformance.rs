@@ -111,9 +111,16 @@ fn trials() -> Vec<Trial> {
     trials
 }
 
-/// The port request contract on the stores that keep port requests (SQL
-/// stores do not yet).
+/// The port request contract on the stores that keep port requests
+/// (PostgreSQL does not yet).
 fn port_request_trials() -> Vec<Trial> {
+    let mut trials = memory_port_request_trials();
+    #[cfg(feature = "sqlite")]
+    trials.extend(sqlite_support::port_request_trials());
+    trials
+}
+
+fn memory_port_request_trials() -> Vec<Trial> {
     let mut trials: Vec<Trial> = conformance::PORT_REQUEST_CHECKS
         .iter()
         .map(|check| {
@@ -289,9 +296,43 @@ mod sqlite_support {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
+    use libtest_mimic::Trial;
+    use number_manager::store::conformance;
     use number_manager::store::{SqliteStore, Store};
 
-    use super::{Made, Teardown};
+    use super::{runtime, Made, Teardown};
+
+    /// Every port request check on a fresh file and a fresh in-memory database.
+    pub fn port_request_trials() -> Vec<Trial> {
+        let mut trials = Vec::new();
+        for check in conformance::PORT_REQUEST_CHECKS {
+            trials.push(Trial::test(
+                format!("sqlite_file::port_requests::{}", check.name()),
+                move || {
+                    runtime().block_on(async move {
+                        let dir = TempDir::new();
+                        let store = SqliteStore::open(dir.0.join("ports.db"))
+                            .await
+                            .expect("open");
+                        check.run(&store).await;
+                        store.close().await;
+                    });
+                    Ok(())
+                },
+            ));
+            trials.push(Trial::test(
+                format!("sqlite_memory::port_requests::{}", check.name()),
+                move || {
+                    runtime().block_on(async move {
+                        let store = SqliteStore::open_in_memory().await.expect("open");
+                        check.run(&store).await;
+                    });
+                    Ok(())
+                },
+            ));
+        }
+        trials
+    }
 
     /// A directory removed when dropped.
     pub struct TempDir(pub PathBuf);

@@ -117,6 +117,8 @@ fn port_request_trials() -> Vec<Trial> {
     let mut trials = memory_port_request_trials();
     #[cfg(feature = "sqlite")]
     trials.extend(sqlite_support::port_request_trials());
+    #[cfg(feature = "postgres")]
+    trials.extend(postgres_support::port_request_trials());
     trials
 }
 
@@ -425,6 +427,41 @@ mod postgres_support {
         h.write_u32(std::process::id());
         h.write_usize(N.fetch_add(1, Ordering::SeqCst));
         format!("nm_test_{:016x}", h.finish())
+    }
+
+    /// Every port request check on a store in a fresh schema, dropped after.
+    pub fn port_request_trials() -> Vec<libtest_mimic::Trial> {
+        number_manager::store::conformance::PORT_REQUEST_CHECKS
+            .iter()
+            .map(|check| {
+                libtest_mimic::Trial::test(
+                    format!("postgres::port_requests::{}", check.name()),
+                    move || {
+                        super::runtime().block_on(async move {
+                            let Some(url) = url() else { return };
+                            let schema = fresh_schema();
+                            let store = PostgresStore::connect_with_schema(&url, &schema)
+                                .await
+                                .expect("connect to PostgreSQL");
+                            let running = tokio::spawn({
+                                let store = store.clone();
+                                async move { check.run(&store).await }
+                            })
+                            .await;
+                            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                                .execute(store.pool())
+                                .await
+                                .expect("drop the test schema");
+                            store.close().await;
+                            if let Err(e) = running {
+                                std::panic::resume_unwind(e.into_panic());
+                            }
+                        });
+                        Ok(())
+                    },
+                )
+            })
+            .collect()
     }
 
     /// A store in a fresh schema; its teardown drops the schema.

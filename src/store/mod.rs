@@ -47,6 +47,8 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
+mod postgres_ports;
+#[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 
 /// One conditional write.

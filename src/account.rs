@@ -192,8 +192,11 @@ pub trait AccountsExt: Accounts {
 
 impl<T: Accounts + ?Sized> AccountsExt for T {}
 
-/// One account in the JSON file [`MemoryAccounts::from_json`] reads.
+/// One account in the JSON file [`MemoryAccounts::from_json`] reads. In
+/// code, start from [`AccountSpec::new`] and add the rest with the `with_*`
+/// setters.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct AccountSpec {
     /// The id.
     pub id: String,
@@ -219,6 +222,39 @@ pub struct AccountSpec {
     #[serde(default)]
     pub features: Option<FeatureLists>,
 }
+
+impl AccountSpec {
+    /// An enabled top-level account with an empty name and no flags set.
+    pub fn new(id: impl Into<String>) -> Self {
+        AccountSpec {
+            id: id.into(),
+            name: String::new(),
+            parent: None,
+            is_master: false,
+            allow_additions: false,
+            enabled: true,
+            token: None,
+            features: None,
+        }
+    }
+}
+
+crate::util::with_setters!(AccountSpec {
+    /// Sets [`AccountSpec::name`].
+    with_name => name: impl Into<String> as into;
+    /// Sets the parent id ([`AccountSpec::parent`]).
+    with_parent => parent: impl Into<String> as some_into;
+    /// Sets [`AccountSpec::is_master`].
+    with_is_master => is_master: bool;
+    /// Sets [`AccountSpec::allow_additions`].
+    with_allow_additions => allow_additions: bool;
+    /// Sets [`AccountSpec::enabled`].
+    with_enabled => enabled: bool;
+    /// Sets the API token ([`AccountSpec::token`]).
+    with_token => token: impl Into<String> as some_into;
+    /// Sets the feature lists ([`AccountSpec::features`]).
+    with_features => features: FeatureLists as some;
+});
 
 /// An in-memory account tree.
 ///

@@ -133,6 +133,7 @@ pub enum CarrierAction {
 
 /// What an operation will do to one number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Plan {
     /// The number.
     pub number: PhoneNumber,

@@ -23,10 +23,7 @@ fn two_carrier_manager(
     b: Arc<SimulatedCarrier>,
     timeout: Duration,
 ) -> NumberManager {
-    let config = Config {
-        search_timeout: timeout,
-        ..Config::default()
-    };
+    let config = Config::default().with_search_timeout(timeout);
     NumberManager::builder()
         .carriers(CarrierRegistry::new().with(a).with(b))
         .config(config)
@@ -212,13 +209,8 @@ async fn collection_release_and_hard_delete_as_the_seeds_show() {
 #[tokio::test]
 async fn purge_removes_expired_discoveries_and_ages_numbers() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let config = Config {
-        state: number_manager::state::StateConfig {
-            should_age: true,
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let config = Config::default()
+        .with_state(number_manager::state::StateConfig::default().with_should_age(true));
     let w = World::with(store, config);
     let mut q = SearchQuery::new("415", 5);
     q.account = Some(w.customer.clone());
@@ -373,10 +365,7 @@ async fn maintenance_ageing_is_reported_as_an_event() {
     let w = World::new();
     let n = "+14155550190";
     let opts = w.as_master();
-    let change = number_manager::PublicChange {
-        public: Map::new(),
-        state: Some(NumberState::Aging),
-    };
+    let change = number_manager::PublicChange::default().with_state(NumberState::Aging);
     w.manager
         .create(&w.customer, n, change, &opts)
         .await

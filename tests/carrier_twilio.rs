@@ -15,7 +15,7 @@ use number_manager::carrier::{
 use number_manager::state::NumberState;
 use number_manager::store::StoreExt;
 use number_manager::{Error, Options, PhoneNumber};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const TOKEN: &str = "tok_0123456789abcdef_secret";
@@ -47,21 +47,11 @@ fn number(s: &str) -> PhoneNumber {
 }
 
 fn order_for(n: &str) -> NumberOrder {
-    NumberOrder {
-        number: number(n),
-        account: None,
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(number(n))
 }
 
 fn search(prefix: &str, country: &str, quantity: usize) -> SearchRequest {
-    SearchRequest {
-        prefix: prefix.into(),
-        quantity,
-        offset: 0,
-        country: country.into(),
-        account: None,
-    }
+    SearchRequest::new(prefix, quantity).with_country(country)
 }
 
 fn twilio_error(status: u16, code: i64, message: &str) -> Reply {

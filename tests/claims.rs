@@ -24,11 +24,9 @@ async fn one_search_result(w: &World) -> PhoneNumber {
 }
 
 fn quick_config() -> Config {
-    Config {
-        carrier_timeout: Duration::from_millis(200),
-        claim_ttl: Duration::from_secs(60),
-        ..Config::default()
-    }
+    Config::default()
+        .with_carrier_timeout(Duration::from_millis(200))
+        .with_claim_ttl(Duration::from_secs(60))
 }
 
 #[tokio::test]
@@ -66,11 +64,7 @@ async fn buy(w: &World, n: PhoneNumber) -> number_manager::Result<Outcome> {
 
 /// The order the dead claimant (`w.other`) placed for `n`.
 fn claimants_order(w: &World, n: PhoneNumber) -> NumberOrder {
-    NumberOrder {
-        number: n,
-        account: Some(w.other.clone()),
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(n).with_account(w.other.clone())
 }
 
 /// Another instance claimed `n` for `w.other`, bought it, and died before

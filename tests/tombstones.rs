@@ -33,20 +33,14 @@ async fn search(w: &World, quantity: usize) -> Vec<PhoneNumber> {
 
 async fn discovery_entries(store: &MemoryStore) -> usize {
     store
-        .count(&ListQuery {
-            states: vec![NumberState::Discovery],
-            ..Default::default()
-        })
+        .count(&ListQuery::default().with_states(vec![NumberState::Discovery]))
         .await
         .expect("count")
 }
 
 #[tokio::test]
 async fn purge_expired_drops_tombstones_older_than_the_horizon() {
-    let config = Config {
-        discovery_ttl: std::time::Duration::from_secs(60),
-        ..Config::default()
-    };
+    let config = Config::default().with_discovery_ttl(std::time::Duration::from_secs(60));
     assert_eq!(
         config.tombstone_horizon,
         std::time::Duration::from_secs(24 * 3600)
@@ -85,11 +79,9 @@ async fn a_horizon_in_the_future_drops_tombstones_at_once() {
     // clock puts the cutoff after the stores' deletion stamps: the tombstones
     // left by this very purge are dropped by it (never do this outside a
     // test). Durations are never negative, so the cutoff is moved by the clock.
-    let config = Config {
-        discovery_ttl: std::time::Duration::from_secs(60),
-        tombstone_horizon: std::time::Duration::ZERO,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .with_discovery_ttl(std::time::Duration::from_secs(60))
+        .with_tombstone_horizon(std::time::Duration::ZERO);
     let (w, store) = world(config);
     let numbers = search(&w, 5).await;
     let revisions: Vec<Revision> = store
@@ -151,10 +143,7 @@ async fn a_manual_clock_far_from_real_time_shifts_the_cutoff() {
     // any wall-clock deletion stamp, so nothing is dropped. This is expected.
     let w = World::with(
         Arc::new(MemoryStore::new()),
-        Config {
-            discovery_ttl: std::time::Duration::from_secs(60),
-            ..Config::default()
-        },
+        Config::default().with_discovery_ttl(std::time::Duration::from_secs(60)),
     );
     search(&w, 5).await;
     w.clock.advance(Duration::days(3));

@@ -59,10 +59,9 @@ fn in_state(
     state: NumberState,
     public: Map<String, serde_json::Value>,
 ) -> number_manager::manager::PublicChange {
-    number_manager::manager::PublicChange {
-        public,
-        state: Some(state),
-    }
+    number_manager::manager::PublicChange::default()
+        .with_public(public)
+        .with_state(state)
 }
 
 fn porting() -> Map<String, serde_json::Value> {
@@ -204,11 +203,7 @@ async fn a_hold_the_carrier_lost_is_bought_again_or_not_put_in_service() {
         .await
         .unwrap();
     // The carrier drops the number behind our back.
-    let order = NumberOrder {
-        number: n,
-        account: None,
-        carrier_data: Map::new(),
-    };
+    let order = NumberOrder::new(n);
     w.carrier.disconnect(&order).await.unwrap();
     assert!(!w.carrier.is_sold(&n));
     // It cannot tell us now: nothing goes in service.

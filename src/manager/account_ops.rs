@@ -25,6 +25,7 @@ use crate::util::{join_all, timeout};
 
 /// One search result, as the seeds show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SearchHit {
     /// The number.
     pub number: PhoneNumber,
@@ -38,6 +39,7 @@ pub struct SearchHit {
 
 /// A carrier search.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SearchQuery {
     /// 3+ digits after the country code (`415`), or an E.164 prefix (`+1415`).
     pub prefix: String,
@@ -64,8 +66,23 @@ impl SearchQuery {
     }
 }
 
-/// Listing options (the seeds' query string).
+crate::util::with_setters!(SearchQuery {
+    /// Sets [`SearchQuery::prefix`].
+    with_prefix => prefix: impl Into<String> as into;
+    /// Sets [`SearchQuery::quantity`].
+    with_quantity => quantity: usize;
+    /// Sets the page number ([`SearchQuery::offset`]).
+    with_offset => offset: usize;
+    /// Sets [`SearchQuery::country`].
+    with_country => country: impl Into<String> as into;
+    /// Sets the searching account ([`SearchQuery::account`]).
+    with_account => account: AccountId as some;
+});
+
+/// Listing options (the seeds' query string). Build with
+/// `ListOptions::default()` and the `with_*` setters.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ListOptions {
     /// Page size (default `Config::page_size`).
     pub page_size: Option<usize>,
@@ -85,8 +102,28 @@ pub struct ListOptions {
     pub prefix: Option<String>,
 }
 
+crate::util::with_setters!(ListOptions {
+    /// Sets [`ListOptions::page_size`].
+    with_page_size => page_size: usize as some;
+    /// Sets [`ListOptions::start_key`].
+    with_start_key => start_key: PhoneNumber as some;
+    /// Sets the `filter_state` states ([`ListOptions::states`]).
+    with_states => states: Vec<NumberState>;
+    /// Sets [`ListOptions::created_from`].
+    with_created_from => created_from: DateTime<Utc> as some;
+    /// Sets [`ListOptions::created_to`].
+    with_created_to => created_to: DateTime<Utc> as some;
+    /// Sets the `filter_<public field>` pairs ([`ListOptions::public_filters`]).
+    with_public_filters => public_filters: Vec<(String, String)>;
+    /// Sets [`ListOptions::include_descendants`].
+    with_include_descendants => include_descendants: bool;
+    /// Sets [`ListOptions::prefix`].
+    with_prefix => prefix: impl Into<String> as some_into;
+});
+
 /// One page of an account's numbers.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Listing {
     /// The numbers, in order.
     pub numbers: Vec<NumberRecord>,
@@ -104,6 +141,7 @@ pub struct Listing {
 
 /// `carriers_info`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CarriersInfo {
     /// The longest prefix every carrier honours.
     pub maximal_prefix_length: usize,
@@ -115,6 +153,7 @@ pub struct CarriersInfo {
 
 /// What `fix` changed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct FixReport {
     /// Per number, what was repaired.
     pub fixed: BTreeMap<String, Vec<String>>,
@@ -124,6 +163,7 @@ pub struct FixReport {
 
 /// What `purge_expired` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PurgeReport {
     /// Expired discovery entries removed.
     pub discovery_removed: usize,

@@ -147,6 +147,7 @@ impl std::error::Error for ParseError {}
 /// default when read; an unknown one is an error).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct StateConfig {
     /// State after a release with an empty reserve history (default `available`).
     pub released_state: NumberState,
@@ -165,3 +166,12 @@ impl Default for StateConfig {
         }
     }
 }
+
+crate::util::with_setters!(StateConfig {
+    /// Sets [`StateConfig::released_state`].
+    with_released_state => released_state: NumberState;
+    /// Sets [`StateConfig::should_age`].
+    with_should_age => should_age: bool;
+    /// Sets [`StateConfig::should_permanently_delete`].
+    with_should_permanently_delete => should_permanently_delete: bool;
+});

@@ -755,14 +755,12 @@ impl World {
         let carriers = CarrierRegistry::new()
             .with(Arc::new(LocalCarrier::new(store.clone())))
             .with(carrier.clone());
-        let config = Config {
-            state: StateConfig {
-                released_state: cfg.released_state,
-                should_age: cfg.should_age,
-                should_permanently_delete: cfg.permanently_delete,
-            },
-            ..Config::default()
-        };
+        let config = Config::default().with_state(
+            StateConfig::default()
+                .with_released_state(cfg.released_state)
+                .with_should_age(cfg.should_age)
+                .with_should_permanently_delete(cfg.permanently_delete),
+        );
         let manager = NumberManager::builder()
             .store(store.clone())
             .accounts(accounts)
@@ -849,9 +847,11 @@ impl World {
                 state,
                 public,
             } => {
-                let change = number_manager::PublicChange {
-                    public: public.clone(),
-                    state: *state,
+                let change = {
+                    let mut value =
+                        number_manager::PublicChange::default().with_public(public.clone());
+                    value.state = *state;
+                    value
                 };
                 from_result(m.create(&id(target), num, change, &o).await)
             }
@@ -925,9 +925,11 @@ impl World {
                 state,
                 public,
             } => {
-                let change = number_manager::PublicChange {
-                    public: public.clone(),
-                    state: *state,
+                let change = {
+                    let mut value =
+                        number_manager::PublicChange::default().with_public(public.clone());
+                    value.state = *state;
+                    value
                 };
                 m.create_many(&id(target), &nums, change, &o).await
             }

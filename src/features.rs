@@ -2,7 +2,7 @@
 //! which features a number may use.
 //!
 //! Everything here is pure. The E911 feature needs the provider, so
-//! `apply` only decides what E911 must do ([`E911Step`]); the manager
+//! `apply` only decides what E911 must do (an `E911Step`); the manager
 //! performs it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -135,7 +135,7 @@ impl FeatureContext<'_> {
 }
 
 /// The features this number may enable: allowed minus denied.
-pub fn available(record: &NumberRecord, ctx: &FeatureContext<'_>) -> BTreeSet<String> {
+pub(crate) fn available(record: &NumberRecord, ctx: &FeatureContext<'_>) -> BTreeSet<String> {
     let system_allow: Vec<String> = ctx.config.system.allow.clone().unwrap_or_else(all_features);
     let allowed: Vec<String> = if !record.features_allowed.is_empty() {
         record.features_allowed.clone()
@@ -188,7 +188,7 @@ pub fn available(record: &NumberRecord, ctx: &FeatureContext<'_>) -> BTreeSet<St
 
 /// What the E911 provider must do for this save.
 #[derive(Debug, Clone, PartialEq)]
-pub enum E911Step {
+pub(crate) enum E911Step {
     /// Nothing.
     None,
     /// Validate and provision this address (from the public field under `key`).

@@ -526,7 +526,10 @@ async fn the_manager_settles_a_pending_purchase_through_owned_numbers() {
     let h = Harness::new(Arc::new(carrier(&stub)));
     let hits = h
         .manager
-        .search(&number_manager::manager::SearchQuery::new("415", 5))
+        .search(
+            &number_manager::manager::SearchQuery::new("415", 5),
+            &Options::system(),
+        )
         .await
         .unwrap();
     assert!(hits.iter().any(|hit| hit.number.as_str() == N), "{hits:?}");

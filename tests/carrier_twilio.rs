@@ -403,7 +403,10 @@ async fn the_manager_settles_a_purchase_whose_answer_was_lost() {
     let h = Harness::new(Arc::new(carrier(&stub)));
     let hits = h
         .manager
-        .search(&number_manager::manager::SearchQuery::new("415", 5))
+        .search(
+            &number_manager::manager::SearchQuery::new("415", 5),
+            &Options::system(),
+        )
         .await
         .unwrap();
     assert!(hits.iter().any(|hit| hit.number.as_str() == N), "{hits:?}");
@@ -453,7 +456,10 @@ async fn a_purchase_that_never_happened_frees_the_number_at_once() {
     stub.on("GET", &incoming(), vec![Reply::json(200, empty_list())]);
     let h = Harness::new(Arc::new(carrier(&stub)));
     h.manager
-        .search(&number_manager::manager::SearchQuery::new("415", 5))
+        .search(
+            &number_manager::manager::SearchQuery::new("415", 5),
+            &Options::system(),
+        )
         .await
         .unwrap();
     let e = h.buy(N).await.unwrap_err();

@@ -14,13 +14,16 @@ use number_manager::record::{Pending, Revision};
 use number_manager::state::NumberState;
 use number_manager::store::{MemoryStore, StoreExt};
 use number_manager::testing::{FaultKind, FaultPlan, FaultyStore};
-use number_manager::{Config, Error, Outcome, PhoneNumber};
+use number_manager::{Config, Error, Options, Outcome, PhoneNumber};
 use serde_json::Map;
 
 async fn one_search_result(w: &World) -> PhoneNumber {
-    let mut q = SearchQuery::new("415", 1);
-    q.account = Some(w.customer.clone());
-    w.manager.search(&q).await.unwrap()[0].number
+    let q = SearchQuery::new("415", 1);
+    w.manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .unwrap()[0]
+        .number
 }
 
 fn quick_config() -> Config {

@@ -24,7 +24,7 @@ async fn discover(w: &World, prefix: &str, count: usize) -> Vec<PhoneNumber> {
         q.offset = page;
         // Page size must stay constant across pages for offsets to line up.
         q.quantity = 500;
-        let hits = w.manager.search(&q).await.unwrap();
+        let hits = w.manager.search(&q, &Options::system()).await.unwrap();
         assert!(!hits.is_empty(), "carrier ran out of numbers");
         out.extend(hits.iter().map(|h| h.number));
         page += 1;

@@ -189,9 +189,10 @@ impl Rig {
     }
 
     async fn search(&self) -> number_manager::Result<Vec<number_manager::manager::SearchHit>> {
-        let mut q = SearchQuery::new("415", 8);
-        q.account = Some(self.customer.clone());
-        self.manager.search(&q).await
+        let q = SearchQuery::new("415", 8);
+        self.manager
+            .search(&q, &Options::as_account(&self.customer))
+            .await
     }
 
     fn as_customer(&self) -> Options {

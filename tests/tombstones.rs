@@ -12,7 +12,7 @@ use number_manager::manager::SearchQuery;
 use number_manager::record::Revision;
 use number_manager::state::NumberState;
 use number_manager::store::{ListQuery, MemoryStore, Store, StoreExt};
-use number_manager::{Config, PhoneNumber};
+use number_manager::{Config, Options, PhoneNumber};
 
 /// A world on a fresh MemoryStore whose manual clock reads the wall clock's
 /// time: the stores stamp deletions with `Utc::now()`, and the horizon is
@@ -25,9 +25,12 @@ fn world(config: Config) -> (World, Arc<MemoryStore>) {
 }
 
 async fn search(w: &World, quantity: usize) -> Vec<PhoneNumber> {
-    let mut q = SearchQuery::new("415", quantity);
-    q.account = Some(w.customer.clone());
-    let hits = w.manager.search(&q).await.expect("search");
+    let q = SearchQuery::new("415", quantity);
+    let hits = w
+        .manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .expect("search");
     hits.iter().map(|h| h.number).collect()
 }
 

@@ -153,9 +153,13 @@ async fn another_tree_cannot_create_over_an_owned_aging_number() {
 
 /// Searches the simulated carrier and buys the first hit for the customer.
 async fn buy(w: &World) -> PhoneNumber {
-    let mut q = SearchQuery::new("415", 1);
-    q.account = Some(w.customer.clone());
-    let hit = w.manager.search(&q).await.unwrap()[0].number;
+    let q = SearchQuery::new("415", 1);
+    let hit = w
+        .manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .unwrap()[0]
+        .number;
     w.manager
         .activate(&w.customer, hit.as_str(), Map::new(), &w.as_customer())
         .await
@@ -344,13 +348,10 @@ async fn the_library_refuses_to_act_for_accounts_outside_the_actors_tree() {
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Unauthorized { .. }), "{target}: {e:?}");
-        let e = w.manager.may_address(&as_customer.auth_by, target).await;
+        let e = w.manager.may_address(target, &as_customer).await;
         assert!(matches!(e, Err(Error::Unauthorized { .. })), "{target}");
     }
-    w.manager
-        .may_address(&as_customer.auth_by, &w.sub)
-        .await
-        .unwrap();
+    w.manager.may_address(&w.sub, &as_customer).await.unwrap();
 }
 
 /// Creates `N` reserved for the customer with a one-hour lease.

@@ -49,8 +49,6 @@ pub struct SearchQuery {
     pub offset: usize,
     /// ISO 3166 alpha-2 country (default `US`).
     pub country: String,
-    /// The searching account, if any.
-    pub account: Option<AccountId>,
 }
 
 impl SearchQuery {
@@ -61,7 +59,6 @@ impl SearchQuery {
             quantity,
             offset: 0,
             country: "US".into(),
-            account: None,
         }
     }
 }
@@ -75,8 +72,6 @@ crate::util::with_setters!(SearchQuery {
     with_offset => offset: usize;
     /// Sets [`SearchQuery::country`].
     with_country => country: impl Into<String> as into;
-    /// Sets the searching account ([`SearchQuery::account`]).
-    with_account => account: AccountId as some;
 });
 
 /// Listing options (the seeds' query string). Build with
@@ -230,7 +225,12 @@ impl NumberManager {
     /// a failing or slow carrier only loses its own results), merges and sorts by
     /// number, and returns page `offset`. Every carrier result to buy is
     /// remembered as a `discovery` entry so that any instance can activate it.
-    pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+    ///
+    /// Anyone may search: the actor's account (none for the system) is only
+    /// passed on to the carriers as the searching account, so a carrier that
+    /// holds numbers for accounts (the `reserved` one) can offer that
+    /// account's own.
+    pub async fn search(&self, query: &SearchQuery, opts: &Options) -> Result<Vec<SearchHit>> {
         let prefix = self.search_prefix(&query.prefix, &query.country)?;
         let quantity = query
             .quantity
@@ -243,7 +243,7 @@ impl NumberManager {
             quantity: wanted,
             offset: 0,
             country: query.country.clone(),
-            account: query.account.clone(),
+            account: opts.auth_by.account().cloned(),
         };
         let limit = self.inner.config.search_timeout;
         let futures: Vec<_> = self
@@ -334,8 +334,8 @@ impl NumberManager {
 
     /// Checks that `actor` may address `account` (itself, a descendant, or
     /// master): what an HTTP layer checks before acting on a URL account.
-    pub async fn may_address(&self, actor: &Actor, account: &AccountId) -> Result<()> {
-        let ctx = self.actor_ctx(actor).await?;
+    pub async fn may_address(&self, account: &AccountId, opts: &Options) -> Result<()> {
+        let ctx = self.actor_ctx(&opts.auth_by).await?;
         // Master and the system need no lookup of the addressed account.
         let target = match &ctx.info {
             Some(me) if !me.is_master => self.inner.accounts.get(account).await?,
@@ -352,7 +352,7 @@ impl NumberManager {
         list: &ListOptions,
         opts: &Options,
     ) -> Result<Listing> {
-        self.may_address(&opts.auth_by, account).await?;
+        self.may_address(account, opts).await?;
         let page_size = list
             .page_size
             .unwrap_or(self.inner.config.page_size)
@@ -436,7 +436,7 @@ impl NumberManager {
         offset: usize,
         opts: &Options,
     ) -> Result<Vec<(PhoneNumber, NumberState)>> {
-        self.may_address(&opts.auth_by, account).await?;
+        self.may_address(account, opts).await?;
         let prefix = self.search_prefix(prefix, "US")?;
         let quantity = quantity.clamp(1, self.inner.config.max_search_quantity.max(1));
         let skip = quantity.saturating_mul(offset);
@@ -590,7 +590,7 @@ impl NumberManager {
     /// and repairs records whose owner and state disagree. Reports what
     /// changed; with `dry_run` it reports what would change and writes nothing.
     pub async fn fix(&self, account: &AccountId, opts: &Options) -> Result<FixReport> {
-        self.may_address(&opts.auth_by, account).await?;
+        self.may_address(account, opts).await?;
         let mut report = FixReport::default();
         let mut pages = Pages::new(
             &*self.inner.store,

@@ -974,7 +974,11 @@ impl World {
     /// a number to buy.
     pub async fn search(&self, n: usize) -> Result<bool, String> {
         let q = number_manager::manager::SearchQuery::new(pool()[n].as_str(), 5);
-        let hits = self.manager.search(&q).await.map_err(|e| e.to_string())?;
+        let hits = self
+            .manager
+            .search(&q, &Options::system())
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(hits
             .iter()
             .any(|h| h.number == pool()[n] && h.state == NumberState::Discovery))

@@ -223,15 +223,6 @@ fn is_visible(record: &NumberRecord, facts: &ActorFacts, op: &Op) -> bool {
 /// numbers, create, reserve or buy for it): an account acts for itself and
 /// its descendants, master and the system for anyone. `facts.target_or_ancestor`
 /// must say whether the actor is `account` or one of its ancestors.
-///
-/// ```
-/// use number_manager::lifecycle::{authorize_account, ActorFacts};
-/// use number_manager::account::AccountId;
-/// let sibling = AccountId::new("b2").unwrap();
-/// let facts = ActorFacts { account: AccountId::new("a1").ok(), ..Default::default() };
-/// assert!(authorize_account(&facts, &sibling).is_err());
-/// assert!(authorize_account(&ActorFacts::system(), &sibling).is_ok());
-/// ```
 pub(crate) fn authorize_account(facts: &ActorFacts, account: &AccountId) -> Result<()> {
     if facts.admin() || facts.target_or_ancestor {
         return Ok(());
@@ -300,18 +291,6 @@ fn allowed_creation_states(facts: &ActorFacts) -> &'static [NumberState] {
 
 /// Plans `op` on `number`, whose stored record is `record` (`None` when absent;
 /// the manager passes `None` for expired discovery entries too).
-///
-/// ```
-/// use number_manager::lifecycle::{plan, ActorFacts, Op};
-/// use number_manager::state::{NumberState, StateConfig};
-/// use number_manager::{PhoneNumber, account::AccountId};
-/// let n = PhoneNumber::parse("+14155550000").unwrap();
-/// let acct = AccountId::new("a1").unwrap();
-/// let op = Op::Create { state: NumberState::Reserved, assign_to: acct.clone() };
-/// let p = plan(n, None, &op, &ActorFacts::system(), &StateConfig::default()).unwrap();
-/// assert_eq!(p.to, NumberState::Reserved);
-/// assert_eq!(p.assign, Some(Some(acct)));
-/// ```
 pub(crate) fn plan(
     number: PhoneNumber,
     record: Option<&NumberRecord>,
@@ -622,4 +601,34 @@ pub(crate) fn apply(base: NumberRecord, plan: &Plan, now: DateTime<Utc>) -> Opti
     r.pending = None;
     r.modified = now;
     Some(r)
+}
+
+// These were doc examples while the planner was public; it is crate-internal now.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_may_not_act_for_a_sibling_but_the_system_may() {
+        let sibling = AccountId::new("b2").unwrap();
+        let facts = ActorFacts {
+            account: AccountId::new("a1").ok(),
+            ..Default::default()
+        };
+        assert!(authorize_account(&facts, &sibling).is_err());
+        assert!(authorize_account(&ActorFacts::system(), &sibling).is_ok());
+    }
+
+    #[test]
+    fn a_create_plans_a_reserved_number_for_its_account() {
+        let n = PhoneNumber::parse("+14155550000").unwrap();
+        let acct = AccountId::new("a1").unwrap();
+        let op = Op::Create {
+            state: NumberState::Reserved,
+            assign_to: acct.clone(),
+        };
+        let p = plan(n, None, &op, &ActorFacts::system(), &StateConfig::default()).unwrap();
+        assert_eq!(p.to, NumberState::Reserved);
+        assert_eq!(p.assign, Some(Some(acct)));
+    }
 }

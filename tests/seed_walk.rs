@@ -455,14 +455,11 @@ async fn reseller_feature_lists_apply_to_descendants() {
     // The reseller denies CNAM to everything below it.
     w.accounts.set_feature_lists(
         &w.reseller,
-        Some(FeatureLists {
-            allow: None,
-            deny: Some(vec![
-                "cnam".into(),
-                "inbound_cnam".into(),
-                "outbound_cnam".into(),
-            ]),
-        }),
+        Some(FeatureLists::default().with_deny(vec![
+            "cnam".into(),
+            "inbound_cnam".into(),
+            "outbound_cnam".into(),
+        ])),
     );
     let cnam = body(json!({"cnam": {"display_name": "Denied"}}));
     let e = w
@@ -474,10 +471,11 @@ async fn reseller_feature_lists_apply_to_descendants() {
     // The customer's own lists win over its reseller's.
     w.accounts.set_feature_lists(
         &w.customer,
-        Some(FeatureLists {
-            allow: Some(vec!["cnam".into()]),
-            deny: Some(vec![]),
-        }),
+        Some(
+            FeatureLists::default()
+                .with_allow(vec!["cnam".into()])
+                .with_deny(vec![]),
+        ),
     );
     let ok = w
         .manager

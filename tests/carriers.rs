@@ -692,10 +692,10 @@ mod over_a_store {
         offset: usize,
         account: Option<&str>,
     ) -> SearchRequest {
-        {
-            let mut value = search(prefix, quantity, offset);
-            value.account = account.map(|a| AccountId::new(a).unwrap());
-            value
+        let request = search(prefix, quantity, offset);
+        match account {
+            Some(a) => request.with_account(AccountId::new(a).unwrap()),
+            None => request,
         }
     }
 

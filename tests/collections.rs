@@ -237,21 +237,13 @@ async fn listing_filters_and_the_seeds_shape() {
         vec!["+14155234712"]
     );
     assert_eq!(
-        only({
-            let mut value = ListOptions::default();
-            value.created_from = from_gregorian(common::T0 + 50);
-            value
-        })
-        .await,
+        only(ListOptions::default().with_created_from(from_gregorian(common::T0 + 50).unwrap()))
+            .await,
         vec!["+14155234712"]
     );
     assert_eq!(
-        only({
-            let mut value = ListOptions::default();
-            value.created_to = from_gregorian(common::T0 + 50);
-            value
-        })
-        .await,
+        only(ListOptions::default().with_created_to(from_gregorian(common::T0 + 50).unwrap()))
+            .await,
         vec!["+14152338421"]
     );
     assert_eq!(
@@ -496,19 +488,13 @@ async fn a_rare_public_filter_walks_the_account_in_few_store_reads() {
     let mut start_key = None;
     let mut pages = 0;
     loop {
+        let mut list = ListOptions::default()
+            .with_page_size(3)
+            .with_public_filters(vec![("team.name".into(), "rare".into())]);
+        list.start_key = start_key;
         let page = w
             .manager
-            .list_numbers(
-                &w.customer,
-                &{
-                    let mut value = ListOptions::default()
-                        .with_page_size(3)
-                        .with_public_filters(vec![("team.name".into(), "rare".into())]);
-                    value.start_key = start_key;
-                    value
-                },
-                &o,
-            )
+            .list_numbers(&w.customer, &list, &o)
             .await
             .unwrap();
         pages += 1;

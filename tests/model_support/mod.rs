@@ -847,12 +847,8 @@ impl World {
                 state,
                 public,
             } => {
-                let change = {
-                    let mut value =
-                        number_manager::PublicChange::default().with_public(public.clone());
-                    value.state = *state;
-                    value
-                };
+                let mut change = number_manager::PublicChange::fields(public.clone());
+                change.state = *state;
                 from_result(m.create(&id(target), num, change, &o).await)
             }
             MOp::Port { target, public } => {
@@ -925,12 +921,8 @@ impl World {
                 state,
                 public,
             } => {
-                let change = {
-                    let mut value =
-                        number_manager::PublicChange::default().with_public(public.clone());
-                    value.state = *state;
-                    value
-                };
+                let mut change = number_manager::PublicChange::fields(public.clone());
+                change.state = *state;
                 m.create_many(&id(target), &nums, change, &o).await
             }
             MOp::Port { target, public } => {

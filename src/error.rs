@@ -16,7 +16,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::state::NumberState;
+use crate::state::{NumberState, ParseError};
 
 mod eq;
 mod kind;
@@ -271,6 +271,14 @@ fn fmt_detail(detail: &Option<String>) -> String {
     match detail {
         Some(d) => format!(": {d}"),
         None => String::new(),
+    }
+}
+
+/// A state or operation name that does not parse is a validation error on
+/// the field it names (keyword `enum`).
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::validation(e.field(), "enum", e.to_string())
     }
 }
 

@@ -29,7 +29,7 @@ pub mod error;
 pub mod events;
 pub mod features;
 pub mod fields;
-pub mod json;
+mod json;
 pub mod lifecycle;
 pub mod limits;
 pub mod locality;

@@ -450,7 +450,7 @@ impl Api {
         if let (Some(account), Some(me)) = (&account, &actor) {
             self.inner
                 .manager
-                .may_address(&Actor::Account(me.clone()), account)
+                .may_address(account, &Options::as_account(me))
                 .await?;
         }
         let query = Query::parse(&request.query);

@@ -55,6 +55,7 @@ pub use twilio::{TwilioCarrier, TWILIO_API};
 
 /// What a carrier can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// The numbers live in this system (no external calls); local numbers are
     /// deleted on release and denied external features by default.
@@ -86,8 +87,24 @@ impl Default for Capabilities {
     }
 }
 
+crate::util::with_setters!(Capabilities {
+    /// Sets [`Capabilities::is_local`].
+    with_is_local => is_local: bool;
+    /// Sets [`Capabilities::check_numbers`].
+    with_check_numbers => check_numbers: bool;
+    /// Sets [`Capabilities::owned_numbers`].
+    with_owned_numbers => owned_numbers: bool;
+    /// Sets [`Capabilities::maximal_prefix_length`].
+    with_maximal_prefix_length => maximal_prefix_length: usize;
+    /// Sets [`Capabilities::billable`].
+    with_billable => billable: bool;
+    /// Sets [`Capabilities::should_lookup_cnam`].
+    with_should_lookup_cnam => should_lookup_cnam: bool;
+});
+
 /// A search request as the carrier sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SearchRequest {
     /// The E.164 prefix to search (`+` and digits), e.g. `+1415`; the
     /// manager always asks in this form.
@@ -103,8 +120,31 @@ pub struct SearchRequest {
     pub account: Option<AccountId>,
 }
 
+impl SearchRequest {
+    /// A US search for the E.164 `prefix`, the first `quantity` results.
+    pub fn new(prefix: impl Into<String>, quantity: usize) -> Self {
+        SearchRequest {
+            prefix: prefix.into(),
+            quantity,
+            offset: 0,
+            country: "US".into(),
+            account: None,
+        }
+    }
+}
+
+crate::util::with_setters!(SearchRequest {
+    /// Sets [`SearchRequest::offset`].
+    with_offset => offset: usize;
+    /// Sets [`SearchRequest::country`].
+    with_country => country: impl Into<String> as into;
+    /// Sets the searching account ([`SearchRequest::account`]).
+    with_account => account: AccountId as some;
+});
+
 /// One number a carrier offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SearchResult {
     /// The number.
     pub number: PhoneNumber,
@@ -118,8 +158,25 @@ pub struct SearchResult {
     pub data: Map<String, Value>,
 }
 
+impl SearchResult {
+    /// A result with no carrier data.
+    pub fn new(number: PhoneNumber, state: NumberState) -> Self {
+        SearchResult {
+            number,
+            state,
+            data: Map::new(),
+        }
+    }
+}
+
+crate::util::with_setters!(SearchResult {
+    /// Sets the carrier data ([`SearchResult::data`]).
+    with_data => data: Map<String, Value>;
+});
+
 /// What the carrier needs to buy or release one number.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct NumberOrder {
     /// The number.
     pub number: PhoneNumber,
@@ -128,6 +185,24 @@ pub struct NumberOrder {
     /// Carrier data remembered from the search (or the previous order).
     pub carrier_data: Map<String, Value>,
 }
+
+impl NumberOrder {
+    /// An order for `number`, for no account, with no carrier data.
+    pub fn new(number: PhoneNumber) -> Self {
+        NumberOrder {
+            number,
+            account: None,
+            carrier_data: Map::new(),
+        }
+    }
+}
+
+crate::util::with_setters!(NumberOrder {
+    /// Sets the account ([`NumberOrder::account`]).
+    with_account => account: AccountId as some;
+    /// Sets the carrier data ([`NumberOrder::carrier_data`]).
+    with_carrier_data => carrier_data: Map<String, Value>;
+});
 
 /// Availability according to `check_numbers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

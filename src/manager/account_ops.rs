@@ -25,6 +25,7 @@ use crate::util::{join_all, timeout};
 
 /// One search result, as the seeds show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SearchHit {
     /// The number.
     pub number: PhoneNumber,
@@ -38,6 +39,7 @@ pub struct SearchHit {
 
 /// A carrier search.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SearchQuery {
     /// 3+ digits after the country code (`415`), or an E.164 prefix (`+1415`).
     pub prefix: String,
@@ -47,8 +49,6 @@ pub struct SearchQuery {
     pub offset: usize,
     /// ISO 3166 alpha-2 country (default `US`).
     pub country: String,
-    /// The searching account, if any.
-    pub account: Option<AccountId>,
 }
 
 impl SearchQuery {
@@ -59,13 +59,25 @@ impl SearchQuery {
             quantity,
             offset: 0,
             country: "US".into(),
-            account: None,
         }
     }
 }
 
-/// Listing options (the seeds' query string).
+crate::util::with_setters!(SearchQuery {
+    /// Sets [`SearchQuery::prefix`].
+    with_prefix => prefix: impl Into<String> as into;
+    /// Sets [`SearchQuery::quantity`].
+    with_quantity => quantity: usize;
+    /// Sets the page number ([`SearchQuery::offset`]).
+    with_offset => offset: usize;
+    /// Sets [`SearchQuery::country`].
+    with_country => country: impl Into<String> as into;
+});
+
+/// Listing options (the seeds' query string). Build with
+/// `ListOptions::default()` and the `with_*` setters.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ListOptions {
     /// Page size (default `Config::page_size`).
     pub page_size: Option<usize>,
@@ -85,8 +97,28 @@ pub struct ListOptions {
     pub prefix: Option<String>,
 }
 
+crate::util::with_setters!(ListOptions {
+    /// Sets [`ListOptions::page_size`].
+    with_page_size => page_size: usize as some;
+    /// Sets [`ListOptions::start_key`].
+    with_start_key => start_key: PhoneNumber as some;
+    /// Sets the `filter_state` states ([`ListOptions::states`]).
+    with_states => states: Vec<NumberState>;
+    /// Sets [`ListOptions::created_from`].
+    with_created_from => created_from: DateTime<Utc> as some;
+    /// Sets [`ListOptions::created_to`].
+    with_created_to => created_to: DateTime<Utc> as some;
+    /// Sets the `filter_<public field>` pairs ([`ListOptions::public_filters`]).
+    with_public_filters => public_filters: Vec<(String, String)>;
+    /// Sets [`ListOptions::include_descendants`].
+    with_include_descendants => include_descendants: bool;
+    /// Sets [`ListOptions::prefix`].
+    with_prefix => prefix: impl Into<String> as some_into;
+});
+
 /// One page of an account's numbers.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Listing {
     /// The numbers, in order.
     pub numbers: Vec<NumberRecord>,
@@ -104,6 +136,7 @@ pub struct Listing {
 
 /// `carriers_info`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CarriersInfo {
     /// The longest prefix every carrier honours.
     pub maximal_prefix_length: usize,
@@ -115,6 +148,7 @@ pub struct CarriersInfo {
 
 /// What `fix` changed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct FixReport {
     /// Per number, what was repaired.
     pub fixed: BTreeMap<String, Vec<String>>,
@@ -124,6 +158,7 @@ pub struct FixReport {
 
 /// What `purge_expired` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PurgeReport {
     /// Expired discovery entries removed.
     pub discovery_removed: usize,
@@ -190,7 +225,12 @@ impl NumberManager {
     /// a failing or slow carrier only loses its own results), merges and sorts by
     /// number, and returns page `offset`. Every carrier result to buy is
     /// remembered as a `discovery` entry so that any instance can activate it.
-    pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+    ///
+    /// Anyone may search: the actor's account (none for the system) is only
+    /// passed on to the carriers as the searching account, so a carrier that
+    /// holds numbers for accounts (the `reserved` one) can offer that
+    /// account's own.
+    pub async fn search(&self, query: &SearchQuery, opts: &Options) -> Result<Vec<SearchHit>> {
         let prefix = self.search_prefix(&query.prefix, &query.country)?;
         let quantity = query
             .quantity
@@ -203,7 +243,7 @@ impl NumberManager {
             quantity: wanted,
             offset: 0,
             country: query.country.clone(),
-            account: query.account.clone(),
+            account: opts.auth_by.account().cloned(),
         };
         let limit = self.inner.config.search_timeout;
         let futures: Vec<_> = self
@@ -294,8 +334,8 @@ impl NumberManager {
 
     /// Checks that `actor` may address `account` (itself, a descendant, or
     /// master): what an HTTP layer checks before acting on a URL account.
-    pub async fn may_address(&self, actor: &Actor, account: &AccountId) -> Result<()> {
-        let ctx = self.actor_ctx(actor).await?;
+    pub async fn may_address(&self, account: &AccountId, opts: &Options) -> Result<()> {
+        let ctx = self.actor_ctx(&opts.auth_by).await?;
         // Master and the system need no lookup of the addressed account.
         let target = match &ctx.info {
             Some(me) if !me.is_master => self.inner.accounts.get(account).await?,
@@ -312,7 +352,7 @@ impl NumberManager {
         list: &ListOptions,
         opts: &Options,
     ) -> Result<Listing> {
-        self.may_address(&opts.auth_by, account).await?;
+        self.may_address(account, opts).await?;
         let page_size = list
             .page_size
             .unwrap_or(self.inner.config.page_size)
@@ -396,7 +436,7 @@ impl NumberManager {
         offset: usize,
         opts: &Options,
     ) -> Result<Vec<(PhoneNumber, NumberState)>> {
-        self.may_address(&opts.auth_by, account).await?;
+        self.may_address(account, opts).await?;
         let prefix = self.search_prefix(prefix, "US")?;
         let quantity = quantity.clamp(1, self.inner.config.max_search_quantity.max(1));
         let skip = quantity.saturating_mul(offset);
@@ -550,7 +590,7 @@ impl NumberManager {
     /// and repairs records whose owner and state disagree. Reports what
     /// changed; with `dry_run` it reports what would change and writes nothing.
     pub async fn fix(&self, account: &AccountId, opts: &Options) -> Result<FixReport> {
-        self.may_address(&opts.auth_by, account).await?;
+        self.may_address(account, opts).await?;
         let mut report = FixReport::default();
         let mut pages = Pages::new(
             &*self.inner.store,

@@ -18,6 +18,7 @@ use crate::store::StoreExt;
 
 /// The body of a create (PUT): public fields and the optional `create_with_state`.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PublicChange {
     /// Public fields to store.
     pub public: Map<String, Value>,
@@ -59,8 +60,16 @@ impl PublicChange {
     }
 }
 
+crate::util::with_setters!(PublicChange {
+    /// Sets the public fields ([`PublicChange::public`]).
+    with_public => public: Map<String, Value>;
+    /// Sets the state to create in ([`PublicChange::state`]).
+    with_state => state: NumberState as some;
+});
+
 /// Who owns a number and how calls to it should be routed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Identify {
     /// The owner.
     pub account_id: AccountId,

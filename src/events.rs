@@ -1,15 +1,17 @@
 //! Events: every committed change is reported to an [`EventSink`].
 //!
-//! The default sink, [`AuditLog`], keeps every event in memory per number so a
-//! host (or a test) can ask what happened to a number.
+//! The default sink, [`AuditLog`], keeps the most recent events in memory
+//! (a bounded ring, [`AuditLog::DEFAULT_CAPACITY`] by default) so a host (or
+//! a test) can ask what happened to a number lately.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::account::Actor;
+use crate::account::{AccountId, Actor};
 use crate::number::PhoneNumber;
 use crate::record::Revision;
 use crate::state::{NumberState, Operation};
@@ -27,6 +29,12 @@ pub struct Event {
     pub to: NumberState,
     /// Who did it.
     pub actor: Actor,
+    /// The account that held the number before (none for a new number, or
+    /// one nobody held).
+    pub owner_before: Option<AccountId>,
+    /// The account that holds it after (none for a removal, or a number
+    /// nobody holds now: released to `available`, aged, given back).
+    pub owner_after: Option<AccountId>,
     /// When.
     pub at: DateTime<Utc>,
     /// Revision before (`0` for a new number).
@@ -47,41 +55,120 @@ pub trait EventSink: Send + Sync + std::fmt::Debug {
     fn emit(&self, event: &Event);
 }
 
-/// An in-memory audit log per number (the default sink).
+/// An in-memory audit log of the most recent events (the default sink).
+///
+/// A bounded ring: it keeps the last [`capacity`](AuditLog::capacity)
+/// events over all numbers, and once full each new event drops the oldest
+/// one, counted by [`dropped`](AuditLog::dropped). For a lasting trail, give
+/// the manager an [`EventSink`] of your own.
 ///
 /// ```
 /// use number_manager::events::{AuditLog, EventSink};
 /// let log = AuditLog::default();
+/// assert_eq!(log.capacity(), AuditLog::DEFAULT_CAPACITY);
 /// assert!(log.history(&number_manager::PhoneNumber::parse("+14155550000").unwrap()).is_empty());
+/// assert_eq!(log.dropped(), 0);
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AuditLog {
-    events: RwLock<HashMap<PhoneNumber, Vec<Event>>>,
+    ring: RwLock<Ring>,
+    capacity: usize,
+    dropped: AtomicU64,
+}
+
+/// The kept events, by number, and the order they came in (to drop the oldest).
+#[derive(Debug, Default)]
+struct Ring {
+    by_number: HashMap<PhoneNumber, VecDeque<Event>>,
+    order: VecDeque<PhoneNumber>,
+}
+
+impl Default for AuditLog {
+    fn default() -> Self {
+        AuditLog::with_capacity(Self::DEFAULT_CAPACITY)
+    }
 }
 
 impl AuditLog {
-    /// Every event for one number, oldest first.
+    /// How many events the default log keeps.
+    pub const DEFAULT_CAPACITY: usize = 10_000;
+
+    /// A log that keeps the last `capacity` events (`0` keeps none).
+    pub fn with_capacity(capacity: usize) -> Self {
+        AuditLog {
+            ring: RwLock::new(Ring::default()),
+            capacity,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Ring> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The kept events for one number, oldest first.
     pub fn history(&self, number: &PhoneNumber) -> Vec<Event> {
-        let events = self.events.read().unwrap_or_else(|p| p.into_inner());
-        events.get(number).cloned().unwrap_or_default()
+        let ring = self.read();
+        ring.by_number
+            .get(number)
+            .map(|events| events.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
-    /// How many events were recorded in total.
+    /// How many events are kept now (at most [`capacity`](AuditLog::capacity)).
     pub fn len(&self) -> usize {
-        let events = self.events.read().unwrap_or_else(|p| p.into_inner());
-        events.values().map(Vec::len).sum()
+        self.read().order.len()
     }
 
-    /// Whether nothing was recorded.
+    /// Whether no event is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How many events the log keeps at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many events were dropped to make room (or, with capacity `0`,
+    /// not kept at all).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 }
 
 impl EventSink for AuditLog {
     fn emit(&self, event: &Event) {
-        let mut events = self.events.write().unwrap_or_else(|p| p.into_inner());
-        events.entry(event.number).or_default().push(event.clone());
+        if self.capacity == 0 {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("number_manager_audit_events_dropped_total").increment(1);
+            return;
+        }
+        let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
+        let mut dropped = 0;
+        while ring.order.len() >= self.capacity {
+            let Some(oldest) = ring.order.pop_front() else {
+                break;
+            };
+            // A number's events came in order, so its oldest is the front.
+            if let Some(events) = ring.by_number.get_mut(&oldest) {
+                events.pop_front();
+                if events.is_empty() {
+                    ring.by_number.remove(&oldest);
+                }
+            }
+            dropped += 1;
+        }
+        ring.order.push_back(event.number);
+        ring.by_number
+            .entry(event.number)
+            .or_default()
+            .push_back(event.clone());
+        drop(ring);
+        if dropped > 0 {
+            self.dropped.fetch_add(dropped, Ordering::Relaxed);
+            metrics::counter!("number_manager_audit_events_dropped_total").increment(dropped);
+        }
     }
 }
 

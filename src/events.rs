@@ -177,3 +177,67 @@ impl<T: EventSink + ?Sized> EventSink for std::sync::Arc<T> {
         (**self).emit(event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(number: &str, operation: Operation) -> Event {
+        Event {
+            number: PhoneNumber::parse(number).unwrap(),
+            operation,
+            from: None,
+            to: NumberState::Reserved,
+            actor: Actor::System,
+            owner_before: None,
+            owner_after: None,
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            before: Revision::NEW,
+            after: Revision::NEW,
+            request_id: None,
+        }
+    }
+
+    fn operations(log: &AuditLog, number: &str) -> Vec<Operation> {
+        let n = PhoneNumber::parse(number).unwrap();
+        log.history(&n).iter().map(|e| e.operation).collect()
+    }
+
+    #[test]
+    fn a_full_log_drops_the_oldest_event_over_all_numbers() {
+        let log = AuditLog::with_capacity(3);
+        let (a, b) = ("+14155550001", "+14155550002");
+        log.emit(&event(a, Operation::Create));
+        log.emit(&event(b, Operation::Create));
+        log.emit(&event(a, Operation::Update));
+        assert_eq!((log.len(), log.dropped()), (3, 0));
+        log.emit(&event(b, Operation::Release));
+        assert_eq!((log.len(), log.dropped()), (3, 1));
+        assert_eq!(operations(&log, a), vec![Operation::Update]);
+        assert_eq!(
+            operations(&log, b),
+            vec![Operation::Create, Operation::Release]
+        );
+        log.emit(&event(b, Operation::Delete));
+        log.emit(&event(b, Operation::Create));
+        assert!(
+            operations(&log, a).is_empty(),
+            "a's last event was the oldest"
+        );
+        assert_eq!(
+            operations(&log, b),
+            vec![Operation::Release, Operation::Delete, Operation::Create]
+        );
+        assert_eq!((log.len(), log.dropped()), (3, 3));
+    }
+
+    #[test]
+    fn a_log_of_capacity_zero_keeps_nothing_and_counts_everything() {
+        let log = AuditLog::with_capacity(0);
+        log.emit(&event("+14155550001", Operation::Create));
+        log.emit(&event("+14155550001", Operation::Release));
+        assert!(log.is_empty());
+        assert_eq!(log.dropped(), 2);
+        assert!(operations(&log, "+14155550001").is_empty());
+    }
+}

@@ -592,3 +592,42 @@ fn the_default_audit_log_is_bounded() {
     let log = w.manager.audit_log().unwrap();
     assert_eq!(log.capacity(), AuditLog::DEFAULT_CAPACITY);
 }
+
+#[test]
+fn a_carrier_that_answers_too_late_is_warned_of_and_its_call_cancelled() {
+    let rt = runtime();
+    let slow = Arc::new(SimulatedCarrier::new(7).with_latency(std::time::Duration::from_secs(5)));
+    let config: number_manager::Config =
+        serde_json::from_value(serde_json::json!({"search_timeout": "20ms"})).unwrap();
+    let manager = NumberManager::builder()
+        .accounts(Arc::new(MemoryAccounts::new()))
+        .carriers(CarrierRegistry::new().with(slow))
+        .config(config)
+        .build();
+
+    let capture = Capture::default();
+    let recorder = Recorder::default();
+    let hits = observed(&rt, &capture, &recorder, async {
+        manager.search(&SearchQuery::new("415", 5)).await.unwrap()
+    });
+    assert!(hits.is_empty());
+    let failed = capture.events("carrier search failed; its numbers are left out");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(field(&failed[0].fields, "carrier"), "simulated");
+    assert_eq!(field(&failed[0].fields, "timeout_ms"), "20");
+    let find = &capture.spans("carrier")[0].fields;
+    assert_eq!(field(find, "call"), "find_numbers");
+    assert_eq!(field(find, "outcome"), "cancelled");
+    assert_eq!(
+        recorder.counter(
+            "number_manager_search_carrier_failures_total{carrier=simulated,reason=timeout}"
+        ),
+        1
+    );
+    assert_eq!(
+        recorder.counter(
+            "number_manager_carrier_calls_total{call=find_numbers,carrier=simulated,outcome=cancelled}"
+        ),
+        1
+    );
+}

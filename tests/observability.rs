@@ -631,3 +631,108 @@ fn a_carrier_that_answers_too_late_is_warned_of_and_its_call_cancelled() {
         1
     );
 }
+
+// ---- claims settled and give-backs ------------------------------------------
+
+/// Another instance claimed `n` for `w.other`, bought it, and died before
+/// recording it: the store holds a lapsed claim, the carrier a sale.
+async fn interrupted_purchase(w: &World, n: PhoneNumber) {
+    use number_manager::carrier::{Carrier, NumberOrder};
+    use number_manager::store::StoreExt;
+    let mut r = w.store.get(&n).await.unwrap().unwrap();
+    let rev = r.revision;
+    r.pending = Some(number_manager::record::Pending {
+        operation: Operation::Activate,
+        by: number_manager::account::Actor::Account(w.other.clone()),
+        until: chrono::Utc::now() - chrono::Duration::days(365 * 100),
+    });
+    w.store.update(r, rev).await.unwrap();
+    let order = NumberOrder {
+        number: n,
+        account: Some(w.other.clone()),
+        carrier_data: Map::new(),
+    };
+    w.carrier.acquire(&order).await.unwrap();
+}
+
+#[test]
+fn maintenance_settling_a_dead_holders_purchase_is_traced() {
+    let rt = runtime();
+    let w = World::new();
+    let n = rt.block_on(async {
+        let n = w.manager.search(&SearchQuery::new("415", 1)).await.unwrap()[0].number;
+        interrupted_purchase(&w, n).await;
+        n
+    });
+    w.clock.advance(chrono::Duration::days(2));
+    let capture = Capture::default();
+    let recorder = Recorder::default();
+    let report = observed(&rt, &capture, &recorder, async {
+        w.manager.purge_expired().await.unwrap()
+    });
+    assert_eq!(report.discovery_removed, 1, "{report:?}");
+
+    let settled = capture.events("stale claim settled");
+    assert_eq!(settled.len(), 1, "{:?}", capture.0.lock().unwrap().events);
+    assert_eq!(field(&settled[0].fields, "number"), n.as_str());
+    assert_eq!(field(&settled[0].fields, "carrier"), "simulated");
+    assert_eq!(field(&settled[0].fields, "settled"), "ours");
+    let given = capture.events("purchase given back");
+    assert_eq!(given.len(), 1);
+    assert_eq!(field(&given[0].fields, "number"), n.as_str());
+    assert_eq!(
+        recorder.counter("number_manager_claims_settled_total{settled=ours}"),
+        1
+    );
+    assert_eq!(
+        recorder.counter("number_manager_give_backs_total{outcome=ok}"),
+        1
+    );
+    // The carrier was asked (owned_numbers) and took it back (disconnect).
+    let calls: Vec<String> = capture
+        .spans("carrier")
+        .iter()
+        .map(|s| field(&s.fields, "call").to_string())
+        .collect();
+    assert!(calls.contains(&"owned_numbers".to_string()), "{calls:?}");
+    assert!(calls.contains(&"disconnect".to_string()), "{calls:?}");
+    let op = &capture.spans("operation")[0].fields;
+    assert_eq!(field(op, "operation"), "purge_expired");
+}
+
+#[test]
+fn a_purchase_whose_record_cannot_be_written_is_given_back_and_says_so() {
+    use number_manager::store::MemoryStore;
+    use number_manager::testing::{FaultKind, FaultPlan, FaultyStore};
+    // Write 1 is the search's discovery entries, 2 the claim, 3 the commit.
+    let plan = FaultPlan::nth(3, FaultKind::Error).only(&["write_batch", "write_batch_journaled"]);
+    let store = Arc::new(FaultyStore::new(MemoryStore::new(), plan));
+    let w = World::with(store, number_manager::Config::default());
+    let rt = runtime();
+    let n = rt
+        .block_on(async { w.manager.search(&SearchQuery::new("415", 1)).await.unwrap()[0].number });
+    let capture = Capture::default();
+    let recorder = Recorder::default();
+    observed(&rt, &capture, &recorder, async {
+        w.manager
+            .activate(&w.customer, n.as_str(), Map::new(), &w.as_customer())
+            .await
+            .unwrap_err()
+    });
+    let given = capture.events("purchase given back");
+    assert_eq!(given.len(), 1, "{:?}", capture.0.lock().unwrap().events);
+    assert_eq!(field(&given[0].fields, "carrier"), "simulated");
+    assert_eq!(
+        recorder.counter("number_manager_give_backs_total{outcome=ok}"),
+        1
+    );
+    let failed_writes = "number_manager_store_calls_total{call=write_batch,outcome=error}";
+    assert_eq!(recorder.counter(failed_writes), 1);
+    let store = capture.spans("store");
+    let failed = store
+        .iter()
+        .find(|s| field(&s.fields, "outcome") == "error")
+        .unwrap();
+    assert_eq!(field(&failed.fields, "call"), "write_batch");
+    assert!(failed.fields.contains_key("error"));
+}

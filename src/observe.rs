@@ -10,7 +10,7 @@
 //!
 //! | span | level | fields |
 //! |---|---|---|
-//! | `operation` | INFO | `operation` (for the number operations the event name: `create`, `port`, `activate`, `reserve`, `release`, `delete`, `update` (also `patch`, `set_cnam`, `set_e911`, ...), `read` (`get`); else the method: `search`, `check`, `list_numbers`, `search_owned`, `identify`, `locality`, `city_prefixes`, `carriers_info`, `fix`, `fix_number`, `purge_expired`), `numbers` (how many inputs), `actor`, `request_id`, `dry_run`; on completion `outcome` (`ok` / `error`), `elapsed_us`, `succeeded` and `failed` (per-number counts of a pipeline operation), `error` |
+//! | `operation` | INFO | `operation` (for the number operations the event name: `create`, `port`, `activate`, `reserve`, `release`, `delete`, `update` (also `patch`, `set_cnam`, `set_e911`, ...), `read` (`get`); else the method: `search`, `check`, `list_numbers`, `search_owned`, `identify`, `locality`, `city_prefixes`, `carriers_info`, `fix`, `fix_number`, `purge_expired`), `numbers` (how many inputs), `actor`, `request_id`, `dry_run`; on completion `outcome` (`ok` / `error`, or `cancelled` when the caller dropped it), `elapsed_us`, `succeeded` and `failed` (per-number counts of a pipeline operation), `error` |
 //! | `carrier` | INFO | `carrier` (module name), `call` (`find_numbers`, `acquire`, `disconnect`, `check_numbers`, `owned_numbers`); on completion `outcome` (`ok` / `error` / `cancelled`), `elapsed_us`, `error` |
 //! | `e911` | INFO | `provider`, `call` (`validate`, `provision`, `remove`); then as `carrier` |
 //! | `store` | DEBUG | `call` (the [`Store`] method: `get_many`, `write_batch`, ...); then as `carrier` |
@@ -34,7 +34,7 @@
 //!
 //! | name | type | labels | what |
 //! |---|---|---|---|
-//! | `number_manager_operations_total` | counter | `operation`, `outcome` (`ok` / `error`) | public operations called |
+//! | `number_manager_operations_total` | counter | `operation`, `outcome` (`ok` / `error` / `cancelled`) | public operations called |
 //! | `number_manager_operation_duration_seconds` | histogram | `operation` | how long each took |
 //! | `number_manager_operation_numbers_total` | counter | `operation`, `outcome` (`ok` / `error`) | numbers a pipeline operation answered, by their own outcome |
 //! | `number_manager_carrier_calls_total` | counter | `carrier`, `call`, `outcome` (`ok` / `error` / `cancelled`) | carrier calls |
@@ -56,10 +56,11 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use metrics::Label;
 use serde_json::{Map, Value};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
@@ -113,29 +114,32 @@ impl Kind {
         }
     }
 
+    /// Counts one call and records its latency.
     fn record(self, call: &'static str, target: &str, outcome: &'static str, seconds: f64) {
-        match self {
-            Kind::Store => {
-                metrics::counter!("number_manager_store_calls_total", "call" => call, "outcome" => outcome)
-                    .increment(1);
-                metrics::histogram!("number_manager_store_call_duration_seconds", "call" => call)
-                    .record(seconds);
-            }
-            Kind::Carrier => {
-                let carrier = target.to_string();
-                metrics::counter!("number_manager_carrier_calls_total", "carrier" => carrier.clone(), "call" => call, "outcome" => outcome)
-                    .increment(1);
-                metrics::histogram!("number_manager_carrier_call_duration_seconds", "carrier" => carrier, "call" => call)
-                    .record(seconds);
-            }
-            Kind::E911 => {
-                let provider = target.to_string();
-                metrics::counter!("number_manager_e911_calls_total", "provider" => provider.clone(), "call" => call, "outcome" => outcome)
-                    .increment(1);
-                metrics::histogram!("number_manager_e911_call_duration_seconds", "provider" => provider, "call" => call)
-                    .record(seconds);
-            }
+        let (calls, latency, named) = match self {
+            Kind::Store => (
+                "number_manager_store_calls_total",
+                "number_manager_store_call_duration_seconds",
+                None,
+            ),
+            Kind::Carrier => (
+                "number_manager_carrier_calls_total",
+                "number_manager_carrier_call_duration_seconds",
+                Some("carrier"),
+            ),
+            Kind::E911 => (
+                "number_manager_e911_calls_total",
+                "number_manager_e911_call_duration_seconds",
+                Some("provider"),
+            ),
+        };
+        let mut labels = vec![Label::new("call", call)];
+        if let Some(name) = named {
+            labels.push(Label::new(name, target.to_string()));
         }
+        metrics::histogram!(latency, labels.iter()).record(seconds);
+        labels.push(Label::new("outcome", outcome));
+        metrics::counter!(calls, labels).increment(1);
     }
 }
 
@@ -155,10 +159,7 @@ impl Timer<'_> {
         self.finished = true;
         let elapsed = self.start.elapsed();
         self.span.record("outcome", outcome);
-        self.span.record(
-            "elapsed_us",
-            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        );
+        self.span.record("elapsed_us", micros(elapsed));
         if let Some(e) = error {
             self.span.record("error", tracing::field::display(e));
         }
@@ -269,41 +270,71 @@ impl Traced {
         Traced { operation, span }
     }
 
-    /// Runs the operation inside its span, then records its outcome.
+    /// Runs the operation inside its span, then records its outcome
+    /// (`cancelled` when the caller drops it before it is done).
     pub(crate) async fn run<T: Answer>(self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        let start = Instant::now();
+        let mut pending = Pending {
+            traced: &self,
+            start: Instant::now(),
+            done: false,
+        };
         let result = fut.instrument(self.span.clone()).await;
-        let elapsed = start.elapsed();
-        let outcome = if result.is_ok() { "ok" } else { "error" };
-        let span = &self.span;
-        span.record("outcome", outcome);
-        span.record(
-            "elapsed_us",
-            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        );
-        let operation = self.operation;
+        pending.done = true;
+        let elapsed = pending.start.elapsed();
         match &result {
-            Ok(answer) => {
-                if let Some((ok, failed)) = answer.tally() {
-                    span.record("succeeded", ok);
-                    span.record("failed", failed);
-                    let numbers = "number_manager_operation_numbers_total";
-                    metrics::counter!(numbers, "operation" => operation, "outcome" => "ok")
-                        .increment(ok as u64);
-                    metrics::counter!(numbers, "operation" => operation, "outcome" => "error")
-                        .increment(failed as u64);
-                }
-            }
-            Err(e) => {
-                span.record("error", tracing::field::display(e));
-            }
+            Ok(answer) => self.record("ok", answer.tally(), None, elapsed),
+            Err(e) => self.record("error", None, Some(e), elapsed),
         }
-        metrics::counter!("number_manager_operations_total", "operation" => operation, "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("number_manager_operation_duration_seconds", "operation" => operation)
-            .record(elapsed.as_secs_f64());
         result
     }
+
+    fn record(
+        &self,
+        outcome: &'static str,
+        tally: Option<(usize, usize)>,
+        error: Option<&Error>,
+        elapsed: Duration,
+    ) {
+        let (span, operation) = (&self.span, self.operation);
+        span.record("outcome", outcome);
+        span.record("elapsed_us", micros(elapsed));
+        if let Some(e) = error {
+            span.record("error", tracing::field::display(e));
+        }
+        if let Some((ok, failed)) = tally {
+            span.record("succeeded", ok);
+            span.record("failed", failed);
+            let numbers = "number_manager_operation_numbers_total";
+            metrics::counter!(numbers, "operation" => operation, "outcome" => "ok")
+                .increment(ok as u64);
+            metrics::counter!(numbers, "operation" => operation, "outcome" => "error")
+                .increment(failed as u64);
+        }
+        let calls = "number_manager_operations_total";
+        metrics::counter!(calls, "operation" => operation, "outcome" => outcome).increment(1);
+        let latency = "number_manager_operation_duration_seconds";
+        metrics::histogram!(latency, "operation" => operation).record(elapsed.as_secs_f64());
+    }
+}
+
+/// An operation under way; dropped before it is done, it counts as `cancelled`.
+struct Pending<'a> {
+    traced: &'a Traced,
+    start: Instant,
+    done: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let elapsed = self.start.elapsed();
+            self.traced.record("cancelled", None, None, elapsed);
+        }
+    }
+}
+
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl<T> Answer for Vec<T> {}
@@ -326,11 +357,7 @@ answers!(
 );
 
 /// A carrier left out of a search: it failed, or answered too late.
-pub(crate) fn search_carrier_failed(
-    carrier: &str,
-    error: Option<&Error>,
-    timeout: std::time::Duration,
-) {
+pub(crate) fn search_carrier_failed(carrier: &str, error: Option<&Error>, timeout: Duration) {
     let reason = match error {
         Some(e) => {
             tracing::warn!(carrier, error = %e, "carrier search failed; its numbers are left out");
@@ -346,8 +373,8 @@ pub(crate) fn search_carrier_failed(
             "timeout"
         }
     };
-    metrics::counter!("number_manager_search_carrier_failures_total", "carrier" => carrier.to_string(), "reason" => reason)
-        .increment(1);
+    let failures = "number_manager_search_carrier_failures_total";
+    metrics::counter!(failures, "carrier" => carrier.to_string(), "reason" => reason).increment(1);
 }
 
 /// Every carrier of a search failed: the answer is empty for that reason.
@@ -389,7 +416,12 @@ pub(crate) fn gave_back(number: PhoneNumber, carrier: &str, error: Option<&Error
             "ok"
         }
         Some(e) => {
-            tracing::warn!(number = %number, carrier, error = %e, "purchase could not be given back");
+            tracing::warn!(
+                number = %number,
+                carrier,
+                error = %e,
+                "purchase could not be given back"
+            );
             "error"
         }
     };

@@ -736,3 +736,35 @@ fn a_purchase_whose_record_cannot_be_written_is_given_back_and_says_so() {
     assert_eq!(field(&failed.fields, "call"), "write_batch");
     assert!(failed.fields.contains_key("error"));
 }
+
+#[test]
+fn an_operation_its_caller_drops_is_counted_cancelled() {
+    let rt = runtime();
+    let slow = SimulatedCarrier::new(2600).with_latency(std::time::Duration::from_secs(5));
+    let store = Arc::new(number_manager::store::MemoryStore::new());
+    let w = World::with_carrier(store, number_manager::Config::default(), slow);
+    let capture = Capture::default();
+    let recorder = Recorder::default();
+    let opts = w.as_customer();
+    let answered = observed(&rt, &capture, &recorder, async {
+        let create = w
+            .manager
+            .create(&w.customer, "4155550193", PublicChange::default(), &opts);
+        let fast = tokio::time::timeout(std::time::Duration::from_secs(5), create).await;
+        assert!(fast.is_ok(), "a local create does not wait for the carrier");
+        let hits = SearchQuery::new("415", 1);
+        let search = w.manager.search(&hits);
+        tokio::time::timeout(std::time::Duration::from_millis(20), search).await
+    });
+    assert!(answered.is_err(), "the search was dropped");
+    let ops = capture.spans("operation");
+    let outcomes: Vec<(&str, &str)> = ops
+        .iter()
+        .map(|s| (field(&s.fields, "operation"), field(&s.fields, "outcome")))
+        .collect();
+    assert_eq!(outcomes, vec![("create", "ok"), ("search", "cancelled")]);
+    assert_eq!(
+        recorder.counter("number_manager_operations_total{operation=search,outcome=cancelled}"),
+        1
+    );
+}

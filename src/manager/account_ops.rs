@@ -483,7 +483,7 @@ impl NumberManager {
         numbers: &[S],
     ) -> Result<BTreeMap<String, Availability>> {
         Traced::counted("check", numbers.len())
-            .run(self.check_observed::<S>(numbers))
+            .run(self.check_observed(numbers))
             .await
     }
 
@@ -539,7 +539,7 @@ impl NumberManager {
     /// [`Limits::max_numbers`](crate::Limits::max_numbers) of them.
     pub async fn locality<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Map<String, Value>> {
         Traced::counted("locality", numbers.len())
-            .run(self.locality_observed::<S>(numbers))
+            .run(self.locality_observed(numbers))
             .await
     }
 

@@ -273,8 +273,8 @@ pub(crate) struct Inner {
     /// The store and carriers as the host gave them (what the accessors show).
     pub(crate) host_store: Arc<dyn Store>,
     pub(crate) host_carriers: CarrierRegistry,
-    /// The carriers, every call traced and timed.
     pub(crate) accounts: Arc<dyn Accounts>,
+    /// The carriers, every call traced and timed.
     pub(crate) carriers: CarrierRegistry,
     pub(crate) e911: Option<Arc<dyn E911Provider>>,
     pub(crate) locality: Option<Arc<dyn Locality>>,

@@ -10,7 +10,7 @@
 //!
 //! | span | level | fields |
 //! |---|---|---|
-//! | `operation` | INFO | `operation` (for the number operations the event name: `create`, `port`, `activate`, `reserve`, `release`, `delete`, `update` (also `patch`, `set_cnam`, `set_e911`, ...), `read` (`get`); else the method: `search`, `check`, `list_numbers`, `search_owned`, `identify`, `locality`, `city_prefixes`, `carriers_info`, `fix`, `fix_number`, `purge_expired`), `numbers` (how many inputs), `actor`, `request_id`, `dry_run`; on completion `outcome` (`ok` / `error`, or `cancelled` when the caller dropped it), `elapsed_us`, `succeeded` and `failed` (per-number counts of a pipeline operation), `error` |
+//! | `operation` | INFO | `operation` (for the number operations the event name: `create`, `port`, `activate`, `reserve`, `release`, `delete`, `update` (also `patch`, `set_cnam`, `set_e911`, ...), `read` (`get`); else the method: `search`, `check`, `list_numbers`, `search_owned`, `identify`, `locality`, `city_prefixes`, `carriers_info`, `fix`, `fix_number`, `purge_expired`), `numbers` (how many inputs), `actor` (a search: its account), `request_id`, `dry_run`; on completion `outcome` (`ok` / `error`, or `cancelled` when the caller dropped it), `elapsed_us`, `succeeded` and `failed` (per-number counts of a pipeline operation), `error` |
 //! | `carrier` | INFO | `carrier` (module name), `call` (`find_numbers`, `acquire`, `disconnect`, `check_numbers`, `owned_numbers`); on completion `outcome` (`ok` / `error` / `cancelled`), `elapsed_us`, `error` |
 //! | `e911` | INFO | `provider`, `call` (`validate`, `provision`, `remove`); then as `carrier` |
 //! | `store` | DEBUG | `call` (the [`Store`] method: `get_many`, `write_batch`, ...); then as `carrier` |
@@ -263,11 +263,20 @@ impl Traced {
         let span = tracing::info_span!(
             "operation",
             operation,
+            actor = Empty,
             outcome = Empty,
             elapsed_us = Empty,
             error = Empty,
         );
         Traced { operation, span }
+    }
+
+    /// Names the account the operation is for, when there is one.
+    pub(crate) fn for_account(self, account: Option<&crate::account::AccountId>) -> Traced {
+        if let Some(a) = account {
+            self.span.record("actor", a.as_str());
+        }
+        self
     }
 
     /// Runs the operation inside its span, then records its outcome

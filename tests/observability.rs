@@ -399,8 +399,10 @@ fn a_search_where_every_carrier_fails_warns_with_the_carrier_and_its_error() {
 
     let capture = Capture::default();
     let recorder = Recorder::default();
+    let mut query = SearchQuery::new("415", 5);
+    query.account = Some(number_manager::account::AccountId::new("searcher").unwrap());
     let hits = observed(&rt, &capture, &recorder, async {
-        manager.search(&SearchQuery::new("415", 5)).await.unwrap()
+        manager.search(&query).await.unwrap()
     });
     assert!(hits.is_empty());
 
@@ -417,6 +419,7 @@ fn a_search_where_every_carrier_fails_warns_with_the_carrier_and_its_error() {
 
     let search = &capture.spans("operation")[0].fields;
     assert_eq!(field(search, "operation"), "search");
+    assert_eq!(field(search, "actor"), "searcher");
     assert_eq!(field(search, "outcome"), "ok");
     assert_eq!(
         recorder.counter(

@@ -193,6 +193,7 @@ impl NumberManager {
     /// remembered as a `discovery` entry so that any instance can activate it.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         Traced::bare("search")
+            .for_account(query.account.as_ref())
             .run(self.search_observed(query))
             .await
     }

@@ -35,6 +35,7 @@ pub mod limits;
 pub mod locality;
 pub mod manager;
 pub mod number;
+pub mod observe;
 pub mod record;
 pub mod state;
 pub mod store;

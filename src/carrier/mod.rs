@@ -583,6 +583,13 @@ impl CarrierRegistry {
         self
     }
 
+    /// The same registry with every carrier replaced by `f` of it (a wrapper
+    /// that keeps its name and capabilities).
+    pub(crate) fn map(mut self, f: impl Fn(Arc<dyn Carrier>) -> Arc<dyn Carrier>) -> Self {
+        self.carriers = self.carriers.into_iter().map(f).collect();
+        self
+    }
+
     /// The module for numbers created directly.
     pub fn default_module(&self) -> &str {
         self.default_module.as_deref().unwrap_or("local")

@@ -18,6 +18,7 @@ use crate::events::Event;
 use crate::features::{self, FeatureContext};
 use crate::lifecycle::Op;
 use crate::number::PhoneNumber;
+use crate::observe::Traced;
 use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
 use crate::store::{BatchMode, ListQuery, Pages, StoreExt, Write};
@@ -231,6 +232,13 @@ impl NumberManager {
     /// holds numbers for accounts (the `reserved` one) can offer that
     /// account's own.
     pub async fn search(&self, query: &SearchQuery, opts: &Options) -> Result<Vec<SearchHit>> {
+        Traced::bare("search")
+            .for_account(opts.auth_by.account())
+            .run(self.search_observed(query, opts))
+            .await
+    }
+
+    async fn search_observed(&self, query: &SearchQuery, opts: &Options) -> Result<Vec<SearchHit>> {
         let prefix = self.search_prefix(&query.prefix, &query.country)?;
         let quantity = query
             .quantity
@@ -264,9 +272,23 @@ impl NumberManager {
             .collect();
         let answers = join_all(futures).await;
         let mut merged: BTreeMap<PhoneNumber, SearchHit> = BTreeMap::new();
+        let carriers = answers.len();
+        let mut failed = 0;
         for (carrier, answer) in answers {
-            // Errors and timeouts drop only that carrier's results.
-            let Some(Ok(results)) = answer else { continue };
+            // Errors and timeouts drop only that carrier's results, and say so.
+            let results = match answer {
+                Some(Ok(results)) => results,
+                Some(Err(e)) => {
+                    failed += 1;
+                    crate::observe::search_carrier_failed(&carrier, Some(&e), limit);
+                    continue;
+                }
+                None => {
+                    failed += 1;
+                    crate::observe::search_carrier_failed(&carrier, None, limit);
+                    continue;
+                }
+            };
             for r in results {
                 if !r.number.as_str().starts_with(&prefix) {
                     continue;
@@ -278,6 +300,9 @@ impl NumberManager {
                     data: r.data,
                 });
             }
+        }
+        if carriers > 0 && failed == carriers {
+            crate::observe::search_all_failed(carriers);
         }
         let hits: Vec<SearchHit> = merged.into_values().collect();
         self.remember_discoveries(&hits).await?;
@@ -347,6 +372,17 @@ impl NumberManager {
 
     /// An account's numbers in the seeds' listing shape, paged by `start_key`.
     pub async fn list_numbers(
+        &self,
+        account: &AccountId,
+        list: &ListOptions,
+        opts: &Options,
+    ) -> Result<Listing> {
+        Traced::new("list_numbers", 0, opts)
+            .run(self.list_numbers_observed(account, list, opts))
+            .await
+    }
+
+    async fn list_numbers_observed(
         &self,
         account: &AccountId,
         list: &ListOptions,
@@ -436,6 +472,19 @@ impl NumberManager {
         offset: usize,
         opts: &Options,
     ) -> Result<Vec<(PhoneNumber, NumberState)>> {
+        Traced::new("search_owned", 0, opts)
+            .run(self.search_owned_observed(account, prefix, quantity, offset, opts))
+            .await
+    }
+
+    async fn search_owned_observed(
+        &self,
+        account: &AccountId,
+        prefix: &str,
+        quantity: usize,
+        offset: usize,
+        opts: &Options,
+    ) -> Result<Vec<(PhoneNumber, NumberState)>> {
         self.may_address(account, opts).await?;
         let prefix = self.search_prefix(prefix, "US")?;
         let quantity = quantity.clamp(1, self.inner.config.max_search_quantity.max(1));
@@ -471,6 +520,15 @@ impl NumberManager {
     /// More than [`Limits::max_numbers`](crate::Limits::max_numbers) numbers is
     /// a validation error.
     pub async fn check<S: AsRef<str>>(
+        &self,
+        numbers: &[S],
+    ) -> Result<BTreeMap<String, Availability>> {
+        Traced::counted("check", numbers.len())
+            .run(self.check_observed(numbers))
+            .await
+    }
+
+    async fn check_observed<S: AsRef<str>>(
         &self,
         numbers: &[S],
     ) -> Result<BTreeMap<String, Availability>> {
@@ -521,6 +579,12 @@ impl NumberManager {
     /// Locality of numbers (seeds' `POST .../locality`), keyed by E.164; at most
     /// [`Limits::max_numbers`](crate::Limits::max_numbers) of them.
     pub async fn locality<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Map<String, Value>> {
+        Traced::counted("locality", numbers.len())
+            .run(self.locality_observed(numbers))
+            .await
+    }
+
+    async fn locality_observed<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Map<String, Value>> {
         self.inner.config.limits.check_numbers(numbers.len())?;
         let provider = self.locality_provider()?;
         let mut parsed = Vec::new();
@@ -536,6 +600,12 @@ impl NumberManager {
 
     /// Prefixes serving a city (seeds' `GET .../prefix?city=`).
     pub async fn city_prefixes(&self, country: &str, city: &str) -> Result<Value> {
+        Traced::bare("city_prefixes")
+            .run(self.city_prefixes_observed(country, city))
+            .await
+    }
+
+    async fn city_prefixes_observed(&self, country: &str, city: &str) -> Result<Value> {
         if city.trim().is_empty() {
             return Err(Error::NotFound {
                 number: city.to_string(),
@@ -547,6 +617,12 @@ impl NumberManager {
     /// `carriers_info` for the actor: the shortest maximal prefix length, the
     /// carriers in use and the states the actor may create numbers in.
     pub async fn carriers_info(&self, opts: &Options) -> Result<CarriersInfo> {
+        Traced::new("carriers_info", 0, opts)
+            .run(self.carriers_info_observed(opts))
+            .await
+    }
+
+    async fn carriers_info_observed(&self, opts: &Options) -> Result<CarriersInfo> {
         let ctx = self.actor_ctx(&opts.auth_by).await?;
         let maximal_prefix_length = self
             .inner
@@ -590,6 +666,12 @@ impl NumberManager {
     /// and repairs records whose owner and state disagree. Reports what
     /// changed; with `dry_run` it reports what would change and writes nothing.
     pub async fn fix(&self, account: &AccountId, opts: &Options) -> Result<FixReport> {
+        Traced::new("fix", 0, opts)
+            .run(self.fix_observed(account, opts))
+            .await
+    }
+
+    async fn fix_observed(&self, account: &AccountId, opts: &Options) -> Result<FixReport> {
         self.may_address(account, opts).await?;
         let mut report = FixReport::default();
         let mut pages = Pages::new(
@@ -609,6 +691,12 @@ impl NumberManager {
 
     /// Repairs one number the actor may change (seeds' `POST .../fix/{number}`).
     pub async fn fix_number(&self, number: &str, opts: &Options) -> Result<FixReport> {
+        Traced::new("fix_number", 1, opts)
+            .run(self.fix_number_observed(number, opts))
+            .await
+    }
+
+    async fn fix_number_observed(&self, number: &str, opts: &Options) -> Result<FixReport> {
         let n = self.inner.normalizer.parse(number)?;
         // Fixing is a change: ownership is checked the way an edit checks it.
         let actor = self.actor_ctx(&opts.auth_by).await?;
@@ -800,6 +888,11 @@ impl NumberManager {
             journal: None,
         };
         let results = Box::pin(self.execute(numbers.clone(), &req)).await?;
+        for (n, r) in numbers.iter().zip(&results) {
+            if r.is_ok() {
+                crate::observe::lease_lapsed(*n);
+            }
+        }
         Ok(BatchResult::of_numbers(&numbers, results))
     }
 
@@ -811,6 +904,12 @@ impl NumberManager {
     /// wall-clock deletion stamps; see
     /// [`Store::purge_tombstones`](crate::store::Store::purge_tombstones)).
     pub async fn purge_expired(&self) -> Result<PurgeReport> {
+        Traced::bare("purge_expired")
+            .run(self.purge_expired_observed())
+            .await
+    }
+
+    async fn purge_expired_observed(&self) -> Result<PurgeReport> {
         let now = self.inner.clock.now();
         let mut report = PurgeReport::default();
         self.purge_discoveries(now, &mut report).await?;
@@ -875,8 +974,10 @@ impl NumberManager {
             if records.is_empty() {
                 continue;
             }
-            let before: Vec<(PhoneNumber, Revision)> =
-                records.iter().map(|r| (r.number, r.revision)).collect();
+            let before: Vec<(PhoneNumber, Revision, Option<AccountId>)> = records
+                .iter()
+                .map(|r| (r.number, r.revision, r.assigned_to.clone()))
+                .collect();
             let writes = records
                 .into_iter()
                 .map(|r| {
@@ -897,7 +998,7 @@ impl NumberManager {
                 .write_batch(writes, BatchMode::PerItem)
                 .await?;
             // A state change like any other: the event sink hears of it.
-            for ((number, revision), r) in before.into_iter().zip(results) {
+            for ((number, revision, owner), r) in before.into_iter().zip(results) {
                 if let Ok(after) = r {
                     report.aged += 1;
                     self.inner.events.emit(&Event {
@@ -906,6 +1007,8 @@ impl NumberManager {
                         from: Some(NumberState::Aging),
                         to: NumberState::Available,
                         actor: Actor::System,
+                        owner_before: owner,
+                        owner_after: None,
                         at: now,
                         before: revision,
                         after,

@@ -308,8 +308,13 @@ impl BatchResult {
 }
 
 pub(crate) struct Inner {
+    /// The store, every call traced and timed.
     pub(crate) store: Arc<dyn Store>,
+    /// The store and carriers as the host gave them (what the accessors show).
+    pub(crate) host_store: Arc<dyn Store>,
+    pub(crate) host_carriers: CarrierRegistry,
     pub(crate) accounts: Arc<dyn Accounts>,
+    /// The carriers, every call traced and timed.
     pub(crate) carriers: CarrierRegistry,
     pub(crate) e911: Option<Arc<dyn E911Provider>>,
     pub(crate) locality: Option<Arc<dyn Locality>>,
@@ -365,6 +370,7 @@ pub struct NumberManagerBuilder {
     locality: Option<Arc<dyn Locality>>,
     clock: Option<Arc<dyn Clock>>,
     events: Option<Arc<dyn EventSink>>,
+    audit: Option<Arc<AuditLog>>,
     config: Option<Config>,
     normalizer: Option<Normalizer>,
     classifiers: Option<Classifiers>,
@@ -408,9 +414,18 @@ impl NumberManagerBuilder {
         self.clock = Some(clock);
         self
     }
-    /// The event sink (default: an in-memory [`AuditLog`], see [`NumberManager::audit_log`]).
+    /// The event sink (default: an in-memory [`AuditLog`], see
+    /// [`NumberManager::audit_log`]). It takes precedence over
+    /// [`audit_log`](Self::audit_log).
     pub fn events(mut self, sink: Arc<dyn EventSink>) -> Self {
         self.events = Some(sink);
+        self
+    }
+    /// The event sink is `log`, which [`NumberManager::audit_log`] then
+    /// answers: the default sink with another capacity
+    /// ([`AuditLog::with_capacity`]), or one log shared by several managers.
+    pub fn audit_log(mut self, log: Arc<AuditLog>) -> Self {
+        self.audit = Some(log);
         self
     }
     /// Configuration.
@@ -435,21 +450,28 @@ impl NumberManagerBuilder {
         let carriers = self.carriers.unwrap_or_else(|| {
             CarrierRegistry::new().with(Arc::new(crate::carrier::LocalCarrier::new(store.clone())))
         });
-        let (events, audit): (Arc<dyn EventSink>, Option<Arc<AuditLog>>) = match self.events {
-            Some(e) => (e, None),
-            None => {
-                let log = Arc::new(AuditLog::default());
-                (log.clone(), Some(log))
-            }
-        };
+        let (events, audit): (Arc<dyn EventSink>, Option<Arc<AuditLog>>) =
+            match (self.events, self.audit) {
+                (Some(e), _) => (e, None),
+                (None, Some(log)) => (log.clone(), Some(log)),
+                (None, None) => {
+                    let log = Arc::new(AuditLog::default());
+                    (log.clone(), Some(log))
+                }
+            };
+        // Every dependency call is traced and timed in one place, whatever
+        // the backend: the wrappers of `observe`.
+        let observed_carriers = carriers.clone().map(crate::observe::ObservedCarrier::wrap);
         NumberManager {
             inner: Arc::new(Inner {
-                store,
+                store: crate::observe::ObservedStore::wrap(store.clone()),
+                host_store: store,
+                host_carriers: carriers,
                 accounts: self
                     .accounts
                     .unwrap_or_else(|| Arc::new(MemoryAccounts::new())),
-                carriers,
-                e911: self.e911,
+                carriers: observed_carriers,
+                e911: self.e911.map(crate::observe::ObservedE911::wrap),
                 locality: self.locality,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 events,
@@ -469,13 +491,18 @@ impl NumberManager {
     }
 
     /// The store.
+    // The store as given, not its observed wrapper: a host that builds
+    // another manager over it must not have every call counted twice.
+    #[allow(clippy::misnamed_getters)]
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+        &self.inner.host_store
     }
 
     /// The carriers.
+    // As given, for the same reason as `store`.
+    #[allow(clippy::misnamed_getters)]
     pub fn carriers(&self) -> &CarrierRegistry {
-        &self.inner.carriers
+        &self.inner.host_carriers
     }
 
     /// The configuration.

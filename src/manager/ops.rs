@@ -100,6 +100,16 @@ impl NumberManager {
         numbers: &[S],
         req: Request,
     ) -> Result<BatchResult> {
+        crate::observe::Traced::new(req.op.name(), numbers.len(), &req.opts)
+            .run(self.run_many_observed(numbers, req))
+            .await
+    }
+
+    async fn run_many_observed<S: AsRef<str>>(
+        &self,
+        numbers: &[S],
+        req: Request,
+    ) -> Result<BatchResult> {
         let inputs = self.parse_inputs(numbers)?;
         match req.opts.idempotency_key.clone() {
             Some(key) if !req.opts.dry_run => self.run_idempotent(&key, &inputs, &req).await,
@@ -119,6 +129,12 @@ impl NumberManager {
 
     /// Runs `req` over one number: a batch of one, whose only item is its answer.
     pub(super) async fn run_one(&self, number: &str, req: Request) -> Result<Outcome> {
+        crate::observe::Traced::new(req.op.name(), 1, &req.opts)
+            .run(self.run_one_observed(number, req))
+            .await
+    }
+
+    async fn run_one_observed(&self, number: &str, req: Request) -> Result<Outcome> {
         let parsed = self.inner.normalizer.parse(number)?;
         self.inner.config.limits.check_numbers(1)?;
         if let Some(key) = req
@@ -374,6 +390,12 @@ impl NumberManager {
     /// Which account a number belongs to, and how to route it.
     /// Only the owner, its ancestors and master may ask.
     pub async fn identify(&self, number: &str, opts: &Options) -> Result<Identify> {
+        crate::observe::Traced::new("identify", 1, opts)
+            .run(self.identify_observed(number, opts))
+            .await
+    }
+
+    async fn identify_observed(&self, number: &str, opts: &Options) -> Result<Identify> {
         let n = self.inner.normalizer.parse(number)?;
         let not_found = || Error::NotFound {
             number: n.to_string(),

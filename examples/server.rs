@@ -4,17 +4,23 @@
 //! `numbers.db` in the working directory (so a restarted server still has its
 //! numbers; `--store memory` forgets them), the
 //! simulated carrier (plus the local one), the simulated E911 provider with
-//! the demo address book, and the offline locality provider. A demo account
-//! tree (master -> reseller -> customer) is created unless `--accounts FILE`
-//! names a JSON array of `AccountSpec`s; the ids and tokens are printed at
-//! start. `--store` is `sqlite:PATH` (the default is `sqlite:numbers.db` when
-//! the `sqlite` feature is on, as it is for `cargo run --example server`),
+//! the demo address book, and the offline locality provider.
+//!
+//! Demo mode: without `--accounts FILE` the server loads the demo account
+//! tree (master -> reseller -> customer) with fixed tokens
+//! (`demo-master-token`, ...), says so on stderr, and prints the ids and
+//! tokens. With `--accounts FILE` (a JSON array of `AccountSpec`s) only those
+//! accounts exist: no demo account or token, and the token column printed at
+//! start says only whether each account has one.
+//!
+//! `--store` is `sqlite:PATH` (the default is `sqlite:numbers.db` when the
+//! `sqlite` feature is on, as it is for `cargo run --example server`),
 //! `memory`, or with the `postgres` feature `postgres://URL`.
 //!
 //! ```text
 //! cargo run --example server -- [--config FILE] [--listen ADDR] [--accounts FILE] [--store SPEC]
 //!     [--body-limit BYTES] [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N]
-//!     [--log off|errors|all]
+//!     [--log off|errors|all] [--shutdown-timeout SECS] [--echo-auth-token on|off]
 //! ```
 //!
 //! `--config FILE` reads a TOML file ([`config`]; `examples/server.toml` shows
@@ -30,7 +36,29 @@
 //! `--max-connections` open connections (default 1,024) a new one gets a 503
 //! and is closed at once. `--log` (default `errors`) prints 5xx answers to
 //! stderr as `METHOD PATH STATUS MS`; `all` prints every request and
-//! connection error, `off` nothing.
+//! connection error, `off` nothing. Those lines, and the library's own spans
+//! and events, go through a `tracing` subscriber writing to stderr, filtered
+//! by `RUST_LOG` (default `warn,server=info`; `RUST_LOG=number_manager=debug`
+//! shows the library's decisions too). `--echo-auth-token off` (default `on`,
+//! as the seeds answer) leaves `auth_token` out of every answer's envelope.
+//!
+//! Operations endpoints, outside the API's `/v2` and without a token:
+//! - `GET /healthz`: 200 `{"status": "ok"}` while the process serves;
+//! - `GET /readyz`: 200 when the store answers a read within 2 s and no
+//!   carrier's `Carrier::health` answers down (or fails to answer within
+//!   2 s), else 503 with a JSON body naming what is not ready
+//!   (`"not_ready": ["store", "carrier:simulated"]`); a carrier that does not
+//!   tell (the trait's default) is listed as `unknown` and does not count;
+//! - `GET /metrics`: what the `metrics` facade recorded (the library's
+//!   metrics, and the server's `http_requests_total` by status and
+//!   `http_request_duration_seconds`), as Prometheus text.
+//!
+//! Stopping: on SIGTERM or SIGINT the server stops accepting (new connections
+//! are refused), lets the requests in flight finish, closes idle
+//! connections, waits for housekeeping to finish its round, and exits 0. A
+//! request still running after `--shutdown-timeout` (default 30 s) is
+//! abandoned and the server exits 1; a purchase cut off so leaves a claim
+//! that its TTL (`manager.claim_ttl`) or the next `purge_expired` settles.
 //!
 //! The hyper glue is [`answer`]: it reads each request's body up to
 //! [`Api::body_limit`] (answering 413 past it without reading on) and calls
@@ -56,7 +84,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, watch, Semaphore};
 use tower_service::Service;
 
 use number_manager::account::{AccountSpec, MemoryAccounts};
@@ -69,6 +97,10 @@ use number_manager::{Config, NumberManager};
 
 #[path = "server/config.rs"]
 pub mod config;
+#[path = "server/metrics.rs"]
+pub mod metrics;
+#[path = "server/ops.rs"]
+pub mod ops;
 
 /// The demo master account (may do anything).
 pub const MASTER_ID: &str = "4f5c0ba4b9b24b8a9b1c4a2f7d6e0a01";
@@ -183,7 +215,7 @@ pub fn configured_api(
     if let Some(limit) = config.server.body_limit {
         api = api.with_body_limit(limit);
     }
-    Ok(api)
+    Ok(api.with_auth_token_echo(config.server.echo_auth_token))
 }
 
 /// What the server logs to stderr.
@@ -235,14 +267,55 @@ const BUSY: &[u8] =
 /// Serves `api` on `listener` until the task is dropped: one task per
 /// connection, HTTP/1.1 with keep-alive, within `limits`.
 pub async fn serve_with(listener: TcpListener, api: Api, limits: Limits) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    serve_until(
+        listener,
+        api,
+        limits,
+        std::future::pending(),
+        Duration::ZERO,
+    )
+    .await?;
+    Ok(())
+}
+
+/// How a stop went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every connection finished its requests and closed in time.
+    Drained,
+    /// This many connections were still answering at the deadline and were
+    /// abandoned.
+    TimedOut(usize),
+}
+
+/// Serves `api` on `listener` within `limits` until `stop` resolves; then
+/// stops accepting (the listener is closed, so new connections are
+/// refused), lets each connection finish the request it is answering and
+/// closes it, and waits up to `grace` for all of them.
+pub async fn serve_until(
+    listener: TcpListener,
+    api: Api,
+    limits: Limits,
+    stop: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) -> std::io::Result<Stopped> {
+    let max = limits.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max));
+    let (stopping, stop_rx) = watch::channel(false);
+    // Every connection task holds a sender; all are gone when all have ended.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
+    tokio::pin!(stop);
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait a little, keep serving.
                 if limits.log != Log::Off {
-                    eprintln!("accept failed: {e}");
+                    tracing::error!("accept failed: {e}");
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
@@ -258,19 +331,35 @@ pub async fn serve_with(listener: TcpListener, api: Api, limits: Limits) -> std:
             continue;
         };
         let api = api.clone();
+        let (open, stop_rx) = (open.clone(), stop_rx.clone());
         tokio::spawn(async move {
-            connection(stream, api, limits).await.unwrap_or_else(|e| {
-                if limits.log == Log::All {
-                    eprintln!("connection from {peer}: {e}");
-                }
-            });
-            drop(slot);
+            connection(stream, api, limits, stop_rx)
+                .await
+                .unwrap_or_else(|e| {
+                    if limits.log == Log::All {
+                        tracing::info!("connection from {peer}: {e}");
+                    }
+                });
+            drop((slot, open));
         });
+    }
+    drop(listener);
+    let _ = stopping.send(true);
+    drop(open);
+    match tokio::time::timeout(grace, all_closed.recv()).await {
+        Ok(_) => Ok(Stopped::Drained),
+        Err(_) => Ok(Stopped::TimedOut(max - slots.available_permits())),
     }
 }
 
-/// One connection: hyper with a header timeout, closed when idle.
-async fn connection(stream: TcpStream, api: Api, limits: Limits) -> hyper::Result<()> {
+/// One connection: hyper with a header timeout, closed when idle, or once
+/// its request in flight is answered when `stop` turns true.
+async fn connection(
+    stream: TcpStream,
+    api: Api,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) -> hyper::Result<()> {
     let started = Instant::now();
     let last = Arc::new(AtomicU64::new(0));
     let io = Tracked {
@@ -300,9 +389,22 @@ async fn connection(stream: TcpStream, api: Api, limits: Limits) -> hyper::Resul
     let mut tick =
         tokio::time::interval((idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)));
     let mut closing_since: Option<Instant> = None;
+    let mut stopping = *stop.borrow_and_update();
+    if stopping {
+        conn.as_mut().graceful_shutdown();
+        closing_since = Some(Instant::now());
+    }
     loop {
         tokio::select! {
             done = conn.as_mut() => return done,
+            // The server stops: answer what is in flight, take no new request.
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                if closing_since.is_none() {
+                    conn.as_mut().graceful_shutdown();
+                    closing_since = Some(Instant::now());
+                }
+            }
             _ = tick.tick() => {
                 let quiet = started.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
                 match closing_since {
@@ -390,16 +492,29 @@ impl AsyncWrite for Tracked {
     }
 }
 
-/// One request through the API, logged as `METHOD PATH STATUS MS` when `log`
-/// asks for it.
+/// One request: an operations path ([`ops`]) or the API, counted in
+/// `http_requests_total{status}` and `http_request_duration_seconds`, and
+/// logged as `METHOD PATH STATUS MS` when `log` asks for it.
 pub async fn respond(api: &Api, req: Request<Incoming>, log: Log) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    let answer = answer(api.clone(), req, log).await;
+    let answer = match ops::route(api, &method, &path).await {
+        Some(answer) => answer,
+        None => answer(api.clone(), req, log).await,
+    };
     let status = answer.status();
+    let elapsed = started.elapsed();
+    ::metrics::counter!("http_requests_total", "status" => status.as_str().to_string())
+        .increment(1);
+    ::metrics::histogram!("http_request_duration_seconds").record(elapsed.as_secs_f64());
     if log == Log::All || (log == Log::Errors && status.is_server_error()) {
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        eprintln!("{method} {path} {} {ms:.1}ms", status.as_u16());
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        let line = format!("{method} {path} {} {ms:.1}ms", status.as_u16());
+        if status.is_server_error() {
+            tracing::error!("{line}");
+        } else {
+            tracing::info!("{line}");
+        }
     }
     answer.map(Full::from)
 }
@@ -414,7 +529,7 @@ async fn answer(mut api: Api, req: Request<Incoming>, log: Log) -> Response<Vec<
         // truncated body (malformed JSON, a clean 400).
         Err(e) => {
             if log == Log::All {
-                eprintln!("reading a body failed: {e}");
+                tracing::info!("reading a body failed: {e}");
             }
             Bytes::from_static(b"{")
         }
@@ -423,7 +538,11 @@ async fn answer(mut api: Api, req: Request<Incoming>, log: Log) -> Response<Vec<
     answer
 }
 
-const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--accounts FILE] [--store sqlite:PATH|memory|postgres://URL] [--body-limit BYTES] [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N] [--log off|errors|all]";
+const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--accounts FILE] [--store sqlite:PATH|memory|postgres://URL] [--body-limit BYTES] [--header-timeout SECS] [--idle-timeout SECS] [--max-connections N] [--log off|errors|all] [--shutdown-timeout SECS] [--echo-auth-token on|off]";
+
+/// How long requests in flight may take to finish after SIGTERM or SIGINT
+/// unless `--shutdown-timeout` says otherwise.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A positive number of seconds (fractions allowed).
 fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
@@ -503,6 +622,14 @@ fn apply_flags(
                     other => return Err(format!("{flag}: {other:?} is not off, errors or all")),
                 }
             }
+            "--shutdown-timeout" => out.shutdown_timeout = seconds(&flag, &value()?)?,
+            "--echo-auth-token" => {
+                out.echo_auth_token = match value()?.as_str() {
+                    "on" | "true" => true,
+                    "off" | "false" => false,
+                    other => return Err(format!("{flag}: {other:?} is not on or off")),
+                }
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -510,24 +637,63 @@ fn apply_flags(
     Ok(())
 }
 
-fn load_specs(path: Option<&str>) -> Result<Vec<AccountSpec>, String> {
+/// The accounts to serve: those of `--accounts FILE`, or without one the
+/// demo accounts (demo mode, the second value `true`).
+pub fn load_specs(path: Option<&str>) -> Result<(Vec<AccountSpec>, bool), String> {
     let Some(path) = path else {
-        return Ok(demo_accounts());
+        return Ok((demo_accounts(), true));
     };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    serde_json::from_str(&text).map_err(|e| format!("{path}: not a JSON array of accounts: {e}"))
+    let specs = serde_json::from_str(&text)
+        .map_err(|e| format!("{path}: not a JSON array of accounts: {e}"))?;
+    Ok((specs, false))
 }
 
-async fn run() -> Result<(), String> {
-    let config = from_args(std::env::args().skip(1).collect(), std::env::vars())?;
-    let server = &config.server;
-    let specs = load_specs(server.accounts.as_deref())?;
-    let store = open_store(&server.store).await?;
-    let api = configured_api(store, &specs, &config, &|var| std::env::var(var).ok())?;
-    let listener = TcpListener::bind(server.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", server.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+/// The `tracing` subscriber: stderr, filtered by `RUST_LOG` (default
+/// `warn,server=info`: the server's own lines, and the library's warnings).
+fn install_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,server=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on the first SIGTERM or SIGINT (Ctrl-C elsewhere than Unix). The
+/// handlers are installed before this returns, so a signal that arrives
+/// before the future is first polled is not lost.
+fn stop_signal() -> Result<impl std::future::Future<Output = &'static str>, String> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM: {e}"))?;
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT: {e}"))?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        })
+    }
+}
+
+/// Prints where the server listens and the accounts; tokens only in demo
+/// mode (a real account file's tokens are never printed).
+fn print_banner(
+    addr: std::net::SocketAddr,
+    server: &config::ServerSection,
+    api: &Api,
+    specs: &[AccountSpec],
+    demo: bool,
+) {
     println!(
         "number-manager API on http://{addr}/v2 (store: {}, carriers: {})",
         server.store,
@@ -537,37 +703,94 @@ async fn run() -> Result<(), String> {
         "{:<34} {:<10} {:<7} {:<10} token",
         "account id", "name", "master", "additions"
     );
-    for s in &specs {
+    for s in specs {
+        let token = match (&s.token, demo) {
+            (Some(t), true) => t.as_str(),
+            (Some(_), false) => "(set)",
+            (None, _) => "-",
+        };
         println!(
-            "{:<34} {:<10} {:<7} {:<10} {}",
-            s.id,
-            s.name,
-            s.is_master,
-            s.allow_additions,
-            s.token.as_deref().unwrap_or("-")
+            "{:<34} {:<10} {:<7} {:<10} {token}",
+            s.id, s.name, s.is_master, s.allow_additions,
         );
     }
-    // Housekeeping: expired search results, aging numbers, lapsed leases.
-    let manager = api.manager().clone();
-    let every = server.purge_every.max(Duration::from_secs(1));
+}
+
+/// Housekeeping (expired search results, aging numbers, lapsed leases) every
+/// `every`, until `stop` turns true; a round in progress is finished first.
+fn housekeeping(
+    manager: NumberManager,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
             if let Err(e) = manager.purge_expired().await {
-                eprintln!("purge_expired: {e}");
+                tracing::error!("purge_expired: {e}");
             }
         }
-    });
-    serve_with(listener, api, server.limits())
+    })
+}
+
+async fn run() -> Result<Stopped, String> {
+    let config = from_args(std::env::args().skip(1).collect(), std::env::vars())?;
+    let server = &config.server;
+    let (specs, demo) = load_specs(server.accounts.as_deref())?;
+    if demo {
+        eprintln!(
+            "demo mode: serving the demo accounts with their fixed tokens \
+             (demo-master-token, ...); give --accounts FILE to serve real accounts"
+        );
+    }
+    let store = open_store(&server.store).await?;
+    let api = configured_api(store, &specs, &config, &|var| std::env::var(var).ok())?;
+    let listener = TcpListener::bind(server.listen)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("cannot listen on {}: {e}", server.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let signal = stop_signal()?;
+    print_banner(addr, server, &api, &specs, demo);
+    let (stop_housekeeping, stopped) = watch::channel(false);
+    let purge = housekeeping(api.manager().clone(), server.purge_every, stopped);
+    let (signalled, got) = tokio::sync::oneshot::channel();
+    let stop = async move {
+        let name = signal.await;
+        let _ = signalled.send((name, Instant::now()));
+    };
+    let grace = server.shutdown_timeout;
+    let outcome = serve_until(listener, api, server.limits(), stop, grace)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (name, at) = got.await.unwrap_or(("a signal", Instant::now()));
+    let _ = stop_housekeeping.send(true);
+    // The purge round in progress is part of what a clean stop finishes,
+    // within the same deadline as the requests.
+    let left = grace.saturating_sub(at.elapsed());
+    if outcome == Stopped::Drained && tokio::time::timeout(left, purge).await.is_err() {
+        return Ok(Stopped::TimedOut(1));
+    }
+    tracing::info!("{name}: stopped ({outcome:?})");
+    Ok(outcome)
 }
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run().await {
-        eprintln!("{e}");
-        std::process::exit(2);
+    install_tracing();
+    metrics::install();
+    match run().await {
+        Ok(Stopped::Drained) => {}
+        Ok(Stopped::TimedOut(n)) => {
+            eprintln!("stopped with {n} connection(s) still answering after the shutdown timeout");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
     }
 }

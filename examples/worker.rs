@@ -66,8 +66,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use number_manager::account::{AccountId, MemoryAccounts};
+use number_manager::async_trait;
 use number_manager::carrier::{
     Availability, Capabilities, Carrier, CarrierRegistry, LocalCarrier, NumberOrder, Ownership,
     SearchRequest, SearchResult, SimulatedCarrier,
@@ -600,7 +600,7 @@ fn bulk_op(gen: u64) -> &'static str {
 async fn search(w: &World, out: &Out, prefix: &str, count: usize) -> Result<Vec<String>, String> {
     let hits = w
         .manager
-        .search(&SearchQuery::new(prefix, count))
+        .search(&SearchQuery::new(prefix, count), &Options::system())
         .await
         .map_err(|e| format!("search failed: {e}"))?;
     if hits.len() < count {

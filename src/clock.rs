@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 /// Seconds between 0000-01-01 and 1970-01-01 (Erlang's Gregorian seconds epoch).
 pub const GREGORIAN_OFFSET: i64 = 62_167_219_200;
 
-/// Converts an instant to Gregorian seconds, as the seeds print timestamps.
+/// Converts an instant to Gregorian seconds, as Kazoo prints timestamps.
 pub fn to_gregorian(t: DateTime<Utc>) -> i64 {
     t.timestamp() + GREGORIAN_OFFSET
 }
@@ -22,6 +22,46 @@ pub fn from_gregorian(seconds: i64) -> Option<DateTime<Utc>> {
 }
 
 /// A source of the current time.
+///
+/// # Example
+///
+/// A clock a host shifts ahead of the wall clock, say to see what
+/// maintenance will do tomorrow. The manager takes every instant it decides
+/// with (record times, leases, claims, expiries, events) from its clock:
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+///
+/// use chrono::{DateTime, Duration, Utc};
+/// use number_manager::account::MemoryAccounts;
+/// use number_manager::clock::Clock;
+/// use number_manager::{Error, NumberManager, Options};
+///
+/// #[derive(Debug)]
+/// struct Ahead(Duration);
+///
+/// impl Clock for Ahead {
+///     fn now(&self) -> DateTime<Utc> {
+///         Utc::now() + self.0
+///     }
+/// }
+///
+/// let accounts = Arc::new(MemoryAccounts::new());
+/// let master = accounts.add("master", "Master", None)?;
+/// accounts.set_master(&master, true);
+/// let manager = NumberManager::builder()
+///     .accounts(accounts)
+///     .clock(Arc::new(Ahead(Duration::days(1))))
+///     .build();
+/// let before = Utc::now();
+/// let opts = Options::as_account(&master);
+/// let created = manager.create(&master, "4155550100", Default::default(), &opts).await?;
+/// assert!(created.record.created >= before + Duration::days(1));
+/// assert_eq!(created.record.modified, created.record.created);
+/// # Ok::<(), Error>(())
+/// # }).unwrap();
+/// ```
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;

@@ -7,7 +7,7 @@
 //! seconds. Negative, fractional and empty durations are refused, and so is
 //! one past [`std::time::Duration::MAX`].
 //!
-//! [`format`] writes the shortest text [`parse`] reads back to the same
+//! [`format()`] writes the shortest text [`parse`] reads back to the same
 //! value, and [`serialize`] / [`deserialize`] plug both into serde
 //! (`#[serde(with = "number_manager::duration")]`); deserializing also takes
 //! a non-negative integer (seconds).
@@ -72,7 +72,7 @@ pub fn format(d: Duration) -> String {
     out
 }
 
-/// Serializes a duration as its [`format`] text.
+/// Serializes a duration as its [`format()`] text.
 pub fn serialize<S: Serializer>(
     d: &Duration,
     serializer: S,

@@ -16,8 +16,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::porting::PortState;
-use crate::state::NumberState;
+use crate::state::{NumberState, ParseError, PortState};
 
 mod eq;
 mod kind;
@@ -295,6 +294,14 @@ fn fmt_detail(detail: &Option<String>) -> String {
     match detail {
         Some(d) => format!(": {d}"),
         None => String::new(),
+    }
+}
+
+/// A state or operation name that does not parse is a validation error on
+/// the field it names (keyword `enum`).
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::validation(e.field(), "enum", e.to_string())
     }
 }
 

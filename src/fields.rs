@@ -1,11 +1,11 @@
-//! Typed views of the public fields the seeds define: [`Cnam`],
+//! Typed views of the public fields Kazoo's API defines: [`Cnam`],
 //! [`E911Address`], [`Porting`], [`Prepend`], [`Failover`], [`Ringback`],
 //! [`Messaging`] (`sms`, `mms`), `force_outbound` and `carrier_name`, and
 //! [`PublicFields`], which reads and writes them over the JSON map a record
 //! stores while every other (custom) key stays as it is, in its place.
 //!
-//! Each type's serde shape is the seeds' JSON exactly: absent fields are
-//! omitted rather than written as `null`, and fields appear in the seeds'
+//! Each type's serde shape is Kazoo's JSON exactly: absent fields are
+//! omitted rather than written as `null`, and fields appear in Kazoo's
 //! order. The stored format is the JSON map, so records read and write the
 //! same documents whether a host uses the typed views or not.
 //!
@@ -161,7 +161,7 @@ impl E911Address {
         serde_json::to_value(self).unwrap_or(Value::Object(Map::new()))
     }
 
-    /// Only the fields a user submits (what the seeds echo back as `cause`).
+    /// Only the fields a user submits (what Kazoo echoes back as `cause`).
     pub fn submitted_json(&self) -> Value {
         let mut m = Map::new();
         m.insert(
@@ -287,7 +287,7 @@ pub const TYPED_KEYS: &[&str] = &[
     "sms",
 ];
 
-/// A number's public fields: typed get and set for the keys the seeds define,
+/// A number's public fields: typed get and set for the keys Kazoo's API defines,
 /// over the JSON map a record stores, so custom keys keep their values and
 /// their order.
 ///

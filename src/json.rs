@@ -1,4 +1,4 @@
-//! The seeds' JSON: every response body of the `phone_numbers` API is
+//! Kazoo's JSON: every response body of the `phone_numbers` API is
 //! rendered here, from the typed values (the record's public view and
 //! listing row, an operation's outcome, a collection's per-number results, a
 //! search hit, a listing page, `identify`, a classification, `check`, the
@@ -22,7 +22,7 @@ use crate::record::NumberRecord;
 use crate::state::NumberState;
 
 impl NumberRecord {
-    /// The seeds' public JSON: public fields, `id`, `state`,
+    /// Kazoo's public JSON: public fields, `id`, `state`,
     /// `features` (sorted, omitted when empty), `used_by`, and `_read_only`.
     ///
     /// ```
@@ -68,7 +68,7 @@ impl NumberRecord {
         Value::Object(out)
     }
 
-    /// The listing row shape of the seeds (`assigned_to`, `created`, `features`,
+    /// Kazoo's listing row shape (`assigned_to`, `created`, `features`,
     /// `state`, `updated`, `used_by`).
     pub fn to_listing_json(&self) -> Value {
         let mut m = Map::new();
@@ -87,14 +87,14 @@ impl NumberRecord {
 }
 
 impl Outcome {
-    /// The seeds' public JSON of the record.
+    /// Kazoo's public JSON of the record.
     pub fn to_public_json(&self) -> Value {
         self.record.to_public_json()
     }
 }
 
 impl BatchResult {
-    /// The seeds' collection `data`: `{"success": {...}}`, plus `"error": {...}`
+    /// Kazoo's collection `data`: `{"success": {...}}`, plus `"error": {...}`
     /// when something failed.
     pub fn to_json(&self) -> Value {
         let mut data = Map::new();
@@ -127,7 +127,7 @@ impl BatchResult {
 }
 
 impl SearchHit {
-    /// The seeds' search result object: the carrier data plus `number` and `e164`.
+    /// Kazoo's search result object: the carrier data plus `number` and `e164`.
     pub fn to_json(&self) -> Value {
         let mut m = self.data.clone();
         m.entry("e164")
@@ -144,7 +144,7 @@ impl SearchHit {
 }
 
 impl Listing {
-    /// The seeds' listing `data`: `{"numbers": {...}, "cascade_quantity": n,
+    /// Kazoo's listing `data`: `{"numbers": {...}, "cascade_quantity": n,
     /// "casquade_quantity": n}` (the misspelling kept as an alias).
     pub fn to_json(&self) -> Value {
         let numbers: Map<String, Value> = self
@@ -161,14 +161,14 @@ impl Listing {
 }
 
 impl Identify {
-    /// The seeds' `identify` data: `{"account_id", "number"}`.
+    /// Kazoo's `identify` data: `{"account_id", "number"}`.
     pub fn to_json(&self) -> Value {
         json!({"account_id": self.account_id.as_str(), "number": self.number.as_str()})
     }
 }
 
 impl Classification {
-    /// The seeds' `GET …/classifiers/{number}` data object, keys in the seeds'
+    /// Kazoo's `GET …/classifiers/{number}` data object, keys in Kazoo's
     /// order: `e164`, `emergency` (when true), `friendly_name`, `name`, `number`,
     /// `pretty_print` (when set), `regex`.
     pub fn to_json(&self) -> Value {
@@ -192,13 +192,13 @@ impl Classification {
 }
 
 impl CarriersInfo {
-    /// The seeds' `carriers_info` data.
+    /// Kazoo's `carriers_info` data.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or_else(|_| Value::Object(Map::new()))
     }
 }
 
-/// The seeds' `check` data: each number with `"success"` (it can be bought)
+/// Kazoo's `check` data: each number with `"success"` (it can be bought)
 /// or `"error"`.
 pub fn availability(answers: &BTreeMap<String, Availability>) -> Value {
     Value::Object(
@@ -209,7 +209,7 @@ pub fn availability(answers: &BTreeMap<String, Availability>) -> Value {
     )
 }
 
-/// The seeds' owned-number search (`GET …/phone_numbers?prefix=`): a list of
+/// Kazoo's owned-number search (`GET …/phone_numbers?prefix=`): a list of
 /// `{"number", "state"}`.
 pub fn owned_numbers(found: &[(PhoneNumber, NumberState)]) -> Value {
     Value::Array(

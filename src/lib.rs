@@ -14,6 +14,8 @@
 //! - [`error`]: the error catalogue.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, nightly) marks every feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod account;
 #[cfg(feature = "api")]
@@ -27,12 +29,13 @@ pub mod error;
 pub mod events;
 pub mod features;
 pub mod fields;
-pub mod json;
+mod json;
 pub mod lifecycle;
 pub mod limits;
 pub mod locality;
 pub mod manager;
 pub mod number;
+pub mod observe;
 pub mod porting;
 pub mod record;
 pub mod state;
@@ -41,6 +44,11 @@ pub mod store;
 pub mod testing;
 mod util;
 
+/// The attribute the host-facing traits ([`store::Store`], [`carrier::Carrier`],
+/// [`e911::E911Provider`], [`account::Accounts`], [`locality::Locality`],
+/// and, with feature `api`, `api::Authenticator`) are declared with: put `#[number_manager::async_trait]` on an `impl` of one of
+/// them, with no `async-trait` dependency of your own.
+pub use async_trait::async_trait;
 pub use classify::{classify, Classification, Classifier, Classifiers};
 pub use error::{
     CarrierFault, ConflictKind, DatabaseFault, Error, FieldError, NotIdentifiedReason, Result,

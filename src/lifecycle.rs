@@ -19,7 +19,7 @@ use crate::state::{NumberState, Operation, StateConfig};
 
 /// An operation on one number.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// Add the number (PUT). `state` is `create_with_state` (default reserved);
     /// `port_in` is how `port` creates.
     Create {
@@ -88,7 +88,7 @@ impl Op {
 
 /// What the manager found out about the actor, relative to this number.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ActorFacts {
+pub(crate) struct ActorFacts {
     /// The actor is the system (every check passes).
     pub system: bool,
     /// The actor is the master (superduper admin) account.
@@ -142,6 +142,7 @@ pub enum CarrierAction {
 
 /// What an operation will do to one number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Plan {
     /// The number.
     pub number: PhoneNumber,
@@ -231,16 +232,7 @@ fn is_visible(record: &NumberRecord, facts: &ActorFacts, op: &Op) -> bool {
 /// numbers, create, reserve or buy for it): an account acts for itself and
 /// its descendants, master and the system for anyone. `facts.target_or_ancestor`
 /// must say whether the actor is `account` or one of its ancestors.
-///
-/// ```
-/// use number_manager::lifecycle::{authorize_account, ActorFacts};
-/// use number_manager::account::AccountId;
-/// let sibling = AccountId::new("b2").unwrap();
-/// let facts = ActorFacts { account: AccountId::new("a1").ok(), ..Default::default() };
-/// assert!(authorize_account(&facts, &sibling).is_err());
-/// assert!(authorize_account(&ActorFacts::system(), &sibling).is_ok());
-/// ```
-pub fn authorize_account(facts: &ActorFacts, account: &AccountId) -> Result<()> {
+pub(crate) fn authorize_account(facts: &ActorFacts, account: &AccountId) -> Result<()> {
     if facts.admin() || facts.target_or_ancestor {
         return Ok(());
     }
@@ -258,7 +250,7 @@ pub fn authorize_account(facts: &ActorFacts, account: &AccountId) -> Result<()> 
 /// Whether the actor may learn who owns `record` (`identify`): only the
 /// owner, its ancestors and master. Everyone else is told the number is not
 /// found, so ownership never leaks; search results are never identified.
-pub fn authorize_identify(
+pub(crate) fn authorize_identify(
     number: PhoneNumber,
     record: &NumberRecord,
     facts: &ActorFacts,
@@ -276,7 +268,7 @@ pub fn authorize_identify(
 /// it follows the edit rule (the owner, its ancestors and master; for an
 /// unassigned number, master only). A remembered search result, which only a
 /// purchase may touch, is master's alone to repair.
-pub fn authorize_fix(
+pub(crate) fn authorize_fix(
     number: PhoneNumber,
     record: Option<&NumberRecord>,
     facts: &ActorFacts,
@@ -291,7 +283,7 @@ pub fn authorize_fix(
 /// available numbers are public; everything else only to its owner, the
 /// owner's ancestors and master). A descendant that activates its ancestor's
 /// reservation may not, so the ancestor's fields do not pass on to it.
-pub fn may_read(record: &NumberRecord, facts: &ActorFacts) -> bool {
+pub(crate) fn may_read(record: &NumberRecord, facts: &ActorFacts) -> bool {
     record.state != NumberState::Discovery && is_visible(record, facts, &Op::Read)
 }
 
@@ -308,19 +300,7 @@ fn allowed_creation_states(facts: &ActorFacts) -> &'static [NumberState] {
 
 /// Plans `op` on `number`, whose stored record is `record` (`None` when absent;
 /// the manager passes `None` for expired discovery entries too).
-///
-/// ```
-/// use number_manager::lifecycle::{plan, ActorFacts, Op};
-/// use number_manager::state::{NumberState, StateConfig};
-/// use number_manager::{PhoneNumber, account::AccountId};
-/// let n = PhoneNumber::parse("+14155550000").unwrap();
-/// let acct = AccountId::new("a1").unwrap();
-/// let op = Op::Create { state: NumberState::Reserved, assign_to: acct.clone(), ported_in: false };
-/// let p = plan(n, None, &op, &ActorFacts::system(), &StateConfig::default()).unwrap();
-/// assert_eq!(p.to, NumberState::Reserved);
-/// assert_eq!(p.assign, Some(Some(acct)));
-/// ```
-pub fn plan(
+pub(crate) fn plan(
     number: PhoneNumber,
     record: Option<&NumberRecord>,
     op: &Op,
@@ -692,7 +672,7 @@ fn plan_release(
 
 /// Applies a plan to a record (for a new number, `base` is the fresh record).
 /// Returns `None` when the record is removed.
-pub fn apply(base: NumberRecord, plan: &Plan, now: DateTime<Utc>) -> Option<NumberRecord> {
+pub(crate) fn apply(base: NumberRecord, plan: &Plan, now: DateTime<Utc>) -> Option<NumberRecord> {
     if plan.remove {
         return None;
     }
@@ -731,4 +711,76 @@ pub fn apply(base: NumberRecord, plan: &Plan, now: DateTime<Utc>) -> Option<Numb
     r.pending = None;
     r.modified = now;
     Some(r)
+}
+
+// These were doc examples while the planner was public; it is crate-internal now.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_may_not_act_for_a_sibling_but_the_system_may() {
+        let sibling = AccountId::new("b2").unwrap();
+        let facts = ActorFacts {
+            account: AccountId::new("a1").ok(),
+            ..Default::default()
+        };
+        assert!(authorize_account(&facts, &sibling).is_err());
+        assert!(authorize_account(&ActorFacts::system(), &sibling).is_ok());
+    }
+
+    #[test]
+    fn a_create_plans_a_reserved_number_for_its_account() {
+        let n = PhoneNumber::parse("+14155550000").unwrap();
+        let acct = AccountId::new("a1").unwrap();
+        let op = Op::Create {
+            state: NumberState::Reserved,
+            assign_to: acct.clone(),
+            ported_in: false,
+        };
+        let p = plan(n, None, &op, &ActorFacts::system(), &StateConfig::default()).unwrap();
+        assert_eq!(p.to, NumberState::Reserved);
+        assert_eq!(p.assign, Some(Some(acct)));
+    }
+
+    #[test]
+    fn the_planner_refuses_every_mdn_move_but_in_service_to_in_service() {
+        let n = PhoneNumber::parse("+14155550304").unwrap();
+        let acct = AccountId::new("a1").unwrap();
+        let mut facts = ActorFacts::system();
+        facts.number_is_mdn = true;
+        facts.number_is_local = true;
+        let config = StateConfig::default();
+        for state in [
+            NumberState::Reserved,
+            NumberState::Available,
+            NumberState::Aging,
+            NumberState::PortIn,
+        ] {
+            let op = Op::Create {
+                state,
+                assign_to: acct.clone(),
+                ported_in: false,
+            };
+            let e = plan(n, None, &op, &facts, &config).unwrap_err();
+            assert_eq!(e, Error::InvalidMdnTransition { to: state });
+            assert_eq!(e.cause(), Some(format!("from 'MDN' to {}", state.as_str())));
+        }
+        let now = chrono::Utc::now();
+        let mut r = NumberRecord::new(n, NumberState::InService, "mdn", now);
+        r.set_assigned_to(Some(acct.clone()));
+        let other = AccountId::new("b2").unwrap();
+        let moved = plan(
+            n,
+            Some(&r),
+            &Op::Activate {
+                assign_to: other.clone(),
+            },
+            &facts,
+            &config,
+        )
+        .unwrap();
+        assert_eq!(moved.to, NumberState::InService);
+        assert_eq!(moved.assign, Some(Some(other)));
+    }
 }

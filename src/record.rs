@@ -1,5 +1,5 @@
 //! The stored number document ([`NumberRecord`]), its public fields and the
-//! seeds' public JSON view.
+//! Kazoo's public JSON view.
 
 use std::collections::BTreeMap;
 
@@ -227,7 +227,7 @@ pub fn sanitize_public(input: &Map<String, Value>) -> Map<String, Value> {
 
 /// The key holding the E911 address in public fields (`e911`, or its alias
 /// `dash_e911`), if either is present.
-pub fn e911_key(public: &Map<String, Value>) -> Option<&'static str> {
+pub(crate) fn e911_key(public: &Map<String, Value>) -> Option<&'static str> {
     if public.contains_key("e911") {
         Some("e911")
     } else if public.contains_key("dash_e911") {
@@ -297,13 +297,13 @@ fn str_len_check(
 
 const E911_STATUSES: &[&str] = &["INVALID", "GEOCODED", "PROVISIONED", "REMOVED", "ERROR"];
 
-/// Validates public fields against the seeds' `phone_numbers` schema and the
+/// Validates public fields against Kazoo's `phone_numbers` schema and the
 /// default [`Limits`]; see [`validate_public_within`].
 pub fn validate_public(fields: &Map<String, Value>) -> Result<()> {
     validate_public_within(fields, &Limits::default())
 }
 
-/// Validates public fields against the seeds' `phone_numbers` schema:
+/// Validates public fields against Kazoo's `phone_numbers` schema:
 /// `carrier_name` 1..30, `cnam.display_name` 1..15, `cnam.inbound_lookup` bool,
 /// `create_with_state` a state, `e911` with its required fields, a 2-character
 /// region, `caller_name` of at least 3 characters, a known `status`,
@@ -404,7 +404,7 @@ fn validate_cnam(errors: &mut Vec<FieldError>, cnam: &Value) {
     }
 }
 
-/// The string sub-fields of `porting` (seeds' schema).
+/// The string sub-fields of `porting` (Kazoo's schema).
 const PORTING_STRINGS: &[&str] = &[
     "billing_account_id",
     "billing_extended_address",

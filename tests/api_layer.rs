@@ -136,6 +136,43 @@ async fn a_bearer_token_works_too() {
 }
 
 #[tokio::test]
+async fn with_the_echo_off_no_answer_carries_the_token() {
+    let w = world();
+    assert!(w.api.echoes_auth_token(), "the echo is on by default");
+    let api = w.api.clone().with_auth_token_echo(false);
+    assert!(!api.echoes_auth_token());
+    // A success, an authentication failure, an error of a known caller and a 413.
+    let (s, ok) = call(&api, Method::Get, BASE, CUSTOMER, None).await;
+    assert_eq!(s, 200, "{ok}");
+    let (s, unknown) = call(&api, Method::Get, BASE, "nope", None).await;
+    assert_eq!(s, 401, "{unknown}");
+    let (s, missing) = call(
+        &api,
+        Method::Get,
+        &format!("{BASE}/%2B14155550100"),
+        CUSTOMER,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "{missing}");
+    let big = ApiRequest::new(Method::Post, &format!("{BASE}/%2B14155550100"))
+        .token(CUSTOMER)
+        .body(vec![b' '; 5000]);
+    let (s, too_large) = send(&api, big).await;
+    assert_eq!(s, 413, "{too_large}");
+    let head = ApiRequest::new(Method::Post, BASE).token(CUSTOMER);
+    let cut_off = api.payload_too_large(&head).json().unwrap();
+    for v in [&ok, &unknown, &missing, &too_large, &cut_off] {
+        assert!(v.get("auth_token").is_none(), "{v}");
+        assert!(!v.to_string().contains(CUSTOMER), "{v}");
+        assert_eq!(v["request_id"].as_str().map(str::len), Some(32), "{v}");
+    }
+    // The API it was made from still echoes.
+    let (_, v) = call(&w.api, Method::Get, BASE, CUSTOMER, None).await;
+    assert_eq!(v["auth_token"], CUSTOMER);
+}
+
+#[tokio::test]
 async fn public_routes_need_no_token() {
     let w = world();
     let (s, v) = call(

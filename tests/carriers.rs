@@ -22,29 +22,15 @@ fn n(s: &str) -> PhoneNumber {
 }
 
 fn search(prefix: &str, quantity: usize, offset: usize) -> SearchRequest {
-    SearchRequest {
-        prefix: prefix.into(),
-        quantity,
-        offset,
-        country: "US".into(),
-        account: None,
-    }
+    SearchRequest::new(prefix, quantity).with_offset(offset)
 }
 
 fn order(number: PhoneNumber) -> NumberOrder {
-    NumberOrder {
-        number,
-        account: None,
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(number)
 }
 
 fn order_for(number: PhoneNumber, account: &str) -> NumberOrder {
-    NumberOrder {
-        number,
-        account: Some(AccountId::new(account).unwrap()),
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(number).with_account(AccountId::new(account).unwrap())
 }
 
 fn numbers(results: &[SearchResult]) -> Vec<PhoneNumber> {
@@ -706,9 +692,10 @@ mod over_a_store {
         offset: usize,
         account: Option<&str>,
     ) -> SearchRequest {
-        SearchRequest {
-            account: account.map(|a| AccountId::new(a).unwrap()),
-            ..search(prefix, quantity, offset)
+        let request = search(prefix, quantity, offset);
+        match account {
+            Some(a) => request.with_account(AccountId::new(a).unwrap()),
+            None => request,
         }
     }
 
@@ -840,4 +827,41 @@ mod over_a_store {
             .unwrap()
             .is_empty());
     }
+}
+
+#[tokio::test]
+async fn the_simulated_carrier_reports_its_health_and_others_do_not_tell() {
+    use number_manager::carrier::{CarrierHealth, LocalCarrier};
+    use number_manager::store::MemoryStore;
+
+    let c = SimulatedCarrier::new(7);
+    assert_eq!(c.health().await, CarrierHealth::Up);
+    c.outage(Fault::Error);
+    assert!(
+        matches!(c.health().await, CarrierHealth::Down(why) if !why.is_empty()),
+        "an outage that fails calls is down"
+    );
+    c.outage(Fault::Delay(Duration::from_millis(1)));
+    assert_eq!(
+        c.health().await,
+        CarrierHealth::Up,
+        "a slow carrier still takes calls"
+    );
+    c.outage(Fault::Timeout);
+    assert!(matches!(c.health().await, CarrierHealth::Down(_)));
+    c.restore();
+    assert_eq!(c.health().await, CarrierHealth::Up);
+    // Asking is not a call of the carrier's API.
+    assert_eq!(
+        (
+            c.find_calls(),
+            c.acquire_calls(),
+            c.disconnect_calls(),
+            c.check_calls()
+        ),
+        (0, 0, 0, 0)
+    );
+    // The trait's default: a carrier that does not tell.
+    let local = LocalCarrier::new(Arc::new(MemoryStore::new()));
+    assert_eq!(local.health().await, CarrierHealth::Unknown);
 }

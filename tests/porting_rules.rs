@@ -7,9 +7,9 @@ mod common;
 use common::{body, World, T0};
 use number_manager::account::AccountId;
 use number_manager::clock::from_gregorian;
-use number_manager::lifecycle::{self, ActorFacts, Op};
+
 use number_manager::record::NumberRecord;
-use number_manager::state::{NumberState, StateConfig};
+use number_manager::state::NumberState;
 use number_manager::store::StoreExt;
 use number_manager::{Error, Options, PhoneNumber, PublicChange};
 use serde_json::json;
@@ -305,47 +305,6 @@ async fn an_mdn_number_is_never_reserved_ported_or_put_back_in_service() {
         .unwrap_err();
     assert_eq!(e.name(), "invalid_state_transition");
     assert_eq!(e.cause().as_deref(), Some("from reserved to in_service"));
-}
-
-#[tokio::test]
-async fn the_planner_refuses_every_mdn_move_but_in_service_to_in_service() {
-    let n = PhoneNumber::parse("+14155550304").unwrap();
-    let acct = AccountId::new("a1").unwrap();
-    let mut facts = ActorFacts::system();
-    facts.number_is_mdn = true;
-    facts.number_is_local = true;
-    let config = StateConfig::default();
-    for state in [
-        NumberState::Reserved,
-        NumberState::Available,
-        NumberState::Aging,
-        NumberState::PortIn,
-    ] {
-        let op = Op::Create {
-            state,
-            assign_to: acct.clone(),
-            ported_in: false,
-        };
-        let e = lifecycle::plan(n, None, &op, &facts, &config).unwrap_err();
-        assert_eq!(e, Error::InvalidMdnTransition { to: state });
-        assert_eq!(e.cause(), Some(format!("from 'MDN' to {}", state.as_str())));
-    }
-    let now = from_gregorian(T0).unwrap();
-    let mut r = NumberRecord::new(n, NumberState::InService, "mdn", now);
-    r.set_assigned_to(Some(acct.clone()));
-    let other = AccountId::new("b2").unwrap();
-    let moved = lifecycle::plan(
-        n,
-        Some(&r),
-        &Op::Activate {
-            assign_to: other.clone(),
-        },
-        &facts,
-        &config,
-    )
-    .unwrap();
-    assert_eq!(moved.to, NumberState::InService);
-    assert_eq!(moved.assign, Some(Some(other)));
 }
 
 #[tokio::test]

@@ -60,7 +60,8 @@ fn the_annotated_example_is_the_defaults() {
             CarrierSpec::Local {},
             CarrierSpec::Simulated {
                 name: None,
-                seed: Some(server::CARRIER_SEED)
+                seed: Some(server::CARRIER_SEED),
+                latency: None,
             },
         ]
     );
@@ -115,6 +116,14 @@ fn every_field_the_example_shows_is_a_real_one() {
             base_url: Some("https://api.telnyx.com/v2".into()),
             connection_id: Some("1293384261075731499".into()),
             features: Some(vec!["voice".into(), "sms".into()]),
+        }
+    );
+    assert_eq!(
+        carriers[1],
+        CarrierSpec::Simulated {
+            name: Some("simulated".into()),
+            seed: Some(server::CARRIER_SEED),
+            latency: Some(Duration::from_millis(250)),
         }
     );
     let vars = [
@@ -350,4 +359,75 @@ fn flags_override_the_file_and_the_environment() {
             .unwrap_err()
             .starts_with("/nonexistent.toml")
     );
+}
+
+#[test]
+fn the_shutdown_timeout_comes_from_the_file_the_environment_or_the_flag() {
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        ServerSection::default().shutdown_timeout,
+        server::DEFAULT_SHUTDOWN_TIMEOUT
+    );
+    let c = config::parse("[server]\nshutdown_timeout = \"45s\"", no_env()).unwrap();
+    assert_eq!(c.server.shutdown_timeout, Duration::from_secs(45));
+    let c = config::parse(
+        "",
+        env(&[("NUMBER_MANAGER__SERVER__SHUTDOWN_TIMEOUT", "2m")]),
+    )
+    .unwrap();
+    assert_eq!(c.server.shutdown_timeout, Duration::from_secs(120));
+    let c = server::from_args(args(&["--shutdown-timeout", "2.5"]), no_env()).unwrap();
+    assert_eq!(c.server.shutdown_timeout, Duration::from_millis(2500));
+    let err = server::from_args(args(&["--shutdown-timeout", "0"]), no_env()).unwrap_err();
+    assert!(err.contains("positive number of seconds"), "{err}");
+}
+
+/// The `auth_token` of an answer of the API `config` describes.
+async fn echoed(config: &config::ServerConfig) -> Option<serde_json::Value> {
+    use number_manager::api::{ApiRequest, Method};
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let api =
+        server::configured_api(store, &server::demo_accounts(), config, &lookup(&[])).unwrap();
+    let path = format!("/v2/accounts/{}/phone_numbers", server::CUSTOMER_ID);
+    let req = ApiRequest::new(Method::Get, &path).token(server::CUSTOMER_TOKEN);
+    let answer = api.handle(req).await;
+    assert_eq!(answer.status, 200);
+    let v = answer.json().unwrap();
+    assert_eq!(
+        api.echoes_auth_token(),
+        v.get("auth_token").is_some(),
+        "{v}"
+    );
+    v.get("auth_token").cloned()
+}
+
+#[tokio::test]
+async fn the_auth_token_echo_is_on_by_default_and_switched_off_by_file_environment_or_flag() {
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let default = server::from_args(args(&[]), no_env()).unwrap();
+    assert!(default.server.echo_auth_token);
+    assert_eq!(
+        echoed(&default).await,
+        Some(serde_json::json!(server::CUSTOMER_TOKEN))
+    );
+    let file = config::parse("[server]\necho_auth_token = false", no_env()).unwrap();
+    let environment = config::parse(
+        "",
+        env(&[("NUMBER_MANAGER__SERVER__ECHO_AUTH_TOKEN", "false")]),
+    )
+    .unwrap();
+    let flag = server::from_args(args(&["--echo-auth-token", "off"]), no_env()).unwrap();
+    for c in [&file, &environment, &flag] {
+        assert!(!c.server.echo_auth_token);
+        assert_eq!(echoed(c).await, None);
+    }
+    // The flag wins over the environment, both ways.
+    let on = server::from_args(
+        args(&["--echo-auth-token", "on"]),
+        env(&[("NUMBER_MANAGER__SERVER__ECHO_AUTH_TOKEN", "false")]),
+    )
+    .unwrap();
+    assert!(on.server.echo_auth_token);
+    let err = server::from_args(args(&["--echo-auth-token", "maybe"]), no_env()).unwrap_err();
+    assert!(err.contains("is not on or off"), "{err}");
 }

@@ -396,7 +396,7 @@ async fn every_state_operation_and_actor() {
             let acct = actor_account(actor);
             let opts = match &acct {
                 Some(a) => Options::as_account(a).dry_run(),
-                None => Options::system().dry_run(),
+                None => Options::system().with_dry_run(true),
             };
             let target = acct.clone().unwrap_or_else(|| id("U"));
             let n = number.as_str();

@@ -4,7 +4,8 @@
 //! The file has three parts, each optional (`examples/server.toml` shows every
 //! field with its default):
 //! - `[server]`: where to listen, the store, the accounts file, connection
-//!   limits, logging, how often housekeeping runs;
+//!   limits, logging, how often housekeeping runs, how long a stop may take to
+//!   finish the requests in flight, whether answers echo the caller's token;
 //! - `[manager]`: [`number_manager::Config`] itself (durations as `"30s"`,
 //!   `"10m"`, `"24h"`, `"90d"`, `"1h30m"` or whole seconds);
 //! - `[[carriers]]`: the carriers to load, in order; without any the server
@@ -29,7 +30,7 @@ use number_manager::carrier::{CarrierRegistry, LocalCarrier, SimulatedCarrier};
 use number_manager::store::Store;
 use serde::Deserialize;
 
-use super::{Limits, Log, CARRIER_SEED, DEFAULT_STORE};
+use super::{Limits, Log, CARRIER_SEED, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_STORE};
 
 /// The prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "NUMBER_MANAGER__";
@@ -71,6 +72,13 @@ pub struct ServerSection {
     /// How often housekeeping (`purge_expired`) runs.
     #[serde(with = "number_manager::duration")]
     pub purge_every: Duration,
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish
+    /// before the server exits anyway (`--shutdown-timeout`).
+    #[serde(with = "number_manager::duration")]
+    pub shutdown_timeout: Duration,
+    /// Whether answers echo the caller's token as `auth_token`, as the seeds
+    /// do (`--echo-auth-token on|off`).
+    pub echo_auth_token: bool,
 }
 
 impl Default for ServerSection {
@@ -86,6 +94,8 @@ impl Default for ServerSection {
             max_connections: limits.max_connections,
             log: LogLevel::Errors,
             purge_every: Duration::from_secs(60),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            echo_auth_token: true,
         }
     }
 }
@@ -130,6 +140,10 @@ pub enum CarrierSpec {
         name: Option<String>,
         /// The catalogue's seed (default 2600: the same numbers every run).
         seed: Option<u64>,
+        /// How long every call waits first (default none): a slow carrier
+        /// to try timeouts and shutdowns against.
+        #[serde(default, deserialize_with = "some_duration")]
+        latency: Option<Duration>,
     },
     /// The local carrier (numbers the host owns outright, module `local`).
     Local {},
@@ -187,6 +201,11 @@ impl CarrierSpec {
             CarrierSpec::Bandwidth { .. } => "bandwidth",
         }
     }
+}
+
+/// A duration as the file writes it, for a field that may be left out.
+fn some_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    number_manager::duration::deserialize(d).map(Some)
 }
 
 /// Reads `path` with the process environment's overrides.
@@ -354,10 +373,17 @@ fn build(
     http: &mut Http,
 ) -> Built {
     match spec {
-        CarrierSpec::Simulated { name, seed } => {
+        CarrierSpec::Simulated {
+            name,
+            seed,
+            latency,
+        } => {
             let mut c = SimulatedCarrier::new(seed.unwrap_or(CARRIER_SEED));
             if let Some(name) = name {
                 c = c.with_name(name);
+            }
+            if let Some(latency) = latency {
+                c = c.with_latency(*latency);
             }
             Ok(Arc::new(c))
         }

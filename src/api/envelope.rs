@@ -111,20 +111,22 @@ fn sorted(pairs: Vec<(String, Value)>) -> Value {
     Value::Object(pairs.into_iter().collect::<Map<String, Value>>())
 }
 
-/// Renders an outcome as the seeds' envelope (keys sorted as the seeds print them).
+/// Renders an outcome as the seeds' envelope (keys sorted as the seeds print
+/// them). `token` is the caller's token to echo as `auth_token`, or `None` to
+/// leave the key out.
 pub(crate) fn render(
     outcome: Result<Reply, Failure>,
-    token: &str,
+    token: Option<&str>,
     request_id: &str,
 ) -> ApiResponse {
     let mut headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
         ("x-request-id".to_string(), request_id.to_string()),
     ];
-    let mut pairs = vec![
-        ("auth_token".to_string(), json!(token)),
-        ("request_id".to_string(), json!(request_id)),
-    ];
+    let mut pairs = vec![("request_id".to_string(), json!(request_id))];
+    if let Some(token) = token {
+        pairs.push(("auth_token".to_string(), json!(token)));
+    }
     let status = match outcome {
         Ok(reply) => {
             pairs.push(("data".into(), reply.data));
@@ -170,7 +172,7 @@ mod tests {
     fn envelope_keys_are_sorted() {
         let r = render(
             Ok(Reply::ok(json!({})).with("page_size", json!(3))),
-            "tok",
+            Some("tok"),
             "id",
         );
         let v: Value = serde_json::from_slice(&r.body).unwrap();
@@ -186,7 +188,7 @@ mod tests {
                 "status"
             ]
         );
-        let r = render(Err(Failure::unauthenticated("no token")), "", "id");
+        let r = render(Err(Failure::unauthenticated("no token")), Some(""), "id");
         assert_eq!(r.status, 401);
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
@@ -202,5 +204,13 @@ mod tests {
             ]
         );
         assert_eq!(v["error"], "401");
+    }
+
+    #[test]
+    fn without_a_token_to_echo_the_envelope_has_no_auth_token() {
+        let r = render(Ok(Reply::ok(json!({}))), None, "id");
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["data", "request_id", "revision", "status"]);
     }
 }

@@ -137,12 +137,14 @@ impl Api {
                     quantity: q.usize("quantity", 1)?.unwrap_or(1),
                     offset: q.usize("offset", 0)?.unwrap_or(0),
                     country: q.get("country").unwrap_or("US").to_string(),
-                    account: call
-                        .opts
-                        .as_ref()
-                        .and_then(|o| o.auth_by.account().cloned()),
                 };
-                let hits = m.search(&query).await?;
+                // Search is open to anonymous callers and authorizes nothing:
+                // its actor only names the searching account, and the system
+                // actor names none, as an anonymous caller does.
+                let anyone = Options::system();
+                let hits = m
+                    .search(&query, call.opts.as_ref().unwrap_or(&anyone))
+                    .await?;
                 Ok(Reply::ok(Value::Array(
                     hits.iter().map(SearchHit::to_json).collect(),
                 )))

@@ -28,10 +28,13 @@
 //! [`MAX_REQUEST_ID_LEN`] visible ASCII characters, else a fresh 32-hex id.
 //! The same id goes into the operation's [`Options::request_id`] and so into
 //! every [`Event`](crate::events::Event) the request causes.
+//!
+//! The envelope echoes the caller's token as `auth_token`, as the seeds do;
+//! [`Api::with_auth_token_echo`]`(false)` leaves that key out of every answer.
 
 use std::sync::Arc;
 
-use crate::account::{AccountId, Actor};
+use crate::account::AccountId;
 use crate::limits;
 use crate::manager::{NumberManager, Options};
 
@@ -206,6 +209,8 @@ impl ApiResponse {
 pub struct Api {
     inner: Arc<Inner>,
     body_limit: usize,
+    /// Whether envelopes echo the caller's token as `auth_token`.
+    echo_token: bool,
     /// Normalized: empty (the root) or `/segment[/segment...]` without a trailing `/`.
     base_path: Arc<str>,
 }
@@ -222,6 +227,7 @@ impl std::fmt::Debug for Api {
             .field("manager", &self.inner.manager)
             .field("authenticator", &self.inner.auth)
             .field("body_limit", &self.body_limit)
+            .field("echo_token", &self.echo_token)
             .field("base_path", &self.base_path)
             .finish()
     }
@@ -251,8 +257,31 @@ impl Api {
                 ids: RequestIds::new(),
             }),
             body_limit,
+            echo_token: true,
             base_path: Arc::from(DEFAULT_BASE_PATH),
         }
+    }
+
+    /// Whether every envelope echoes the caller's token as `auth_token` (on
+    /// by default, as the seeds and Kazoo answer: the token the request
+    /// carried, or `""` without one). Off, the envelope has no `auth_token`
+    /// key at all, so a token never reaches a log or cache that keeps
+    /// response bodies.
+    #[must_use]
+    pub fn with_auth_token_echo(mut self, echo: bool) -> Self {
+        self.echo_token = echo;
+        self
+    }
+
+    /// Whether envelopes echo the caller's token as `auth_token`
+    /// ([`Api::with_auth_token_echo`]).
+    pub fn echoes_auth_token(&self) -> bool {
+        self.echo_token
+    }
+
+    /// The token an envelope echoes: the caller's, unless echoing is off.
+    fn echoed<'t>(&self, token: &'t str) -> Option<&'t str> {
+        self.echo_token.then_some(token)
     }
 
     /// Serves the routes under `base` instead of `/v2`: with `/api/v2`, the
@@ -325,7 +354,11 @@ impl Api {
     /// (for servers that stop reading early instead of buffering the whole body).
     pub fn payload_too_large(&self, request: &ApiRequest) -> ApiResponse {
         let id = self.request_id(request);
-        envelope::render(Err(self.too_large(None)), request.auth_token(), &id)
+        envelope::render(
+            Err(self.too_large(None)),
+            self.echoed(request.auth_token()),
+            &id,
+        )
     }
 
     fn too_large(&self, got: Option<usize>) -> Failure {
@@ -367,7 +400,7 @@ impl Api {
         let id = self.request_id(&request);
         let token = request.auth_token().to_string();
         let outcome = self.answer(request, &token, &id).await;
-        envelope::render(outcome, &token, &id)
+        envelope::render(outcome, self.echoed(&token), &id)
     }
 
     async fn answer(&self, request: ApiRequest, token: &str, id: &str) -> Result<Reply, Failure> {
@@ -417,7 +450,7 @@ impl Api {
         if let (Some(account), Some(me)) = (&account, &actor) {
             self.inner
                 .manager
-                .may_address(&Actor::Account(me.clone()), account)
+                .may_address(account, &Options::as_account(me))
                 .await?;
         }
         let query = Query::parse(&request.query);

@@ -277,7 +277,7 @@ fn error_detail(response: &HttpResponse) -> (Vec<String>, String) {
     (codes, parts.join("; "))
 }
 
-/// A search result's carrier data: the seeds' fields, then Bandwidth's rate
+/// A search result's carrier data: Kazoo's fields, then Bandwidth's rate
 /// center, city, tier and vendor (with `enableTNDetail`).
 fn result_data(number: &PhoneNumber, detail: Option<&Element>) -> Map<String, Value> {
     let mut data = number_data(number);

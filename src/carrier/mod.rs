@@ -55,6 +55,7 @@ pub use twilio::{TwilioCarrier, TWILIO_API};
 
 /// What a carrier can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// The carrier holds nothing upstream: its numbers live in this system
     /// and it makes no external calls. Whether a *number* is local (deleted on
@@ -88,8 +89,24 @@ impl Default for Capabilities {
     }
 }
 
+crate::util::with_setters!(Capabilities {
+    /// Sets [`Capabilities::is_local`].
+    with_is_local => is_local: bool;
+    /// Sets [`Capabilities::check_numbers`].
+    with_check_numbers => check_numbers: bool;
+    /// Sets [`Capabilities::owned_numbers`].
+    with_owned_numbers => owned_numbers: bool;
+    /// Sets [`Capabilities::maximal_prefix_length`].
+    with_maximal_prefix_length => maximal_prefix_length: usize;
+    /// Sets [`Capabilities::billable`].
+    with_billable => billable: bool;
+    /// Sets [`Capabilities::should_lookup_cnam`].
+    with_should_lookup_cnam => should_lookup_cnam: bool;
+});
+
 /// A search request as the carrier sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SearchRequest {
     /// The E.164 prefix to search (`+` and digits), e.g. `+1415`; the
     /// manager always asks in this form.
@@ -105,8 +122,31 @@ pub struct SearchRequest {
     pub account: Option<AccountId>,
 }
 
+impl SearchRequest {
+    /// A US search for the E.164 `prefix`, the first `quantity` results.
+    pub fn new(prefix: impl Into<String>, quantity: usize) -> Self {
+        SearchRequest {
+            prefix: prefix.into(),
+            quantity,
+            offset: 0,
+            country: "US".into(),
+            account: None,
+        }
+    }
+}
+
+crate::util::with_setters!(SearchRequest {
+    /// Sets [`SearchRequest::offset`].
+    with_offset => offset: usize;
+    /// Sets [`SearchRequest::country`].
+    with_country => country: impl Into<String> as into;
+    /// Sets the searching account ([`SearchRequest::account`]).
+    with_account => account: AccountId as some;
+});
+
 /// One number a carrier offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SearchResult {
     /// The number.
     pub number: PhoneNumber,
@@ -114,14 +154,31 @@ pub struct SearchResult {
     /// [`is_local`](Capabilities::is_local)), `available`/`reserved` for ones
     /// already in the system (every result of a local carrier).
     pub state: NumberState,
-    /// Carrier data; the seeds' rich fields (`formatted_number`, `npa_nxx`,
+    /// Carrier data; Kazoo's rich fields (`formatted_number`, `npa_nxx`,
     /// `number_id`, `rate_center`, `status`, `ten_digit`, ...). The `e164`
     /// and `number` fields, when present, are the result's number in E.164.
     pub data: Map<String, Value>,
 }
 
+impl SearchResult {
+    /// A result with no carrier data.
+    pub fn new(number: PhoneNumber, state: NumberState) -> Self {
+        SearchResult {
+            number,
+            state,
+            data: Map::new(),
+        }
+    }
+}
+
+crate::util::with_setters!(SearchResult {
+    /// Sets the carrier data ([`SearchResult::data`]).
+    with_data => data: Map<String, Value>;
+});
+
 /// What the carrier needs to buy or release one number.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct NumberOrder {
     /// The number.
     pub number: PhoneNumber,
@@ -130,6 +187,24 @@ pub struct NumberOrder {
     /// Carrier data remembered from the search (or the previous order).
     pub carrier_data: Map<String, Value>,
 }
+
+impl NumberOrder {
+    /// An order for `number`, for no account, with no carrier data.
+    pub fn new(number: PhoneNumber) -> Self {
+        NumberOrder {
+            number,
+            account: None,
+            carrier_data: Map::new(),
+        }
+    }
+}
+
+crate::util::with_setters!(NumberOrder {
+    /// Sets the account ([`NumberOrder::account`]).
+    with_account => account: AccountId as some;
+    /// Sets the carrier data ([`NumberOrder::carrier_data`]).
+    with_carrier_data => carrier_data: Map<String, Value>;
+});
 
 /// Availability according to `check_numbers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +240,20 @@ pub enum Ownership {
     NotOurs,
 }
 
+/// What a carrier says about itself when asked [`Carrier::health`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+#[non_exhaustive]
+pub enum CarrierHealth {
+    /// It can take calls.
+    Up,
+    /// It cannot take calls now, and why (a message safe to show an operator:
+    /// no secret).
+    Down(String),
+    /// It does not tell (the default of [`Carrier::health`]).
+    Unknown,
+}
+
 /// A source of phone numbers.
 ///
 /// Contract: `acquire` either buys the number and returns the carrier data to
@@ -183,6 +272,178 @@ pub enum Ownership {
 /// A *local* carrier ([`Capabilities::is_local`]) holds nothing upstream: its
 /// numbers are already in the system, `acquire` answers the order's carrier
 /// data unchanged and `disconnect` succeeds, for any number, changing nothing.
+///
+/// # Errors, and what the manager does with them
+///
+/// Which error to answer:
+/// - **outcome unknown** (the request may have been carried out upstream but
+///   its answer was lost: a timeout after the request was sent, a connection
+///   dropped before the answer): [`Error::timeout`]`(number)`, that is
+///   [`Error::Unspecified`] of kind [`UnspecifiedKind::Timeout`] (message
+///   `timeout`, cause the number). Never a definite refusal then. A call that
+///   outlasts `Config::carrier_timeout` is treated the same: the manager
+///   stops waiting and answers `timeout`;
+/// - the carrier will not sell the number (held already, not on offer):
+///   [`UnspecifiedKind::NumberNotAvailable`], cause the number;
+/// - the carrier failed or answered a failure: [`Error::ByCarrier`] with a
+///   [`CarrierFault`](crate::CarrierFault) (`Unavailable` for a transport
+///   failure or a 5xx, which is retryable; `Refused`; `Malformed`), or a named
+///   [`UnspecifiedKind`] (`RateLimited`, `CarrierAuthenticationFailed`).
+///
+/// The manager does not retry a failed carrier call, and never records the
+/// change a failed call was for. Each number of a batch is answered on its
+/// own: an error fails only the numbers it is about, and
+/// [`Error::is_retryable`] tells the caller whether sending the same request
+/// again may succeed. Before a purchase or a removal calls the carrier, the
+/// number's record is *claimed* (other operations on it answer
+/// [`ConflictKind::Claimed`](crate::ConflictKind::Claimed)); after the call,
+/// the claim is lifted, or kept when the call may still have gone through:
+///
+/// | call | answer | what the manager does |
+/// |---|---|---|
+/// | `find_numbers` | an error, or none within `Config::search_timeout` | drops that carrier's results; the search answers with the other carriers' (no results when every carrier fails) |
+/// | `acquire` | `Ok(data)` | merges `data` into the record's carrier data and writes the record; if the write is refused or surely did not happen, gives the number back with `disconnect` (a store that cannot tell leaves the claim) |
+/// | `acquire` | none within `Config::carrier_timeout` | fails the number with `timeout` and keeps the claim |
+/// | `acquire` | an error, carrier with `owned_numbers` | asks `owned_numbers`: [`Ownership::NotOurs`] lifts the claim; `Ours` or no clear answer keeps it; either way the number fails with the carrier's error |
+/// | `acquire` | an error, carrier without `owned_numbers` | trusts that nothing was bought: lifts the claim; the number fails with the error |
+/// | `disconnect` (release, delete) | `Ok(())` | writes the record |
+/// | `disconnect` | an error or none in time, and `owned_numbers` answers [`Ownership::NotOurs`] | takes it as done (the answer was lost) and writes the record |
+/// | `disconnect` | otherwise, `timeout` (the carrier's or the manager's) | fails the number with `timeout` and keeps the claim |
+/// | `disconnect` | otherwise, any other error | lifts the claim; the number fails with the error, its record unchanged |
+/// | `disconnect`, giving back a purchase whose record could not be written | an error | emits an `undo_purchase_failed` event and keeps the claim |
+/// | `check_numbers` | an error | counts as "not confirmed" for the numbers asked (`error`, unless another carrier confirms them) |
+/// | `owned_numbers` | an error, none in time, a number left out | counts as "cannot tell" |
+///
+/// A kept claim lapses after `Config::claim_ttl`. The next operation on the
+/// number, or maintenance (`fix`, `purge_expired`), then asks the carrier
+/// what became of the call:
+/// - an interrupted purchase: `owned_numbers` says for sure (ours: the next
+///   buyer gets the number without a second purchase, and maintenance gives
+///   it back; not ours: the number is free; no answer:
+///   [`ConflictKind::PurchaseUncertain`](crate::ConflictKind::PurchaseUncertain),
+///   retryable). Without it, `check_numbers` showing the number on offer frees
+///   it, and anything else is
+///   [`ConflictKind::PurchaseNoLongerOffered`](crate::ConflictKind::PurchaseNoLongerOffered).
+///   A carrier with neither is trusted to refuse a number it already sold,
+///   with `number_not_available`;
+/// - an interrupted removal: `owned_numbers` answering not ours finishes the
+///   removal, ours only lifts the claim, no answer is
+///   [`ConflictKind::RemovalUncertain`](crate::ConflictKind::RemovalUncertain);
+///   a carrier without it is trusted to have done nothing.
+///
+/// This is why disconnecting a number this system does not hold must
+/// succeed: a retry after a lost answer, maintenance giving a purchase back
+/// again after the first give-back's answer was lost, or a release whose
+/// write lost a race to another writer (it runs again from a fresh read)
+/// disconnects a number the carrier may already have let go.
+///
+/// # Example
+///
+/// A carrier selling from a fixed list (no `check_numbers`, no
+/// `owned_numbers`), plugged into a manager:
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::collections::BTreeSet;
+/// use std::sync::{Arc, Mutex};
+///
+/// use serde_json::{Map, Value};
+/// use number_manager::account::MemoryAccounts;
+/// use number_manager::carrier::{
+///     Capabilities, Carrier, CarrierRegistry, NumberOrder, SearchRequest, SearchResult,
+/// };
+/// use number_manager::manager::SearchQuery;
+/// use number_manager::state::NumberState;
+/// use number_manager::{async_trait, Error, NumberManager, Options, PhoneNumber, Result};
+/// use number_manager::UnspecifiedKind;
+///
+/// #[derive(Debug, Default)]
+/// struct Stock {
+///     offer: BTreeSet<PhoneNumber>,
+///     held: BTreeSet<PhoneNumber>,
+/// }
+///
+/// #[derive(Debug, Default)]
+/// struct ListCarrier(Mutex<Stock>);
+///
+/// impl ListCarrier {
+///     fn stock(&self) -> std::sync::MutexGuard<'_, Stock> {
+///         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+///     }
+/// }
+///
+/// #[async_trait]
+/// impl Carrier for ListCarrier {
+///     fn name(&self) -> &str {
+///         "list"
+///     }
+///
+///     fn capabilities(&self) -> Capabilities {
+///         Capabilities::default()
+///     }
+///
+///     async fn find_numbers(&self, request: &SearchRequest) -> Result<Vec<SearchResult>> {
+///         let stock = self.stock();
+///         let matching = stock.offer.iter().filter(|n| n.as_str().starts_with(&request.prefix));
+///         Ok(matching
+///             .skip(request.offset)
+///             .take(request.quantity)
+///             .map(|n| SearchResult { number: *n, state: NumberState::Discovery, data: Map::new() })
+///             .collect())
+///     }
+///
+///     async fn acquire(&self, order: &NumberOrder) -> Result<Map<String, Value>> {
+///         let mut stock = self.stock();
+///         // Sold once: a number held or never offered is not available.
+///         if !stock.offer.remove(&order.number) {
+///             let number = order.number.to_string();
+///             return Err(Error::unspecified(UnspecifiedKind::NumberNotAvailable, number));
+///         }
+///         stock.held.insert(order.number);
+///         let mut data = Map::new();
+///         data.insert("order_id".into(), format!("order-{}", order.number).into());
+///         Ok(data)
+///     }
+///
+///     async fn disconnect(&self, order: &NumberOrder) -> Result<()> {
+///         // A number not held (a retry after a lost answer) succeeds too.
+///         let mut stock = self.stock();
+///         if stock.held.remove(&order.number) {
+///             stock.offer.insert(order.number);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let carrier = Arc::new(ListCarrier::default());
+/// for n in ["+14155550100", "+14155550101", "+12125550100"] {
+///     carrier.stock().offer.insert(PhoneNumber::parse(n)?);
+/// }
+/// let accounts = Arc::new(MemoryAccounts::new());
+/// let master = accounts.add("master", "Master", None)?;
+/// accounts.set_master(&master, true);
+/// let customer = accounts.add("customer", "Customer", Some(&master))?;
+/// let manager = NumberManager::builder()
+///     .accounts(accounts)
+///     .carriers(CarrierRegistry::new().with(carrier.clone()))
+///     .build();
+///
+/// let hits = manager.search(&SearchQuery::new("415", 5)).await?;
+/// let found: Vec<&str> = hits.iter().map(|h| h.number.as_str()).collect();
+/// assert_eq!(found, ["+14155550100", "+14155550101"]);
+/// assert!(hits.iter().all(|h| h.carrier == "list"));
+///
+/// let me = Options::as_account(&customer);
+/// let bought = manager.activate(&customer, "+14155550100", Default::default(), &me).await?;
+/// assert_eq!(bought.record.state, NumberState::InService);
+/// assert_eq!(bought.record.carrier, "list");
+/// assert_eq!(bought.record.carrier_data["order_id"], "order-+14155550100");
+/// assert!(carrier.stock().held.contains(&bought.record.number));
+/// let hits = manager.search(&SearchQuery::new("415", 5)).await?;
+/// assert_eq!(hits.len(), 1, "a number sold is no longer on offer");
+/// # Ok::<(), Error>(())
+/// # }).unwrap();
+/// ```
 #[async_trait]
 pub trait Carrier: Send + Sync + std::fmt::Debug {
     /// The module name stored on numbers (`local`, `simulated`, `bandwidth2`,
@@ -264,6 +525,15 @@ pub trait Carrier: Send + Sync + std::fmt::Debug {
         let _ = numbers;
         Err(not_implemented(self.name()))
     }
+
+    /// Whether the carrier can take calls now, for a host's readiness check.
+    ///
+    /// Cheap, and free of effects on numbers: it searches, buys and holds
+    /// nothing. The manager never calls it; a host that does sets its own
+    /// time limit. The default answers [`CarrierHealth::Unknown`].
+    async fn health(&self) -> CarrierHealth {
+        CarrierHealth::Unknown
+    }
 }
 
 /// What an optional carrier call answers when the carrier does not have it.
@@ -305,6 +575,13 @@ impl CarrierRegistry {
     /// Sets the module stored on numbers created directly (default `local`).
     pub fn with_default_module(mut self, name: impl Into<String>) -> Self {
         self.default_module = Some(name.into());
+        self
+    }
+
+    /// The same registry with every carrier replaced by `f` of it (a wrapper
+    /// that keeps its name and capabilities).
+    pub(crate) fn map(mut self, f: impl Fn(Arc<dyn Carrier>) -> Arc<dyn Carrier>) -> Self {
+        self.carriers = self.carriers.into_iter().map(f).collect();
         self
     }
 

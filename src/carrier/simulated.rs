@@ -13,7 +13,8 @@ use serde_json::{json, Map, Value};
 
 use super::builtin::{e164_prefix, number_data};
 use super::{
-    Availability, Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult,
+    Availability, Capabilities, Carrier, CarrierHealth, NumberOrder, Ownership, SearchRequest,
+    SearchResult,
 };
 use crate::account::AccountId;
 use crate::error::{Error, Result, UnspecifiedKind};
@@ -59,8 +60,8 @@ impl Fault {
 
 /// A runtime-agnostic sleep: the first poll starts a helper thread that sleeps
 /// and then wakes the task. One thread per delayed call is fine for a
-/// simulator, and it keeps tokio out of the library (ARCHITECTURE: the core is
-/// runtime-agnostic).
+/// simulator, and it keeps tokio out of the library (the core names no
+/// executor and no timer crate, so it runs under any runtime).
 struct Sleep {
     duration: Duration,
     shared: Arc<Mutex<SleepState>>,
@@ -196,7 +197,7 @@ struct State {
 ///   digits and the request's country is a NANP country, only that country's
 ///   area codes; a full toll-free area code such as `+1800` is searched too),
 ///   central office codes `2XX`-`9XX` without the `N11`, `555`, `950`, `958`,
-///   `959` and `976` service codes. Each result carries the seeds' fields:
+///   `959` and `976` service codes. Each result carries Kazoo's fields:
 ///   `e164`, `formatted_number` (`1-415-233-8397`), `npa_nxx`, `number`,
 ///   `number_id` (a deterministic upper-case UUID), `rate_center` (`lata`,
 ///   `name`, `state` for the larger cities, `state` alone elsewhere),
@@ -239,13 +240,7 @@ struct State {
 /// use number_manager::carrier::{Carrier, Fault, NumberOrder, SearchRequest, SimulatedCarrier};
 /// # block_on(async {
 /// let carrier = SimulatedCarrier::new(7);
-/// let request = SearchRequest {
-///     prefix: "+1415".into(),
-///     quantity: 2,
-///     offset: 0,
-///     country: "US".into(),
-///     account: None,
-/// };
+/// let request = SearchRequest::new("+1415", 2);
 /// let found = carrier.find_numbers(&request).await.unwrap();
 /// assert_eq!(found.len(), 2);
 /// assert!(found[0].number.as_str().starts_with("+1415"));
@@ -253,11 +248,7 @@ struct State {
 /// // Same seed, same catalogue.
 /// assert_eq!(SimulatedCarrier::new(7).find_numbers(&request).await.unwrap(), found);
 ///
-/// let order = NumberOrder {
-///     number: found[0].number,
-///     account: None,
-///     carrier_data: found[0].data.clone(),
-/// };
+/// let order = NumberOrder::new(found[0].number).with_carrier_data(found[0].data.clone());
 /// carrier.acquire(&order).await.unwrap();
 /// let again = carrier.acquire(&order).await.unwrap_err();
 /// assert_eq!(again.message(), "number_not_available");
@@ -596,6 +587,15 @@ impl Carrier for SimulatedCarrier {
         }
     }
 
+    /// Down during an [`outage`](SimulatedCarrier::outage) that fails calls
+    /// (a `Delay` outage only slows them), up otherwise; not counted as a call.
+    async fn health(&self) -> CarrierHealth {
+        match &self.lock().outage {
+            None | Some(Fault::Delay(_)) => CarrierHealth::Up,
+            Some(fault) => CarrierHealth::Down(format!("outage: {fault:?}")),
+        }
+    }
+
     async fn find_numbers(&self, request: &SearchRequest) -> Result<Vec<SearchResult>> {
         let faults = self.take_faults(Op::Find, None);
         match self.endure(faults, &request.prefix).await {
@@ -719,10 +719,10 @@ fn mix(mut z: u64) -> u64 {
 }
 
 fn in_catalogue(seed: u64, number: u64) -> bool {
-    mix(seed ^ mix(number)) % DENSITY == 0
+    mix(seed ^ mix(number)).is_multiple_of(DENSITY)
 }
 
-/// A deterministic, UUID-shaped (version 4) upper-case id, as the seeds show.
+/// A deterministic, UUID-shaped (version 4) upper-case id, as Kazoo shows.
 fn number_id(seed: u64, number: &PhoneNumber) -> String {
     let n = number.strip_plus().parse::<u64>().unwrap_or(0);
     let hi = mix(seed.rotate_left(17) ^ mix(n));

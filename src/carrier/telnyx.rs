@@ -375,7 +375,7 @@ fn held(status: &str) -> Option<bool> {
     }
 }
 
-/// A search result's carrier data: the seeds' fields, then Telnyx's region,
+/// A search result's carrier data: Kazoo's fields, then Telnyx's region,
 /// features and cost.
 fn result_data(number: &PhoneNumber, row: &Value) -> Map<String, Value> {
     let mut data = number_data(number);

@@ -262,7 +262,7 @@ fn error_detail(response: &HttpResponse) -> (Option<i64>, String) {
     (code, detail)
 }
 
-/// A search result's carrier data: the seeds' fields, then Twilio's rate
+/// A search result's carrier data: Kazoo's fields, then Twilio's rate
 /// center, locality and capabilities.
 fn result_data(number: &PhoneNumber, row: &Value) -> Map<String, Value> {
     let mut data = number_data(number);

@@ -12,9 +12,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result, UnspecifiedKind};
 use crate::number::PhoneNumber;
 
-/// The message of an address the provider cannot place (seeds).
+/// The message of an address the provider cannot place (as Kazoo answers).
 const NOT_GEOCODED: &str = "Location is not geocoded";
-/// The message of an ambiguous address (seeds).
+/// The message of an ambiguous address (as Kazoo answers).
 const MORE_THAN_ONE: &str = "more than one address found";
 /// Location ids handed to book entries that come without one.
 const FIRST_LOCATION_ID: u64 = 30_000_001;
@@ -52,14 +52,14 @@ struct State {
 /// - [`add_valid`](Self::add_valid) registers an address that geocodes to
 ///   exactly one location: the address given is what the provider answers,
 ///   with street, extended address, locality and region upper-cased (as the
-///   seeds' provider does), a generated `location_id` when none is given, and
+///   Kazoo's provider does), a generated `location_id` when none is given, and
 ///   `legacy_data` (house number, street name, suite) derived from the street
 ///   when none is given.
 /// - [`add_ambiguous`](Self::add_ambiguous) registers an address that matches
 ///   several locations. Each candidate whose own street and postal code differ
 ///   from the ambiguous address is also registered as a valid address, so that
 ///   submitting a candidate provisions it.
-/// - Anything else is [`Validation::Invalid`] with the seeds' message
+/// - Anything else is [`Validation::Invalid`] with Kazoo's message
 ///   `Location is not geocoded`.
 ///
 /// Addresses are matched on `street_address` and `postal_code` only,
@@ -148,7 +148,7 @@ impl SimulatedE911 {
         }
     }
 
-    /// A provider preloaded with the seeds' example: `116 NATOMA ST`, `APT
+    /// A provider preloaded with Kazoo's example: `116 NATOMA ST`, `APT
     /// 116`, `SAN FRANCISCO`, `CA`, `94105`, geocoded at 37.786861,
     /// -122.399484, location 27578725, ZIP+4 3745; and one ambiguous address,
     /// `1 MARKET`, `94105`, with two candidates: `1 MARKET ST` (location

@@ -27,7 +27,7 @@ pub(crate) struct NanpArea {
 }
 
 impl NanpArea {
-    /// The state, province or country name, as the seeds' `geocode.locality`
+    /// The state, province or country name, as Kazoo's `geocode.locality`
     /// shows it (`California`).
     pub(crate) fn place(&self) -> &'static str {
         if let Some(name) = lookup_name(SHARED_PLACES, self.npa) {

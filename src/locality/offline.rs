@@ -24,7 +24,7 @@ const DEFAULT_CACHE_LIMIT: usize = 10_000;
 ///
 /// # Answers
 ///
-/// One object per number, in the seeds' shape:
+/// One object per number, in Kazoo's shape:
 ///
 /// ```json
 /// {"country": "US", "number": "+14155550100", "e164_number": "+14155550100",
@@ -36,11 +36,11 @@ const DEFAULT_CACHE_LIMIT: usize = 10_000;
 ///   code (`+1416...` is `CA`, `+1876...` is `JM`); toll-free and other
 ///   non-geographic `+1` codes answer `US`.
 /// - `geocode.locality`: the state, province or country name of a geographic
-///   NANP area code (what the seeds show: `California`). Absent elsewhere.
+///   NANP area code (what Kazoo shows: `California`). Absent elsewhere.
 /// - `locality.province`: the two-letter state / province code of a NANP area
 ///   code, when the area code serves exactly one.
 /// - `locality.type`: the kind of number, mapped from the numbering-plan
-///   metadata to the seeds' vocabulary:
+///   metadata to Kazoo's vocabulary:
 ///
 ///   | metadata | `type` |
 ///   |---|---|
@@ -75,7 +75,7 @@ const DEFAULT_CACHE_LIMIT: usize = 10_000;
 /// spaces, as the start of a city name (`san` finds San Diego, San Francisco and
 /// San Jose); the answer maps each matching city to its area codes:
 /// `{"San Francisco": ["415", "628"]}`. No match, or another country, is
-/// [`Error::CityNotFound`] (404, with the seeds' `Not Found` data).
+/// [`Error::CityNotFound`] (404, with Kazoo's `Not Found` data).
 ///
 /// ```
 /// use number_manager::locality::{Locality, OfflineLocality};
@@ -259,7 +259,7 @@ fn metadata_answer(number: &PhoneNumber) -> Option<PlanAnswer> {
     .flatten()
 }
 
-/// The seeds' `type` for a metadata number type (see [`OfflineLocality`]).
+/// Kazoo's `type` for a metadata number type (see [`OfflineLocality`]).
 fn type_name(kind: phonenumber::Type) -> Option<&'static str> {
     use phonenumber::Type;
     match kind {
@@ -340,7 +340,7 @@ pub(crate) fn normalize_name(s: &str) -> String {
         .join(" ")
 }
 
-/// The seeds' "country or city not found" error.
+/// Kazoo's "country or city not found" error.
 pub(crate) fn city_not_found(country: &str, city: &str) -> Error {
     Error::CityNotFound {
         country: country.trim().to_ascii_uppercase(),

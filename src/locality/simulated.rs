@@ -11,7 +11,7 @@ use super::Locality;
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 
-/// The seeds' error data when the phonebook backend is not set up.
+/// Kazoo's error data when the phonebook backend is not set up.
 const NOT_SET_UP: &str = "Unable to acquire numbers missing carrier url";
 
 /// A locality backend whose answers are set by the host or a test.
@@ -25,10 +25,10 @@ const NOT_SET_UP: &str = "Unable to acquire numbers missing carrier url";
 ///   The table starts empty; a lookup matches the whole city name,
 ///   case-insensitively and ignoring repeated spaces, and answers
 ///   `{"<city as inserted>": [<prefixes>]}`. An unknown city is
-///   [`Error::CityNotFound`] (404, with the seeds' `Not Found` data).
+///   [`Error::CityNotFound`] (404, with Kazoo's `Not Found` data).
 /// - Failure: [`fail_with`](Self::fail_with) makes every call fail with
 ///   [`Error::InitFailed`] carrying the given data, and
-///   [`fail_not_set_up`](Self::fail_not_set_up) uses the seeds' "backend not
+///   [`fail_not_set_up`](Self::fail_not_set_up) uses Kazoo's "backend not
 ///   set up" message; [`recover`](Self::recover) ends it.
 ///
 /// Every method takes `&self`, so a shared instance can be reconfigured while a
@@ -112,7 +112,7 @@ impl SimulatedLocality {
         self.lock().failure = Some(data);
     }
 
-    /// Makes every call fail as the seeds' "backend to phonebook not set up".
+    /// Makes every call fail as Kazoo's "backend to phonebook not set up".
     pub fn fail_not_set_up(&self) {
         self.fail_with(json!(NOT_SET_UP));
     }

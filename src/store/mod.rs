@@ -139,7 +139,10 @@ pub enum BatchMode {
 /// (the SQL stores keep nanoseconds since the Unix epoch, which covers the years
 /// 1677 to 2262; they document what they do outside that range).
 /// [`matches_query`] is the reference for every filter.
+///
+/// Build one with `ListQuery::default()` and the `with_*` setters.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ListQuery {
     /// Only numbers assigned to one of these accounts (empty: any owner, or none).
     pub accounts: Vec<AccountId>,
@@ -172,6 +175,29 @@ pub struct ListQuery {
     /// number is skipped.
     pub scan_limit: Option<usize>,
 }
+
+crate::util::with_setters!(ListQuery {
+    /// Sets [`ListQuery::accounts`].
+    with_accounts => accounts: Vec<AccountId>;
+    /// Sets [`ListQuery::prefix`].
+    with_prefix => prefix: impl Into<String> as some_into;
+    /// Sets [`ListQuery::states`].
+    with_states => states: Vec<NumberState>;
+    /// Sets [`ListQuery::created_from`].
+    with_created_from => created_from: DateTime<Utc> as some;
+    /// Sets [`ListQuery::created_to`].
+    with_created_to => created_to: DateTime<Utc> as some;
+    /// Sets [`ListQuery::modified_before`].
+    with_modified_before => modified_before: DateTime<Utc> as some;
+    /// Sets [`ListQuery::expires_before`].
+    with_expires_before => expires_before: DateTime<Utc> as some;
+    /// Sets [`ListQuery::start_key`].
+    with_start_key => start_key: PhoneNumber as some;
+    /// Sets [`ListQuery::limit`].
+    with_limit => limit: usize;
+    /// Sets [`ListQuery::scan_limit`].
+    with_scan_limit => scan_limit: usize as some;
+});
 
 /// A page of records and the key to continue from.
 ///
@@ -299,6 +325,114 @@ pub struct Journal {
 ///
 /// Implementations report backend failures as [`Error::Database`] and never
 /// panic.
+///
+/// # Example
+///
+/// A host's store that wraps another and adds one behaviour (here a
+/// maintenance switch that refuses record writes while reads go on),
+/// passing every other call to the inner store unchanged:
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// use chrono::{DateTime, Utc};
+/// use serde_json::Value;
+/// use number_manager::account::MemoryAccounts;
+/// use number_manager::record::NumberRecord;
+/// use number_manager::store::{
+///     BatchMode, IdempotencyEntry, Journal, ListQuery, MemoryStore, Page, Store, StoreExt,
+///     Write, WriteResult,
+/// };
+/// use number_manager::{async_trait, Error, NumberManager, Options, PhoneNumber, Result};
+///
+/// #[derive(Debug, Default)]
+/// struct Maintenance {
+///     inner: MemoryStore,
+///     read_only: AtomicBool,
+/// }
+///
+/// impl Maintenance {
+///     /// A backend failure, as the contract asks: the caller retries later.
+///     fn writable(&self) -> Result<()> {
+///         if self.read_only.load(Ordering::Relaxed) {
+///             return Err(Error::database("the store is read-only for maintenance"));
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// #[async_trait]
+/// impl Store for Maintenance {
+///     async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
+///         self.writable()?;
+///         self.inner.write_batch(writes, mode).await
+///     }
+///     async fn write_batch_journaled(
+///         &self,
+///         writes: Vec<Write>,
+///         mode: BatchMode,
+///         journal: &Journal,
+///     ) -> Result<Vec<WriteResult>> {
+///         self.writable()?;
+///         self.inner.write_batch_journaled(writes, mode, journal).await
+///     }
+///
+///     // The rest is the inner store's.
+///     async fn get_many(&self, numbers: &[PhoneNumber]) -> Result<Vec<Option<NumberRecord>>> {
+///         self.inner.get_many(numbers).await
+///     }
+///     async fn list(&self, query: &ListQuery) -> Result<Page> {
+///         self.inner.list(query).await
+///     }
+///     async fn count(&self, query: &ListQuery) -> Result<usize> {
+///         self.inner.count(query).await
+///     }
+///     async fn get_idempotency(&self, key: &str) -> Result<Option<IdempotencyEntry>> {
+///         self.inner.get_idempotency(key).await
+///     }
+///     async fn begin_idempotency(&self, entry: IdempotencyEntry) -> Result<bool> {
+///         self.inner.begin_idempotency(entry).await
+///     }
+///     async fn renew_idempotency(&self, key: &str, owner: &str, until: DateTime<Utc>) -> Result<bool> {
+///         self.inner.renew_idempotency(key, owner, until).await
+///     }
+///     async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()> {
+///         self.inner.finish_idempotency(key, owner, response).await
+///     }
+///     async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+///         self.inner.abandon_idempotency(key, owner).await
+///     }
+///     async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<usize> {
+///         self.inner.purge_idempotency(now).await
+///     }
+///     async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize> {
+///         self.inner.purge_tombstones(deleted_before).await
+///     }
+/// }
+///
+/// let accounts = Arc::new(MemoryAccounts::new());
+/// let master = accounts.add("master", "Master", None)?;
+/// accounts.set_master(&master, true);
+/// let store = Arc::new(Maintenance::default());
+/// let manager = NumberManager::builder()
+///     .store(store.clone())
+///     .accounts(accounts)
+///     .build();
+/// let opts = Options::as_account(&master);
+/// manager.create(&master, "4155550100", Default::default(), &opts).await?;
+///
+/// store.read_only.store(true, Ordering::Relaxed);
+/// let refused = manager.create(&master, "4155550101", Default::default(), &opts).await;
+/// assert!(matches!(refused, Err(Error::Database { .. })));
+/// // Reads still work, through the manager and on the store itself.
+/// assert_eq!(manager.get("4155550100", &opts).await?.number.as_str(), "+14155550100");
+/// let number = PhoneNumber::parse("+14155550101")?;
+/// assert!(store.get(&number).await?.is_none());
+/// # Ok::<(), Error>(())
+/// # }).unwrap();
+/// ```
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Reads several records at once.
@@ -339,10 +473,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<bool>;
 
     /// Stores the response of a pending entry held by `owner` and drops its
-    /// progress. Fails with [`Error::Conflict`] when the key is not pending
-    /// under `owner`: [`ConflictKind::KeyNotBegun`] when it is not stored (not
-    /// begun, abandoned, purged), [`ConflictKind::KeyNotPending`] when it is
-    /// (finished, or taken over).
+    /// progress. The entry is then finished: [`get_idempotency`](Store::get_idempotency)
+    /// shows the response and no progress, and
+    /// [`begin_idempotency`](Store::begin_idempotency) answers `false` for the
+    /// key until it expires.
+    ///
+    /// # Errors
+    ///
+    /// A refused finish changes nothing:
+    /// - [`Error::Conflict`] of kind [`ConflictKind::KeyNotBegun`] when no entry
+    ///   with that key is stored (never begun, abandoned, purged);
+    /// - [`Error::Conflict`] of kind [`ConflictKind::KeyNotPending`] when one is
+    ///   stored but is not pending under `owner`: it is finished already (a
+    ///   second finish is refused, even by the same owner with the same
+    ///   response), or another attempt took it over after this one's lease
+    ///   lapsed;
+    /// - in both, the error's `number` is the key;
+    /// - [`Error::Database`] when the backend fails: the response may or may
+    ///   not be stored.
+    ///
+    /// The manager treats every error alike: the work the key guards is done,
+    /// so it lets the lease go at once, and the next retry with the key takes
+    /// it over and answers from the progress.
     async fn finish_idempotency(&self, key: &str, owner: &str, response: Value) -> Result<()>;
 
     /// Removes a pending entry held by `owner` (used when the call failed
@@ -404,6 +556,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 }
 
 /// Single-record conveniences over any [`Store`].
+///
+/// Each call is one [`Store::write_batch`] (or [`Store::get_many`]) of one
+/// item, so it is as conditional as the write it makes: `insert` fails with
+/// [`Error::NumberExists`] when the number is stored, `update` and `delete`
+/// with [`Error::Conflict`] unless the stored revision is the one given.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use chrono::Utc;
+/// use number_manager::record::{NumberRecord, Revision};
+/// use number_manager::state::NumberState;
+/// use number_manager::store::{MemoryStore, StoreExt};
+/// use number_manager::{Error, PhoneNumber};
+///
+/// let store = MemoryStore::new();
+/// let number = PhoneNumber::parse("+14155550100")?;
+/// let record = NumberRecord::new(number, NumberState::Reserved, "local", Utc::now());
+/// let first = store.insert(record.clone()).await?;
+/// assert_eq!(first, Revision::NEW.next());
+/// assert!(matches!(store.insert(record).await, Err(Error::NumberExists { .. })));
+///
+/// let mut read = store.get(&number).await?.expect("just inserted");
+/// assert_eq!(read.revision, first);
+/// read.state = NumberState::InService;
+/// let second = store.update(read.clone(), first).await?;
+/// // Compare-and-swap: a write expecting a revision no longer stored is refused.
+/// assert!(matches!(store.update(read, first).await, Err(Error::Conflict { .. })));
+/// assert!(matches!(store.delete(&number, first).await, Err(Error::Conflict { .. })));
+///
+/// store.delete(&number, second).await?;
+/// assert!(store.get(&number).await?.is_none());
+/// # Ok::<(), Error>(())
+/// # }).unwrap();
+/// ```
 #[async_trait]
 pub trait StoreExt: Store {
     /// Reads one record.
@@ -480,7 +666,7 @@ pub async fn count_by_paging<S: Store + ?Sized>(store: &S, query: &ListQuery) ->
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use number_manager::store::{ListQuery, MemoryStore, Pages};
 /// let store = MemoryStore::new();
-/// let mut pages = Pages::new(&store, ListQuery { limit: 100, ..Default::default() });
+/// let mut pages = Pages::new(&store, ListQuery::default().with_limit(100));
 /// while let Some(records) = pages.next().await.unwrap() {
 ///     assert!(records.is_empty());
 /// }

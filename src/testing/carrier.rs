@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use super::plan::{Failures, Injector};
 use super::FaultPlan;
 use crate::carrier::{
-    Availability, Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult,
+    Availability, Capabilities, Carrier, CarrierHealth, NumberOrder, Ownership, SearchRequest,
+    SearchResult,
 };
 use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
@@ -37,11 +38,7 @@ const FAILURES: Failures = Failures {
 ///
 /// let plan = FaultPlan::nth(1, FaultKind::Ambiguous).only(&["acquire"]);
 /// let carrier = FaultyCarrier::new(SimulatedCarrier::new(7).accept_any_number(), plan);
-/// let order = NumberOrder {
-///     number: PhoneNumber::from_e164("+14155550100").unwrap(),
-///     account: None,
-///     carrier_data: Default::default(),
-/// };
+/// let order = NumberOrder::new(PhoneNumber::from_e164("+14155550100").unwrap());
 /// assert!(carrier.acquire(&order).await.is_err());
 /// // ... but it went through upstream.
 /// assert!(carrier.inner().is_sold(&order.number));
@@ -90,6 +87,9 @@ impl<C: Carrier> Carrier for FaultyCarrier<C> {
     }
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+    async fn health(&self) -> CarrierHealth {
+        self.inner.health().await
     }
     async fn find_numbers(&self, request: &SearchRequest) -> Result<Vec<SearchResult>> {
         let call = self.inner.find_numbers(request);

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::carrier::{
-    Availability, Capabilities, Carrier, NumberOrder, Ownership, SearchRequest, SearchResult,
+    Availability, Capabilities, Carrier, CarrierHealth, NumberOrder, Ownership, SearchRequest,
+    SearchResult,
 };
 use crate::e911::{E911Address, E911Provider, Validation};
 use crate::error::Result;
@@ -155,6 +156,9 @@ impl<C: Carrier> Carrier for Counting<C> {
     }
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+    async fn health(&self) -> CarrierHealth {
+        self.inner.health().await
     }
     async fn find_numbers(&self, request: &SearchRequest) -> Result<Vec<SearchResult>> {
         self.count("find_numbers", self.inner.find_numbers(request))

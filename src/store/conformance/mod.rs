@@ -245,6 +245,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 /// What a run of the suite found: each check run, with its failure if it
 /// failed (the check's panic message).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Report {
     outcomes: Vec<(&'static str, Option<String>)>,
 }

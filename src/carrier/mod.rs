@@ -388,7 +388,7 @@ pub enum CarrierHealth {
 ///         Ok(matching
 ///             .skip(request.offset)
 ///             .take(request.quantity)
-///             .map(|n| SearchResult { number: *n, state: NumberState::Discovery, data: Map::new() })
+///             .map(|n| SearchResult::new(*n, NumberState::Discovery))
 ///             .collect())
 ///     }
 ///
@@ -428,7 +428,7 @@ pub enum CarrierHealth {
 ///     .carriers(CarrierRegistry::new().with(carrier.clone()))
 ///     .build();
 ///
-/// let hits = manager.search(&SearchQuery::new("415", 5)).await?;
+/// let hits = manager.search(&SearchQuery::new("415", 5), &Options::system()).await?;
 /// let found: Vec<&str> = hits.iter().map(|h| h.number.as_str()).collect();
 /// assert_eq!(found, ["+14155550100", "+14155550101"]);
 /// assert!(hits.iter().all(|h| h.carrier == "list"));
@@ -439,7 +439,7 @@ pub enum CarrierHealth {
 /// assert_eq!(bought.record.carrier, "list");
 /// assert_eq!(bought.record.carrier_data["order_id"], "order-+14155550100");
 /// assert!(carrier.stock().held.contains(&bought.record.number));
-/// let hits = manager.search(&SearchQuery::new("415", 5)).await?;
+/// let hits = manager.search(&SearchQuery::new("415", 5), &Options::system()).await?;
 /// assert_eq!(hits.len(), 1, "a number sold is no longer on offer");
 /// # Ok::<(), Error>(())
 /// # }).unwrap();

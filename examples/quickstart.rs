@@ -22,7 +22,9 @@ async fn main() -> number_manager::Result<()> {
         .build();
     let me = Options::as_account(&customer);
 
-    let hits = manager.search(&SearchQuery::new("415", 3)).await?;
+    let hits = manager
+        .search(&SearchQuery::new("415", 3), &Options::system())
+        .await?;
     println!(
         "search: {}",
         json!(hits.iter().map(|h| h.to_json()).collect::<Vec<_>>())

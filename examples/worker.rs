@@ -600,7 +600,7 @@ fn bulk_op(gen: u64) -> &'static str {
 async fn search(w: &World, out: &Out, prefix: &str, count: usize) -> Result<Vec<String>, String> {
     let hits = w
         .manager
-        .search(&SearchQuery::new(prefix, count))
+        .search(&SearchQuery::new(prefix, count), &Options::system())
         .await
         .map_err(|e| format!("search failed: {e}"))?;
     if hits.len() < count {

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 
 /// Allow and deny lists, as configured for the system or a reseller.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FeatureLists {
     /// Allowed features (`None`: not configured).
     pub allow: Option<Vec<String>>,
@@ -22,6 +23,14 @@ pub struct FeatureLists {
     /// replaces the local-number rule, as in Kazoo).
     pub deny: Option<Vec<String>>,
 }
+
+crate::util::with_setters!(FeatureLists {
+    /// Sets the allowed features ([`FeatureLists::allow`]).
+    with_allow => allow: Vec<String> as some;
+    /// Sets the denied features ([`FeatureLists::deny`]; an empty list is
+    /// configured-empty).
+    with_deny => deny: Vec<String> as some;
+});
 
 /// An account id (Kazoo uses 32 hex characters; any non-empty string without
 /// whitespace or `/` is accepted here).
@@ -120,7 +129,11 @@ impl From<AccountId> for Actor {
 }
 
 /// What the library needs to know about one account.
+///
+/// An [`Accounts`] implementation builds it with [`AccountInfo::new`] and the
+/// `with_*` setters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AccountInfo {
     /// The account.
     pub id: AccountId,
@@ -150,6 +163,19 @@ fn yes() -> bool {
 }
 
 impl AccountInfo {
+    /// An enabled top-level account with an empty name and no flags or lists.
+    pub fn new(id: AccountId) -> Self {
+        AccountInfo {
+            id,
+            name: String::new(),
+            tree: Vec::new(),
+            is_master: false,
+            allow_additions: false,
+            enabled: true,
+            features: None,
+        }
+    }
+
     /// The reseller: the nearest ancestor, if any (simplified from Kazoo's reseller flag).
     pub fn parent(&self) -> Option<&AccountId> {
         self.tree.last()
@@ -160,6 +186,21 @@ impl AccountInfo {
         &self.id == other || self.tree.contains(other)
     }
 }
+
+crate::util::with_setters!(AccountInfo {
+    /// Sets the display name ([`AccountInfo::name`]).
+    with_name => name: impl Into<String> as into;
+    /// Sets the ancestors, root first ([`AccountInfo::tree`]).
+    with_tree => tree: Vec<AccountId>;
+    /// Sets [`AccountInfo::is_master`].
+    with_is_master => is_master: bool;
+    /// Sets [`AccountInfo::allow_additions`].
+    with_allow_additions => allow_additions: bool;
+    /// Sets [`AccountInfo::enabled`].
+    with_enabled => enabled: bool;
+    /// Sets the account's feature lists ([`AccountInfo::features`]).
+    with_features => features: FeatureLists as some;
+});
 
 /// The account hierarchy, supplied by the host.
 ///
@@ -248,8 +289,11 @@ pub trait AccountsExt: Accounts {
 
 impl<T: Accounts + ?Sized> AccountsExt for T {}
 
-/// One account in the JSON file [`MemoryAccounts::from_json`] reads.
+/// One account in the JSON file [`MemoryAccounts::from_json`] reads. In
+/// code, start from [`AccountSpec::new`] and add the rest with the `with_*`
+/// setters.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[non_exhaustive]
 pub struct AccountSpec {
     /// The id.
     pub id: String,
@@ -275,6 +319,39 @@ pub struct AccountSpec {
     #[serde(default)]
     pub features: Option<FeatureLists>,
 }
+
+impl AccountSpec {
+    /// An enabled top-level account with an empty name and no flags set.
+    pub fn new(id: impl Into<String>) -> Self {
+        AccountSpec {
+            id: id.into(),
+            name: String::new(),
+            parent: None,
+            is_master: false,
+            allow_additions: false,
+            enabled: true,
+            token: None,
+            features: None,
+        }
+    }
+}
+
+crate::util::with_setters!(AccountSpec {
+    /// Sets [`AccountSpec::name`].
+    with_name => name: impl Into<String> as into;
+    /// Sets the parent id ([`AccountSpec::parent`]).
+    with_parent => parent: impl Into<String> as some_into;
+    /// Sets [`AccountSpec::is_master`].
+    with_is_master => is_master: bool;
+    /// Sets [`AccountSpec::allow_additions`].
+    with_allow_additions => allow_additions: bool;
+    /// Sets [`AccountSpec::enabled`].
+    with_enabled => enabled: bool;
+    /// Sets the API token ([`AccountSpec::token`]).
+    with_token => token: impl Into<String> as some_into;
+    /// Sets the feature lists ([`AccountSpec::features`]).
+    with_features => features: FeatureLists as some;
+});
 
 /// An in-memory account tree.
 ///
@@ -323,15 +400,7 @@ impl MemoryAccounts {
         };
         t.accounts.insert(
             id.clone(),
-            AccountInfo {
-                id: id.clone(),
-                name: name.to_string(),
-                tree,
-                is_master: false,
-                allow_additions: false,
-                enabled: true,
-                features: None,
-            },
+            AccountInfo::new(id.clone()).with_name(name).with_tree(tree),
         );
         Ok(id)
     }

@@ -16,7 +16,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::state::NumberState;
+use crate::state::{NumberState, ParseError, PortState};
 
 mod eq;
 mod kind;
@@ -108,6 +108,29 @@ pub enum Error {
         from: Option<NumberState>,
         /// The requested state.
         to: NumberState,
+    },
+    /// 400 `invalid_state_transition`, cause `from 'MDN' to <b>`: an MDN
+    /// number (carrier module `mdn`) only ever stays `in_service`, so it is
+    /// never reserved, made available, aged or ported.
+    #[error("invalid state transition from 'MDN' to {to}")]
+    InvalidMdnTransition {
+        /// The requested state.
+        to: NumberState,
+    },
+    /// 400 `invalid_state_transition`, cause `from <a> to <b>`: a port request
+    /// move the port state machine does not have.
+    #[error("invalid port request transition from {from} to {to}")]
+    InvalidPortTransition {
+        /// The request's state.
+        from: PortState,
+        /// The requested state.
+        to: PortState,
+    },
+    /// 403 `user_not_allowed`: the actor may not make this port request move.
+    #[error("user not allowed{}", .cause.as_ref().map(|c| format!(": {c}")).unwrap_or_default())]
+    UserNotAllowed {
+        /// Who tried what.
+        cause: Option<String>,
     },
     /// 400 `assign_failure`: no valid account to assign the number to.
     #[error("invalid account to assign to: {cause}")]
@@ -274,6 +297,14 @@ fn fmt_detail(detail: &Option<String>) -> String {
     }
 }
 
+/// A state or operation name that does not parse is a validation error on
+/// the field it names (keyword `enum`).
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::validation(e.field(), "enum", e.to_string())
+    }
+}
+
 fn fmt_state(state: &Option<NumberState>) -> String {
     match state {
         Some(s) => s.as_str().to_string(),
@@ -421,6 +452,9 @@ impl Error {
             | Error::Unauthorized { .. }
             | Error::NoChangeRequired { .. }
             | Error::InvalidStateTransition { .. }
+            | Error::InvalidMdnTransition { .. }
+            | Error::InvalidPortTransition { .. }
+            | Error::UserNotAllowed { .. }
             | Error::AssignFailure { .. }
             | Error::NumberIsPorting { .. }
             | Error::Invalid { .. }
@@ -443,7 +477,10 @@ impl Error {
             Error::NotReconcilable { .. } => "not_reconcilable",
             Error::Unauthorized { .. } => "forbidden",
             Error::NoChangeRequired { .. } => "no_change_required",
-            Error::InvalidStateTransition { .. } => "invalid_state_transition",
+            Error::InvalidStateTransition { .. }
+            | Error::InvalidMdnTransition { .. }
+            | Error::InvalidPortTransition { .. } => "invalid_state_transition",
+            Error::UserNotAllowed { .. } => "user_not_allowed",
             Error::AssignFailure { .. } => "assign_failure",
             Error::NumberIsPorting { .. } => "number_is_porting",
             Error::Invalid { .. } => "invalid",
@@ -469,10 +506,12 @@ impl Error {
             Error::NotFound { .. } | Error::NotReconcilable { .. } | Error::CityNotFound { .. } => {
                 404
             }
-            Error::Unauthorized { .. } => 403,
+            Error::Unauthorized { .. } | Error::UserNotAllowed { .. } => 403,
             Error::NotEnoughCredit { .. } => 402,
             Error::NoChangeRequired { .. }
             | Error::InvalidStateTransition { .. }
+            | Error::InvalidMdnTransition { .. }
+            | Error::InvalidPortTransition { .. }
             | Error::AssignFailure { .. }
             | Error::NumberIsPorting { .. }
             | Error::Invalid { .. }
@@ -496,7 +535,10 @@ impl Error {
             Error::NotReconcilable { number } => format!("number {number} is not reconcilable"),
             Error::Unauthorized { .. } => "requestor is unauthorized to perform operation".into(),
             Error::NoChangeRequired { .. } => "no change required".into(),
-            Error::InvalidStateTransition { .. } => "invalid state transition".into(),
+            Error::InvalidStateTransition { .. }
+            | Error::InvalidMdnTransition { .. }
+            | Error::InvalidPortTransition { .. } => "invalid state transition".into(),
+            Error::UserNotAllowed { .. } => "user not allowed to perform this action".into(),
             Error::AssignFailure { .. } => "invalid account to assign to".into(),
             Error::NumberIsPorting { number } => format!("number {number} is porting"),
             Error::Invalid { .. } => "invalid".into(),
@@ -532,6 +574,9 @@ impl Error {
             Error::InvalidStateTransition { from, to } => {
                 Some(format!("from {} to {}", fmt_state(from), to.as_str()))
             }
+            Error::InvalidMdnTransition { to } => Some(format!("from 'MDN' to {}", to.as_str())),
+            Error::InvalidPortTransition { from, to } => Some(format!("from {from} to {to}")),
+            Error::UserNotAllowed { cause } => cause.clone(),
             Error::AssignFailure { cause } | Error::Invalid { cause } => Some(cause.clone()),
             Error::E911Invalid { address, .. } | Error::MultipleChoice { address, .. } => {
                 Some(address.to_string())

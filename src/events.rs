@@ -1,15 +1,17 @@
 //! Events: every committed change is reported to an [`EventSink`].
 //!
-//! The default sink, [`AuditLog`], keeps every event in memory per number so a
-//! host (or a test) can ask what happened to a number.
+//! The default sink, [`AuditLog`], keeps the most recent events in memory
+//! (a bounded ring, [`AuditLog::DEFAULT_CAPACITY`] by default) so a host (or
+//! a test) can ask what happened to a number lately.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::account::Actor;
+use crate::account::{AccountId, Actor};
 use crate::number::PhoneNumber;
 use crate::record::Revision;
 use crate::state::{NumberState, Operation};
@@ -27,6 +29,12 @@ pub struct Event {
     pub to: NumberState,
     /// Who did it.
     pub actor: Actor,
+    /// The account that held the number before (none for a new number, or
+    /// one nobody held).
+    pub owner_before: Option<AccountId>,
+    /// The account that holds it after (none for a removal, or a number
+    /// nobody holds now: released to `available`, aged, given back).
+    pub owner_after: Option<AccountId>,
     /// When.
     pub at: DateTime<Utc>,
     /// Revision before (`0` for a new number).
@@ -91,46 +99,189 @@ pub trait EventSink: Send + Sync + std::fmt::Debug {
     fn emit(&self, event: &Event);
 }
 
-/// An in-memory audit log per number (the default sink).
+/// An in-memory audit log of the most recent events (the default sink).
+///
+/// A bounded ring: it keeps the last [`capacity`](AuditLog::capacity)
+/// events over all numbers, and once full each new event drops the oldest
+/// one, counted by [`dropped`](AuditLog::dropped). For a lasting trail, give
+/// the manager an [`EventSink`] of your own.
 ///
 /// ```
 /// use number_manager::events::{AuditLog, EventSink};
 /// let log = AuditLog::default();
+/// assert_eq!(log.capacity(), AuditLog::DEFAULT_CAPACITY);
 /// assert!(log.history(&number_manager::PhoneNumber::parse("+14155550000").unwrap()).is_empty());
+/// assert_eq!(log.dropped(), 0);
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AuditLog {
-    events: RwLock<HashMap<PhoneNumber, Vec<Event>>>,
+    ring: RwLock<Ring>,
+    capacity: usize,
+    dropped: AtomicU64,
+}
+
+/// The kept events, by number, and the order they came in (to drop the oldest).
+#[derive(Debug, Default)]
+struct Ring {
+    by_number: HashMap<PhoneNumber, VecDeque<Event>>,
+    order: VecDeque<PhoneNumber>,
+}
+
+impl Default for AuditLog {
+    fn default() -> Self {
+        AuditLog::with_capacity(Self::DEFAULT_CAPACITY)
+    }
 }
 
 impl AuditLog {
-    /// Every event for one number, oldest first.
+    /// How many events the default log keeps.
+    pub const DEFAULT_CAPACITY: usize = 10_000;
+
+    /// A log that keeps the last `capacity` events (`0` keeps none).
+    pub fn with_capacity(capacity: usize) -> Self {
+        AuditLog {
+            ring: RwLock::new(Ring::default()),
+            capacity,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Ring> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The kept events for one number, oldest first.
     pub fn history(&self, number: &PhoneNumber) -> Vec<Event> {
-        let events = self.events.read().unwrap_or_else(|p| p.into_inner());
-        events.get(number).cloned().unwrap_or_default()
+        let ring = self.read();
+        ring.by_number
+            .get(number)
+            .map(|events| events.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
-    /// How many events were recorded in total.
+    /// How many events are kept now (at most [`capacity`](AuditLog::capacity)).
     pub fn len(&self) -> usize {
-        let events = self.events.read().unwrap_or_else(|p| p.into_inner());
-        events.values().map(Vec::len).sum()
+        self.read().order.len()
     }
 
-    /// Whether nothing was recorded.
+    /// Whether no event is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How many events the log keeps at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many events were dropped to make room (or, with capacity `0`,
+    /// not kept at all).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 }
 
 impl EventSink for AuditLog {
     fn emit(&self, event: &Event) {
-        let mut events = self.events.write().unwrap_or_else(|p| p.into_inner());
-        events.entry(event.number).or_default().push(event.clone());
+        if self.capacity == 0 {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("number_manager_audit_events_dropped_total").increment(1);
+            return;
+        }
+        let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
+        let mut dropped = 0;
+        while ring.order.len() >= self.capacity {
+            let Some(oldest) = ring.order.pop_front() else {
+                break;
+            };
+            // A number's events came in order, so its oldest is the front.
+            if let Some(events) = ring.by_number.get_mut(&oldest) {
+                events.pop_front();
+                if events.is_empty() {
+                    ring.by_number.remove(&oldest);
+                }
+            }
+            dropped += 1;
+        }
+        ring.order.push_back(event.number);
+        ring.by_number
+            .entry(event.number)
+            .or_default()
+            .push_back(event.clone());
+        drop(ring);
+        if dropped > 0 {
+            self.dropped.fetch_add(dropped, Ordering::Relaxed);
+            metrics::counter!("number_manager_audit_events_dropped_total").increment(dropped);
+        }
     }
 }
 
 impl<T: EventSink + ?Sized> EventSink for std::sync::Arc<T> {
     fn emit(&self, event: &Event) {
         (**self).emit(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(number: &str, operation: Operation) -> Event {
+        Event {
+            number: PhoneNumber::parse(number).unwrap(),
+            operation,
+            from: None,
+            to: NumberState::Reserved,
+            actor: Actor::System,
+            owner_before: None,
+            owner_after: None,
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            before: Revision::NEW,
+            after: Revision::NEW,
+            request_id: None,
+        }
+    }
+
+    fn operations(log: &AuditLog, number: &str) -> Vec<Operation> {
+        let n = PhoneNumber::parse(number).unwrap();
+        log.history(&n).iter().map(|e| e.operation).collect()
+    }
+
+    #[test]
+    fn a_full_log_drops_the_oldest_event_over_all_numbers() {
+        let log = AuditLog::with_capacity(3);
+        let (a, b) = ("+14155550001", "+14155550002");
+        log.emit(&event(a, Operation::Create));
+        log.emit(&event(b, Operation::Create));
+        log.emit(&event(a, Operation::Update));
+        assert_eq!((log.len(), log.dropped()), (3, 0));
+        log.emit(&event(b, Operation::Release));
+        assert_eq!((log.len(), log.dropped()), (3, 1));
+        assert_eq!(operations(&log, a), vec![Operation::Update]);
+        assert_eq!(
+            operations(&log, b),
+            vec![Operation::Create, Operation::Release]
+        );
+        log.emit(&event(b, Operation::Delete));
+        log.emit(&event(b, Operation::Create));
+        assert!(
+            operations(&log, a).is_empty(),
+            "a's last event was the oldest"
+        );
+        assert_eq!(
+            operations(&log, b),
+            vec![Operation::Release, Operation::Delete, Operation::Create]
+        );
+        assert_eq!((log.len(), log.dropped()), (3, 3));
+    }
+
+    #[test]
+    fn a_log_of_capacity_zero_keeps_nothing_and_counts_everything() {
+        let log = AuditLog::with_capacity(0);
+        log.emit(&event("+14155550001", Operation::Create));
+        log.emit(&event("+14155550001", Operation::Release));
+        assert!(log.is_empty());
+        assert_eq!(log.dropped(), 2);
+        assert!(operations(&log, "+14155550001").is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //! which features a number may use.
 //!
 //! Everything here is pure. The E911 feature needs the provider, so
-//! `apply` only decides what E911 must do ([`E911Step`]); the manager
+//! `apply` only decides what E911 must do (an `E911Step`); the manager
 //! performs it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,6 +74,7 @@ pub fn canonical(name: &str) -> String {
 
 /// Feature configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FeatureConfig {
     /// System lists (`allow` defaults to every feature).
     pub system: FeatureLists,
@@ -81,9 +82,37 @@ pub struct FeatureConfig {
     pub local_feature_override: bool,
 }
 
+crate::util::with_setters!(FeatureConfig {
+    /// Sets the system allow and deny lists ([`FeatureConfig::system`]).
+    with_system => system: FeatureLists;
+    /// Sets [`FeatureConfig::local_feature_override`].
+    with_local_feature_override => local_feature_override: bool;
+});
+
+/// [`FeatureConfig`] as a config file spells it: every field optional, unknown
+/// keys refused (the same fields, so serde reads straight into it).
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "FeatureConfig", deny_unknown_fields)]
+pub(crate) struct FeatureConfigDef {
+    #[serde(default, with = "FeatureListsDef")]
+    system: FeatureLists,
+    #[serde(default)]
+    local_feature_override: bool,
+}
+
+/// [`FeatureLists`] as a config file spells it (see [`FeatureConfigDef`]).
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "FeatureLists", deny_unknown_fields)]
+struct FeatureListsDef {
+    #[serde(default)]
+    allow: Option<Vec<String>>,
+    #[serde(default)]
+    deny: Option<Vec<String>>,
+}
+
 /// Everything [`available`] and `apply` need beyond the record.
 #[derive(Debug, Clone)]
-pub struct FeatureContext<'a> {
+pub(crate) struct FeatureContext<'a> {
     /// System configuration.
     pub config: &'a FeatureConfig,
     /// The owner's reseller lists, if any.
@@ -92,21 +121,18 @@ pub struct FeatureContext<'a> {
     pub admin: bool,
     /// Carrier modules the system knows (for `carrier_name`).
     pub known_carriers: &'a [String],
-    /// Those of them that are local. A module the system does not know counts
-    /// as local, as in Kazoo, so it is never treated as an upstream carrier.
-    pub local_carriers: &'a [String],
 }
 
 impl FeatureContext<'_> {
-    /// Whether numbers of `module` are local.
+    /// Whether numbers of `module` are local: the module is named `local` or
+    /// `mdn` ([`is_local_module`](crate::carrier::is_local_module)).
     pub fn is_local(&self, module: &str) -> bool {
-        !self.known_carriers.iter().any(|c| c == module)
-            || self.local_carriers.iter().any(|c| c == module)
+        crate::carrier::is_local_module(module)
     }
 }
 
 /// The features this number may enable: allowed minus denied.
-pub fn available(record: &NumberRecord, ctx: &FeatureContext<'_>) -> BTreeSet<String> {
+pub(crate) fn available(record: &NumberRecord, ctx: &FeatureContext<'_>) -> BTreeSet<String> {
     let system_allow: Vec<String> = ctx.config.system.allow.clone().unwrap_or_else(all_features);
     let allowed: Vec<String> = if !record.features_allowed.is_empty() {
         record.features_allowed.clone()
@@ -159,7 +185,7 @@ pub fn available(record: &NumberRecord, ctx: &FeatureContext<'_>) -> BTreeSet<St
 
 /// What the E911 provider must do for this save.
 #[derive(Debug, Clone, PartialEq)]
-pub enum E911Step {
+pub(crate) enum E911Step {
     /// Nothing.
     None,
     /// Validate and provision this address (from the public field under `key`).

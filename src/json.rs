@@ -46,6 +46,9 @@ impl NumberRecord {
             ro.insert("features".into(), json!(features));
         }
         ro.insert("modified".into(), json!(to_gregorian(self.modified)));
+        if self.ported_in {
+            ro.insert("ported_in".into(), json!(true));
+        }
         ro.insert("state".into(), json!(self.state.as_str()));
         if let Some(u) = &self.used_by {
             ro.insert("used_by".into(), json!(u));

@@ -29,12 +29,14 @@ pub mod error;
 pub mod events;
 pub mod features;
 pub mod fields;
-pub mod json;
+mod json;
 pub mod lifecycle;
 pub mod limits;
 pub mod locality;
 pub mod manager;
 pub mod number;
+pub mod observe;
+pub mod porting;
 pub mod record;
 pub mod state;
 pub mod store;
@@ -54,7 +56,7 @@ pub use error::{
 };
 pub use limits::Limits;
 pub use manager::{
-    BatchResult, Config, Identify, NumberManager, NumberManagerBuilder, Options, Outcome,
-    PublicChange,
+    BatchResult, Config, Identify, NewPortRequest, NumberManager, NumberManagerBuilder, Options,
+    Outcome, PortTransition, PortTransitionRequest, PortingConfig, PublicChange,
 };
 pub use number::{is_reconcilable, normalize, DialPlan, Normalizer, PhoneNumber};

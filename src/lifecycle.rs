@@ -19,7 +19,7 @@ use crate::state::{NumberState, Operation, StateConfig};
 
 /// An operation on one number.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// Add the number (PUT). `state` is `create_with_state` (default reserved);
     /// `port_in` is how `port` creates.
     Create {
@@ -27,6 +27,9 @@ pub enum Op {
         state: NumberState,
         /// The account the number is for.
         assign_to: AccountId,
+        /// The number was ported in elsewhere: it is created `in_service` and
+        /// marked ported in (master and the system only).
+        ported_in: bool,
     },
     /// Buy / move into service for `assign_to`.
     Activate {
@@ -85,7 +88,7 @@ impl Op {
 
 /// What the manager found out about the actor, relative to this number.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ActorFacts {
+pub(crate) struct ActorFacts {
     /// The actor is the system (every check passes).
     pub system: bool,
     /// The actor is the master (superduper admin) account.
@@ -102,6 +105,12 @@ pub struct ActorFacts {
     pub target_or_ancestor: bool,
     /// The number's carrier is local (release deletes it, any state may be released).
     pub number_is_local: bool,
+    /// The number's carrier module is `mdn` (a mobile number created for a
+    /// device): it only ever stays `in_service`.
+    pub number_is_mdn: bool,
+    /// The call runs with the `mdn_run` option: it may write MDN numbers, and
+    /// only them (the system may write any number either way).
+    pub mdn_run: bool,
 }
 
 impl ActorFacts {
@@ -133,6 +142,7 @@ pub enum CarrierAction {
 
 /// What an operation will do to one number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Plan {
     /// The number.
     pub number: PhoneNumber,
@@ -222,16 +232,7 @@ fn is_visible(record: &NumberRecord, facts: &ActorFacts, op: &Op) -> bool {
 /// numbers, create, reserve or buy for it): an account acts for itself and
 /// its descendants, master and the system for anyone. `facts.target_or_ancestor`
 /// must say whether the actor is `account` or one of its ancestors.
-///
-/// ```
-/// use number_manager::lifecycle::{authorize_account, ActorFacts};
-/// use number_manager::account::AccountId;
-/// let sibling = AccountId::new("b2").unwrap();
-/// let facts = ActorFacts { account: AccountId::new("a1").ok(), ..Default::default() };
-/// assert!(authorize_account(&facts, &sibling).is_err());
-/// assert!(authorize_account(&ActorFacts::system(), &sibling).is_ok());
-/// ```
-pub fn authorize_account(facts: &ActorFacts, account: &AccountId) -> Result<()> {
+pub(crate) fn authorize_account(facts: &ActorFacts, account: &AccountId) -> Result<()> {
     if facts.admin() || facts.target_or_ancestor {
         return Ok(());
     }
@@ -249,7 +250,7 @@ pub fn authorize_account(facts: &ActorFacts, account: &AccountId) -> Result<()> 
 /// Whether the actor may learn who owns `record` (`identify`): only the
 /// owner, its ancestors and master. Everyone else is told the number is not
 /// found, so ownership never leaks; search results are never identified.
-pub fn authorize_identify(
+pub(crate) fn authorize_identify(
     number: PhoneNumber,
     record: &NumberRecord,
     facts: &ActorFacts,
@@ -267,7 +268,7 @@ pub fn authorize_identify(
 /// it follows the edit rule (the owner, its ancestors and master; for an
 /// unassigned number, master only). A remembered search result, which only a
 /// purchase may touch, is master's alone to repair.
-pub fn authorize_fix(
+pub(crate) fn authorize_fix(
     number: PhoneNumber,
     record: Option<&NumberRecord>,
     facts: &ActorFacts,
@@ -282,7 +283,7 @@ pub fn authorize_fix(
 /// available numbers are public; everything else only to its owner, the
 /// owner's ancestors and master). A descendant that activates its ancestor's
 /// reservation may not, so the ancestor's fields do not pass on to it.
-pub fn may_read(record: &NumberRecord, facts: &ActorFacts) -> bool {
+pub(crate) fn may_read(record: &NumberRecord, facts: &ActorFacts) -> bool {
     record.state != NumberState::Discovery && is_visible(record, facts, &Op::Read)
 }
 
@@ -299,19 +300,52 @@ fn allowed_creation_states(facts: &ActorFacts) -> &'static [NumberState] {
 
 /// Plans `op` on `number`, whose stored record is `record` (`None` when absent;
 /// the manager passes `None` for expired discovery entries too).
-///
-/// ```
-/// use number_manager::lifecycle::{plan, ActorFacts, Op};
-/// use number_manager::state::{NumberState, StateConfig};
-/// use number_manager::{PhoneNumber, account::AccountId};
-/// let n = PhoneNumber::parse("+14155550000").unwrap();
-/// let acct = AccountId::new("a1").unwrap();
-/// let op = Op::Create { state: NumberState::Reserved, assign_to: acct.clone() };
-/// let p = plan(n, None, &op, &ActorFacts::system(), &StateConfig::default()).unwrap();
-/// assert_eq!(p.to, NumberState::Reserved);
-/// assert_eq!(p.assign, Some(Some(acct)));
-/// ```
-pub fn plan(
+pub(crate) fn plan(
+    number: PhoneNumber,
+    record: Option<&NumberRecord>,
+    op: &Op,
+    facts: &ActorFacts,
+    config: &StateConfig,
+) -> Result<Plan> {
+    let p = plan_op(number, record, op, facts, config)?;
+    mdn_guard(&p, facts)?;
+    Ok(p)
+}
+
+/// MDN numbers only ever stay in service: a move of one to `reserved`,
+/// `available`, `aging` or `port_in` is `from 'MDN' to <state>`, and one to
+/// `in_service` from any other state is `from <state> to in_service`.
+fn mdn_rule(record: Option<&NumberRecord>, op: &Op, facts: &ActorFacts) -> Result<()> {
+    if !facts.number_is_mdn {
+        return Ok(());
+    }
+    let to = match op {
+        Op::Create { state, .. } => *state,
+        Op::Activate { .. } => NumberState::InService,
+        Op::Reserve { .. } => NumberState::Reserved,
+        Op::Release | Op::Delete | Op::Edit | Op::Read => return Ok(()),
+    };
+    let from = record.map(|r| r.state);
+    match (from, to) {
+        (None | Some(NumberState::InService), NumberState::InService) => Ok(()),
+        (_, NumberState::InService) => Err(Error::InvalidStateTransition { from, to }),
+        _ => Err(Error::InvalidMdnTransition { to }),
+    }
+}
+
+/// The MDN guard: unless the actor is the system, a plan that writes a
+/// record passes only when the call's `mdn_run` matches whether the number
+/// is an MDN number. Plans that change nothing, or that remove the record,
+/// write nothing and pass.
+fn mdn_guard(p: &Plan, facts: &ActorFacts) -> Result<()> {
+    let writes = !p.noop && !p.remove && p.operation != Operation::Read;
+    if facts.system || !writes || facts.mdn_run == facts.number_is_mdn {
+        return Ok(());
+    }
+    Err(Error::Unauthorized { cause: None })
+}
+
+fn plan_op(
     number: PhoneNumber,
     record: Option<&NumberRecord>,
     op: &Op,
@@ -325,8 +359,18 @@ pub fn plan(
     if let Some(target) = op.target() {
         authorize_account(facts, target)?;
     }
-    if let Op::Create { state, assign_to } = op {
-        return plan_create(number, record, *state, assign_to, facts, config);
+    if let Op::Create {
+        state,
+        assign_to,
+        ported_in,
+    } = op
+    {
+        let create = Create {
+            state: *state,
+            assign_to,
+            ported_in: *ported_in,
+        };
+        return plan_create(number, record, create, facts, config);
     }
     if let Op::Delete = op {
         if !facts.admin() {
@@ -337,6 +381,7 @@ pub fn plan(
     if !is_visible(record, facts, op) {
         return Err(not_found());
     }
+    mdn_rule(Some(record), op, facts)?;
     match op {
         Op::Read => {
             let mut p = Plan::new(number, op, Some(record.state), record.state);
@@ -380,7 +425,49 @@ pub fn plan(
     }
 }
 
+/// A create's parameters.
+struct Create<'a> {
+    state: NumberState,
+    assign_to: &'a AccountId,
+    ported_in: bool,
+}
+
 fn plan_create(
+    number: PhoneNumber,
+    record: Option<&NumberRecord>,
+    create: Create<'_>,
+    facts: &ActorFacts,
+    config: &StateConfig,
+) -> Result<Plan> {
+    let Create {
+        state,
+        assign_to,
+        ported_in,
+    } = create;
+    if ported_in && !facts.admin() {
+        return Err(Error::forbidden(format!(
+            "account '{}' may not create numbers ported in",
+            facts
+                .account
+                .as_ref()
+                .map(AccountId::as_str)
+                .unwrap_or("undefined")
+        )));
+    }
+    // A number ported in elsewhere is in service here at once.
+    let state = if ported_in && state != NumberState::PortIn {
+        NumberState::InService
+    } else {
+        state
+    };
+    let mut p = plan_create_in(number, record, state, assign_to, facts, config)?;
+    if ported_in && p.to == NumberState::InService {
+        p.ported_in = true;
+    }
+    Ok(p)
+}
+
+fn plan_create_in(
     number: PhoneNumber,
     record: Option<&NumberRecord>,
     state: NumberState,
@@ -415,6 +502,7 @@ fn plan_create(
     let op = Op::Create {
         state,
         assign_to: assign_to.clone(),
+        ported_in: false,
     };
     match record {
         Some(existing)
@@ -430,12 +518,14 @@ fn plan_create(
                     number: number.to_string(),
                 });
             }
+            mdn_rule(Some(existing), &op, facts)?;
             dispatch(number, existing, action, &op, facts, config)
         }
         Some(_) => Err(Error::NumberExists {
             number: number.to_string(),
         }),
         None => {
+            mdn_rule(None, &op, facts)?;
             // A new number is already in its target state: the "target <- target" row applies.
             let row = table::lookup(action, state, facts.number_is_local).ok_or(
                 Error::InvalidStateTransition {
@@ -582,7 +672,7 @@ fn plan_release(
 
 /// Applies a plan to a record (for a new number, `base` is the fresh record).
 /// Returns `None` when the record is removed.
-pub fn apply(base: NumberRecord, plan: &Plan, now: DateTime<Utc>) -> Option<NumberRecord> {
+pub(crate) fn apply(base: NumberRecord, plan: &Plan, now: DateTime<Utc>) -> Option<NumberRecord> {
     if plan.remove {
         return None;
     }
@@ -621,4 +711,76 @@ pub fn apply(base: NumberRecord, plan: &Plan, now: DateTime<Utc>) -> Option<Numb
     r.pending = None;
     r.modified = now;
     Some(r)
+}
+
+// These were doc examples while the planner was public; it is crate-internal now.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_may_not_act_for_a_sibling_but_the_system_may() {
+        let sibling = AccountId::new("b2").unwrap();
+        let facts = ActorFacts {
+            account: AccountId::new("a1").ok(),
+            ..Default::default()
+        };
+        assert!(authorize_account(&facts, &sibling).is_err());
+        assert!(authorize_account(&ActorFacts::system(), &sibling).is_ok());
+    }
+
+    #[test]
+    fn a_create_plans_a_reserved_number_for_its_account() {
+        let n = PhoneNumber::parse("+14155550000").unwrap();
+        let acct = AccountId::new("a1").unwrap();
+        let op = Op::Create {
+            state: NumberState::Reserved,
+            assign_to: acct.clone(),
+            ported_in: false,
+        };
+        let p = plan(n, None, &op, &ActorFacts::system(), &StateConfig::default()).unwrap();
+        assert_eq!(p.to, NumberState::Reserved);
+        assert_eq!(p.assign, Some(Some(acct)));
+    }
+
+    #[test]
+    fn the_planner_refuses_every_mdn_move_but_in_service_to_in_service() {
+        let n = PhoneNumber::parse("+14155550304").unwrap();
+        let acct = AccountId::new("a1").unwrap();
+        let mut facts = ActorFacts::system();
+        facts.number_is_mdn = true;
+        facts.number_is_local = true;
+        let config = StateConfig::default();
+        for state in [
+            NumberState::Reserved,
+            NumberState::Available,
+            NumberState::Aging,
+            NumberState::PortIn,
+        ] {
+            let op = Op::Create {
+                state,
+                assign_to: acct.clone(),
+                ported_in: false,
+            };
+            let e = plan(n, None, &op, &facts, &config).unwrap_err();
+            assert_eq!(e, Error::InvalidMdnTransition { to: state });
+            assert_eq!(e.cause(), Some(format!("from 'MDN' to {}", state.as_str())));
+        }
+        let now = chrono::Utc::now();
+        let mut r = NumberRecord::new(n, NumberState::InService, "mdn", now);
+        r.set_assigned_to(Some(acct.clone()));
+        let other = AccountId::new("b2").unwrap();
+        let moved = plan(
+            n,
+            Some(&r),
+            &Op::Activate {
+                assign_to: other.clone(),
+            },
+            &facts,
+            &config,
+        )
+        .unwrap();
+        assert_eq!(moved.to, NumberState::InService);
+        assert_eq!(moved.assign, Some(Some(other)));
+    }
 }

@@ -20,6 +20,8 @@ use crate::error::{Error, FieldError, Result};
 /// let limits = Limits::default();
 /// assert_eq!(limits.max_numbers, 1000);
 /// assert_eq!(limits.max_body_bytes, 1024 * 1024);
+/// let strict = Limits::default().with_max_numbers(10);
+/// assert!(strict.check_numbers(11).is_err());
 /// let fields = serde_json::json!({"note": "x".repeat(5000)});
 /// let err = limits.check_public(fields.as_object().unwrap()).unwrap_err();
 /// assert_eq!(err.envelope().2["note"]["maxLength"]["message"],
@@ -27,6 +29,7 @@ use crate::error::{Error, FieldError, Result};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest request body the API reads, in bytes (default 1 MiB). A larger
     /// body is 413 `payload_too_large`.
@@ -67,6 +70,23 @@ impl Default for Limits {
         }
     }
 }
+
+crate::util::with_setters!(Limits {
+    /// Sets [`Limits::max_body_bytes`].
+    with_max_body_bytes => max_body_bytes: usize;
+    /// Sets [`Limits::max_numbers`].
+    with_max_numbers => max_numbers: usize;
+    /// Sets [`Limits::max_depth`].
+    with_max_depth => max_depth: usize;
+    /// Sets [`Limits::max_string_chars`].
+    with_max_string_chars => max_string_chars: usize;
+    /// Sets [`Limits::max_key_chars`].
+    with_max_key_chars => max_key_chars: usize;
+    /// Sets [`Limits::max_fields`].
+    with_max_fields => max_fields: usize;
+    /// Sets [`Limits::max_public_bytes`].
+    with_max_public_bytes => max_public_bytes: usize;
+});
 
 impl Limits {
     /// Refuses a list of more than [`Limits::max_numbers`] numbers.

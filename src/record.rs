@@ -227,7 +227,7 @@ pub fn sanitize_public(input: &Map<String, Value>) -> Map<String, Value> {
 
 /// The key holding the E911 address in public fields (`e911`, or its alias
 /// `dash_e911`), if either is present.
-pub fn e911_key(public: &Map<String, Value>) -> Option<&'static str> {
+pub(crate) fn e911_key(public: &Map<String, Value>) -> Option<&'static str> {
     if public.contains_key("e911") {
         Some("e911")
     } else if public.contains_key("dash_e911") {

@@ -1,4 +1,5 @@
-//! Small runtime-agnostic async helpers (no executor, no timer).
+//! Small runtime-agnostic async helpers (no executor, no timer), and the
+//! macro that writes the `with_*` setters of the public option types.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -244,6 +245,32 @@ pub(crate) async fn timeout<T>(
     })
     .await
 }
+
+/// Writes `#[must_use]` `with_*` setters, one per line of
+/// `doc, with_name => field: Type`. A trailing `as some` wraps the value in
+/// `Some`, `as into` converts it with `Into`, `as some_into` does both, so a
+/// host writes `.with_page_size(50)` rather than `.with_page_size(Some(50))`.
+/// The public option types are `#[non_exhaustive]`: outside this crate these
+/// setters (after `default()` or a constructor) are the way to build them.
+macro_rules! with_setters {
+    ($ty:ty { $($(#[$doc:meta])* $name:ident => $field:ident: $t:ty $(as $wrap:ident)?;)* }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $name(mut self, value: $t) -> Self {
+                    self.$field = $crate::util::with_setters!(@wrap value $($wrap)?);
+                    self
+                }
+            )*
+        }
+    };
+    (@wrap $v:ident) => { $v };
+    (@wrap $v:ident some) => { Some($v) };
+    (@wrap $v:ident into) => { $v.into() };
+    (@wrap $v:ident some_into) => { Some($v.into()) };
+}
+pub(crate) use with_setters;
 
 #[cfg(test)]
 mod tests {

@@ -23,10 +23,7 @@ fn two_carrier_manager(
     b: Arc<SimulatedCarrier>,
     timeout: Duration,
 ) -> NumberManager {
-    let config = Config {
-        search_timeout: timeout,
-        ..Config::default()
-    };
+    let config = Config::default().with_search_timeout(timeout);
     NumberManager::builder()
         .carriers(CarrierRegistry::new().with(a).with(b))
         .config(config)
@@ -38,7 +35,10 @@ async fn a_failing_or_slow_carrier_only_loses_its_own_results() {
     let a = Arc::new(SimulatedCarrier::new(1).with_name("alpha"));
     let b = Arc::new(SimulatedCarrier::new(2).with_name("beta"));
     let m = two_carrier_manager(a.clone(), b.clone(), Duration::from_millis(300));
-    let both = m.search(&SearchQuery::new("415", 20)).await.unwrap();
+    let both = m
+        .search(&SearchQuery::new("415", 20), &Options::system())
+        .await
+        .unwrap();
     assert!(both.iter().any(|h| h.carrier == "alpha"));
     assert!(both.iter().any(|h| h.carrier == "beta"));
     let mut sorted = both.clone();
@@ -46,7 +46,10 @@ async fn a_failing_or_slow_carrier_only_loses_its_own_results() {
     assert_eq!(sorted, both, "merged results are sorted by number");
 
     a.outage(Fault::Error);
-    let only_b = m.search(&SearchQuery::new("415", 20)).await.unwrap();
+    let only_b = m
+        .search(&SearchQuery::new("415", 20), &Options::system())
+        .await
+        .unwrap();
     assert!(!only_b.is_empty());
     assert!(only_b.iter().all(|h| h.carrier == "beta"));
     a.restore();
@@ -54,7 +57,10 @@ async fn a_failing_or_slow_carrier_only_loses_its_own_results() {
     // A carrier slower than the search timeout is dropped, the other answers.
     b.fail_next_find(Fault::Delay(Duration::from_secs(3)), 1);
     let started = std::time::Instant::now();
-    let only_a = m.search(&SearchQuery::new("415", 20)).await.unwrap();
+    let only_a = m
+        .search(&SearchQuery::new("415", 20), &Options::system())
+        .await
+        .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "the search waited for the slow carrier"
@@ -66,9 +72,12 @@ async fn a_failing_or_slow_carrier_only_loses_its_own_results() {
 #[tokio::test]
 async fn check_marks_only_what_a_failing_carrier_was_asked() {
     let w = World::new();
-    let mut q = SearchQuery::new("415", 2);
-    q.account = Some(w.customer.clone());
-    let hits = w.manager.search(&q).await.unwrap();
+    let q = SearchQuery::new("415", 2);
+    let hits = w
+        .manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .unwrap();
     let (free, sold) = (hits[0].number, hits[1].number);
     w.manager
         .activate(&w.customer, sold.as_str(), Map::new(), &w.as_customer())
@@ -161,9 +170,12 @@ async fn classifiers_listing_is_the_configured_list_in_order() {
 #[tokio::test]
 async fn collection_release_and_hard_delete_as_the_seeds_show() {
     let w = World::new();
-    let mut q = SearchQuery::new("415", 3);
-    q.account = Some(w.customer.clone());
-    let hits = w.manager.search(&q).await.unwrap();
+    let q = SearchQuery::new("415", 3);
+    let hits = w
+        .manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .unwrap();
     let numbers: Vec<String> = hits.iter().map(|h| h.number.to_string()).collect();
     w.manager
         .activate_many(&w.customer, &numbers, Map::new(), &w.as_customer())
@@ -212,17 +224,15 @@ async fn collection_release_and_hard_delete_as_the_seeds_show() {
 #[tokio::test]
 async fn purge_removes_expired_discoveries_and_ages_numbers() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let config = Config {
-        state: number_manager::state::StateConfig {
-            should_age: true,
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let config = Config::default()
+        .with_state(number_manager::state::StateConfig::default().with_should_age(true));
     let w = World::with(store, config);
-    let mut q = SearchQuery::new("415", 5);
-    q.account = Some(w.customer.clone());
-    let hits = w.manager.search(&q).await.unwrap();
+    let q = SearchQuery::new("415", 5);
+    let hits = w
+        .manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .unwrap();
     let bought = hits[0].number;
     w.manager
         .activate(&w.customer, bought.as_str(), Map::new(), &w.as_customer())
@@ -373,10 +383,7 @@ async fn maintenance_ageing_is_reported_as_an_event() {
     let w = World::new();
     let n = "+14155550190";
     let opts = w.as_master();
-    let change = number_manager::PublicChange {
-        public: Map::new(),
-        state: Some(NumberState::Aging),
-    };
+    let change = number_manager::PublicChange::default().with_state(NumberState::Aging);
     w.manager
         .create(&w.customer, n, change, &opts)
         .await
@@ -397,7 +404,11 @@ async fn maintenance_ageing_is_reported_as_an_event() {
 #[tokio::test]
 async fn fixing_an_expired_search_result_is_not_found() {
     let w = World::new();
-    let hits = w.manager.search(&SearchQuery::new("415", 1)).await.unwrap();
+    let hits = w
+        .manager
+        .search(&SearchQuery::new("415", 1), &Options::system())
+        .await
+        .unwrap();
     let n = hits[0].number;
     w.clock.advance(chrono::Duration::hours(25));
     let e = w

@@ -558,13 +558,8 @@ async fn send(
 
 /// Puts the number in state `s` through the API, as its users would.
 async fn world(s: State, n: &str) -> World {
-    let released = Config {
-        state: StateConfig {
-            released_state: NumberState::Released,
-            ..StateConfig::default()
-        },
-        ..Config::default()
-    };
+    let released = Config::default()
+        .with_state(StateConfig::default().with_released_state(NumberState::Released));
     let w = build(if s == State::Released {
         released
     } else {

@@ -19,7 +19,7 @@ use number_manager::carrier::{
 use number_manager::state::NumberState;
 use number_manager::store::StoreExt;
 use number_manager::{Error, Options, PhoneNumber};
-use serde_json::{json, Map};
+use serde_json::json;
 
 const ACCOUNT: &str = "9900000";
 const SITE: &str = "743";
@@ -57,21 +57,11 @@ fn number(s: &str) -> PhoneNumber {
 }
 
 fn order_for(n: &str) -> NumberOrder {
-    NumberOrder {
-        number: number(n),
-        account: None,
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(number(n))
 }
 
 fn search(prefix: &str, quantity: usize) -> SearchRequest {
-    SearchRequest {
-        prefix: prefix.into(),
-        quantity,
-        offset: 0,
-        country: "US".into(),
-        account: None,
-    }
+    SearchRequest::new(prefix, quantity)
 }
 
 /// A fixture file under `tests/carrier_support/fixtures/bandwidth/`.
@@ -790,7 +780,10 @@ async fn the_manager_settles_a_processing_purchase_through_owned_numbers() {
     let h = Harness::new(Arc::new(carrier(&stub)));
     let hits = h
         .manager
-        .search(&number_manager::manager::SearchQuery::new("415", 5))
+        .search(
+            &number_manager::manager::SearchQuery::new("415", 5),
+            &Options::system(),
+        )
         .await
         .unwrap();
     assert!(hits.iter().any(|hit| hit.number.as_str() == N), "{hits:?}");

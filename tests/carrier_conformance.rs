@@ -386,11 +386,9 @@ impl Carrier for BrokenCarrier {
                 let sold = self.inner.purchases().into_iter().map(|p| p.number);
                 for number in sold.filter(|n| n.as_str().starts_with(&request.prefix)) {
                     if found.len() < request.quantity.max(1) {
-                        found.push(SearchResult {
-                            number,
-                            state: NumberState::Discovery,
-                            data: Map::new(),
-                        });
+                        found.push(
+                            SearchResult::new(number, NumberState::Discovery).with_data(Map::new()),
+                        );
                     }
                 }
                 Ok(found)

@@ -15,7 +15,7 @@ use number_manager::carrier::{
 use number_manager::state::NumberState;
 use number_manager::store::StoreExt;
 use number_manager::{Error, Options, PhoneNumber};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const KEY: &str = "KEY01234567890ABCDEF_secret";
 const N: &str = "+14155550123";
@@ -36,21 +36,11 @@ fn number(s: &str) -> PhoneNumber {
 }
 
 fn order_for(n: &str) -> NumberOrder {
-    NumberOrder {
-        number: number(n),
-        account: None,
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(number(n))
 }
 
 fn search(prefix: &str, country: &str, quantity: usize) -> SearchRequest {
-    SearchRequest {
-        prefix: prefix.into(),
-        quantity,
-        offset: 0,
-        country: country.into(),
-        account: None,
-    }
+    SearchRequest::new(prefix, quantity).with_country(country)
 }
 
 /// The documented order answer with `status` for the order and its number.
@@ -536,7 +526,10 @@ async fn the_manager_settles_a_pending_purchase_through_owned_numbers() {
     let h = Harness::new(Arc::new(carrier(&stub)));
     let hits = h
         .manager
-        .search(&number_manager::manager::SearchQuery::new("415", 5))
+        .search(
+            &number_manager::manager::SearchQuery::new("415", 5),
+            &Options::system(),
+        )
         .await
         .unwrap();
     assert!(hits.iter().any(|hit| hit.number.as_str() == N), "{hits:?}");

@@ -15,7 +15,7 @@ use number_manager::carrier::{
 use number_manager::state::NumberState;
 use number_manager::store::StoreExt;
 use number_manager::{Error, Options, PhoneNumber};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const TOKEN: &str = "tok_0123456789abcdef_secret";
@@ -47,21 +47,11 @@ fn number(s: &str) -> PhoneNumber {
 }
 
 fn order_for(n: &str) -> NumberOrder {
-    NumberOrder {
-        number: number(n),
-        account: None,
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(number(n))
 }
 
 fn search(prefix: &str, country: &str, quantity: usize) -> SearchRequest {
-    SearchRequest {
-        prefix: prefix.into(),
-        quantity,
-        offset: 0,
-        country: country.into(),
-        account: None,
-    }
+    SearchRequest::new(prefix, quantity).with_country(country)
 }
 
 fn twilio_error(status: u16, code: i64, message: &str) -> Reply {
@@ -413,7 +403,10 @@ async fn the_manager_settles_a_purchase_whose_answer_was_lost() {
     let h = Harness::new(Arc::new(carrier(&stub)));
     let hits = h
         .manager
-        .search(&number_manager::manager::SearchQuery::new("415", 5))
+        .search(
+            &number_manager::manager::SearchQuery::new("415", 5),
+            &Options::system(),
+        )
         .await
         .unwrap();
     assert!(hits.iter().any(|hit| hit.number.as_str() == N), "{hits:?}");
@@ -463,7 +456,10 @@ async fn a_purchase_that_never_happened_frees_the_number_at_once() {
     stub.on("GET", &incoming(), vec![Reply::json(200, empty_list())]);
     let h = Harness::new(Arc::new(carrier(&stub)));
     h.manager
-        .search(&number_manager::manager::SearchQuery::new("415", 5))
+        .search(
+            &number_manager::manager::SearchQuery::new("415", 5),
+            &Options::system(),
+        )
         .await
         .unwrap();
     let e = h.buy(N).await.unwrap_err();

@@ -22,29 +22,15 @@ fn n(s: &str) -> PhoneNumber {
 }
 
 fn search(prefix: &str, quantity: usize, offset: usize) -> SearchRequest {
-    SearchRequest {
-        prefix: prefix.into(),
-        quantity,
-        offset,
-        country: "US".into(),
-        account: None,
-    }
+    SearchRequest::new(prefix, quantity).with_offset(offset)
 }
 
 fn order(number: PhoneNumber) -> NumberOrder {
-    NumberOrder {
-        number,
-        account: None,
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(number)
 }
 
 fn order_for(number: PhoneNumber, account: &str) -> NumberOrder {
-    NumberOrder {
-        number,
-        account: Some(AccountId::new(account).unwrap()),
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(number).with_account(AccountId::new(account).unwrap())
 }
 
 fn numbers(results: &[SearchResult]) -> Vec<PhoneNumber> {
@@ -706,9 +692,10 @@ mod over_a_store {
         offset: usize,
         account: Option<&str>,
     ) -> SearchRequest {
-        SearchRequest {
-            account: account.map(|a| AccountId::new(a).unwrap()),
-            ..search(prefix, quantity, offset)
+        let request = search(prefix, quantity, offset);
+        match account {
+            Some(a) => request.with_account(AccountId::new(a).unwrap()),
+            None => request,
         }
     }
 

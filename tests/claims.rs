@@ -14,21 +14,22 @@ use number_manager::record::{Pending, Revision};
 use number_manager::state::NumberState;
 use number_manager::store::{MemoryStore, StoreExt};
 use number_manager::testing::{FaultKind, FaultPlan, FaultyStore};
-use number_manager::{Config, Error, Outcome, PhoneNumber};
+use number_manager::{Config, Error, Options, Outcome, PhoneNumber};
 use serde_json::Map;
 
 async fn one_search_result(w: &World) -> PhoneNumber {
-    let mut q = SearchQuery::new("415", 1);
-    q.account = Some(w.customer.clone());
-    w.manager.search(&q).await.unwrap()[0].number
+    let q = SearchQuery::new("415", 1);
+    w.manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .unwrap()[0]
+        .number
 }
 
 fn quick_config() -> Config {
-    Config {
-        carrier_timeout: Duration::from_millis(200),
-        claim_ttl: Duration::from_secs(60),
-        ..Config::default()
-    }
+    Config::default()
+        .with_carrier_timeout(Duration::from_millis(200))
+        .with_claim_ttl(Duration::from_secs(60))
 }
 
 #[tokio::test]
@@ -66,11 +67,7 @@ async fn buy(w: &World, n: PhoneNumber) -> number_manager::Result<Outcome> {
 
 /// The order the dead claimant (`w.other`) placed for `n`.
 fn claimants_order(w: &World, n: PhoneNumber) -> NumberOrder {
-    NumberOrder {
-        number: n,
-        account: Some(w.other.clone()),
-        carrier_data: Map::new(),
-    }
+    NumberOrder::new(n).with_account(w.other.clone())
 }
 
 /// Another instance claimed `n` for `w.other`, bought it, and died before

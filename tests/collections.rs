@@ -132,10 +132,7 @@ async fn listing_walks_a_100k_account_without_missing_or_repeating() {
     seed_owned(&w, 300, &w.other, 4_154_000_000).await;
     let o = w.as_customer();
     let mut seen = BTreeSet::new();
-    let mut list = ListOptions {
-        page_size: Some(997),
-        ..Default::default()
-    };
+    let mut list = ListOptions::default().with_page_size(997);
     let mut pages = 0;
     loop {
         let page = w
@@ -161,12 +158,10 @@ async fn listing_walks_a_100k_account_without_missing_or_repeating() {
         .manager
         .list_numbers(
             &w.customer,
-            &ListOptions {
-                page_size: Some(1000),
-                include_descendants: true,
-                start_key: Some(PhoneNumber::from_e164("+14152099999").unwrap()),
-                ..Default::default()
-            },
+            &ListOptions::default()
+                .with_page_size(1000)
+                .with_include_descendants(true)
+                .with_start_key(PhoneNumber::from_e164("+14152099999").unwrap()),
             &o,
         )
         .await
@@ -204,10 +199,9 @@ async fn listing_filters_and_the_seeds_shape() {
         .create(
             &w.customer,
             "4155234712",
-            PublicChange {
-                public: body(json!({"tag": "b"})),
-                state: Some(NumberState::InService),
-            },
+            PublicChange::default()
+                .with_public(body(json!({"tag": "b"})))
+                .with_state(NumberState::InService),
             &o,
         )
         .await
@@ -239,35 +233,21 @@ async fn listing_filters_and_the_seeds_shape() {
         }
     };
     assert_eq!(
-        only(ListOptions {
-            states: vec![NumberState::InService],
-            ..Default::default()
-        })
-        .await,
+        only(ListOptions::default().with_states(vec![NumberState::InService])).await,
         vec!["+14155234712"]
     );
     assert_eq!(
-        only(ListOptions {
-            created_from: from_gregorian(common::T0 + 50),
-            ..Default::default()
-        })
-        .await,
+        only(ListOptions::default().with_created_from(from_gregorian(common::T0 + 50).unwrap()))
+            .await,
         vec!["+14155234712"]
     );
     assert_eq!(
-        only(ListOptions {
-            created_to: from_gregorian(common::T0 + 50),
-            ..Default::default()
-        })
-        .await,
+        only(ListOptions::default().with_created_to(from_gregorian(common::T0 + 50).unwrap()))
+            .await,
         vec!["+14152338421"]
     );
     assert_eq!(
-        only(ListOptions {
-            public_filters: vec![("tag".into(), "a".into())],
-            ..Default::default()
-        })
-        .await,
+        only(ListOptions::default().with_public_filters(vec![("tag".into(), "a".into())])).await,
         vec!["+14152338421"]
     );
     let owned = w
@@ -353,10 +333,7 @@ async fn leases_lapse_on_read_and_on_purge() {
             .create(
                 &w.master,
                 n,
-                PublicChange {
-                    public: Map::new(),
-                    state: Some(NumberState::Available),
-                },
+                PublicChange::default().with_state(NumberState::Available),
                 &m,
             )
             .await
@@ -511,18 +488,13 @@ async fn a_rare_public_filter_walks_the_account_in_few_store_reads() {
     let mut start_key = None;
     let mut pages = 0;
     loop {
+        let mut list = ListOptions::default()
+            .with_page_size(3)
+            .with_public_filters(vec![("team.name".into(), "rare".into())]);
+        list.start_key = start_key;
         let page = w
             .manager
-            .list_numbers(
-                &w.customer,
-                &ListOptions {
-                    page_size: Some(3),
-                    start_key,
-                    public_filters: vec![("team.name".into(), "rare".into())],
-                    ..Default::default()
-                },
-                &o,
-            )
+            .list_numbers(&w.customer, &list, &o)
             .await
             .unwrap();
         pages += 1;
@@ -587,18 +559,12 @@ async fn a_filter_matching_nothing_examines_at_most_the_scan_budget_per_page() {
     let counting = std::sync::Arc::new(number_manager::testing::Counting::new(
         number_manager::store::MemoryStore::new(),
     ));
-    let config = number_manager::Config {
-        list_scan_budget: 300,
-        ..Default::default()
-    };
+    let config = number_manager::Config::default().with_list_scan_budget(300);
     let w = World::with(counting.clone(), config);
     let numbers = many_numbers(&w, 2000).await;
     // A public filter that matches nothing: the first page stops after 300
     // numbers, empty, with the key of the first number it did not examine.
-    let nothing = ListOptions {
-        public_filters: vec![("team".into(), "none".into())],
-        ..Default::default()
-    };
+    let nothing = ListOptions::default().with_public_filters(vec![("team".into(), "none".into())]);
     let page = w
         .manager
         .list_numbers(&w.customer, &nothing, &w.as_customer())
@@ -613,10 +579,7 @@ async fn a_filter_matching_nothing_examines_at_most_the_scan_budget_per_page() {
     assert!(seen.is_empty());
     assert_eq!(sizes.len(), 7, "2,000 numbers, 300 a page");
     // The same for a store filter (a state nobody is in).
-    let port_in = ListOptions {
-        states: vec![NumberState::PortIn],
-        ..Default::default()
-    };
+    let port_in = ListOptions::default().with_states(vec![NumberState::PortIn]);
     let page = w
         .manager
         .list_numbers(&w.customer, &port_in, &w.as_customer())
@@ -636,22 +599,12 @@ async fn a_filter_matching_nothing_examines_at_most_the_scan_budget_per_page() {
         .unwrap();
     let (seen, _) = walk(
         &w,
-        ListOptions {
-            public_filters: vec![("team".into(), "rare".into())],
-            ..Default::default()
-        },
+        ListOptions::default().with_public_filters(vec![("team".into(), "rare".into())]),
     )
     .await;
     assert_eq!(seen, vec![numbers[1234].clone()]);
     // An unfiltered walk is unchanged: full pages of every number.
-    let (seen, sizes) = walk(
-        &w,
-        ListOptions {
-            page_size: Some(500),
-            ..Default::default()
-        },
-    )
-    .await;
+    let (seen, sizes) = walk(&w, ListOptions::default().with_page_size(500)).await;
     assert_eq!(seen, numbers);
     assert_eq!(sizes, vec![500, 500, 500, 500]);
 }

@@ -24,7 +24,7 @@ async fn discover(w: &World, prefix: &str, count: usize) -> Vec<PhoneNumber> {
         q.offset = page;
         // Page size must stay constant across pages for offsets to line up.
         q.quantity = 500;
-        let hits = w.manager.search(&q).await.unwrap();
+        let hits = w.manager.search(&q, &Options::system()).await.unwrap();
         assert!(!hits.is_empty(), "carrier ran out of numbers");
         out.extend(hits.iter().map(|h| h.number));
         page += 1;
@@ -36,10 +36,7 @@ async fn discover(w: &World, prefix: &str, count: usize) -> Vec<PhoneNumber> {
 #[tokio::test]
 async fn thousand_numbers_ten_scripted_failures() {
     let counting = Arc::new(Counting::new(MemoryStore::new()));
-    let config = Config {
-        max_search_quantity: 1000,
-        ..Config::default()
-    };
+    let config = Config::default().with_max_search_quantity(1000);
     let w = World::with(counting.clone(), config);
     let mut numbers = discover(&w, "415", 997).await;
     assert_eq!(numbers.len(), 997);
@@ -134,11 +131,11 @@ async fn thousand_numbers_ten_scripted_failures() {
     // The store shows exactly the 990 changes.
     let owned = w
         .store
-        .count(&ListQuery {
-            accounts: vec![w.customer.clone()],
-            states: vec![NumberState::InService],
-            ..Default::default()
-        })
+        .count(
+            &ListQuery::default()
+                .with_accounts(vec![w.customer.clone()])
+                .with_states(vec![NumberState::InService]),
+        )
         .await
         .unwrap();
     assert_eq!(owned, 990);
@@ -321,10 +318,7 @@ async fn racing_buyers_exactly_one_wins() {
 /// that every one that did is in the record and every one that did not was
 /// told `409 conflict`.
 async fn sixteen_concurrent_patches(cas_retries: u32) -> usize {
-    let config = Config {
-        cas_retries,
-        ..Config::default()
-    };
+    let config = Config::default().with_cas_retries(cas_retries);
     let w = Arc::new(World::with(Arc::new(MemoryStore::new()), config));
     w.manager
         .create(

@@ -187,11 +187,9 @@ async fn read_all(
     numbers: &[PhoneNumber],
 ) -> BTreeMap<PhoneNumber, NumberRecord> {
     let mut all = BTreeMap::new();
-    let mut query = ListQuery {
-        states: NumberState::ALL.to_vec(),
-        limit: 300,
-        ..ListQuery::default()
-    };
+    let mut query = ListQuery::default()
+        .with_states(NumberState::ALL.to_vec())
+        .with_limit(300);
     loop {
         let page = store
             .list(&query)
@@ -417,10 +415,7 @@ fn manager_at(store: SqliteStore, now: DateTime<Utc>) -> NumberManager {
         .accounts(accounts)
         .carriers(CarrierRegistry::new().with(Arc::new(SimulatedCarrier::new(SEED))))
         .clock(Arc::new(ManualClock::new(now)))
-        .config(Config {
-            claim_ttl: Duration::from_secs(CLAIM_TTL_SECS as u64),
-            ..Config::default()
-        })
+        .config(Config::default().with_claim_ttl(Duration::from_secs(CLAIM_TTL_SECS as u64)))
         .build()
 }
 
@@ -811,11 +806,11 @@ fn keyed_request_killed(tag: &str, kill_at: KeyedKill) {
     let committed_before = rt.block_on(async {
         let store = SqliteStore::open(&db).await.expect("the file reopens");
         let n = store
-            .count(&ListQuery {
-                accounts: vec![AccountId::new(ACCOUNT).unwrap()],
-                states: vec![NumberState::InService],
-                ..ListQuery::default()
-            })
+            .count(
+                &ListQuery::default()
+                    .with_accounts(vec![AccountId::new(ACCOUNT).unwrap()])
+                    .with_states(vec![NumberState::InService]),
+            )
             .await
             .expect("count");
         store.close().await;

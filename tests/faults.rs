@@ -121,10 +121,7 @@ impl Rig {
             )
             .e911(e911.clone())
             .clock(clock.clone())
-            .config(Config {
-                carrier_timeout: DEADLINE,
-                ..Config::default()
-            })
+            .config(Config::default().with_carrier_timeout(DEADLINE))
             .build();
         let mut rig = Rig {
             manager,
@@ -187,18 +184,15 @@ impl Rig {
             until: chrono::Utc::now() - chrono::Duration::days(365 * 100),
         });
         self.store.update(r, rev).await.unwrap();
-        let order = NumberOrder {
-            number: n,
-            account: Some(self.other.clone()),
-            carrier_data: Map::new(),
-        };
+        let order = NumberOrder::new(n).with_account(self.other.clone());
         self.carrier.inner().acquire(&order).await.unwrap();
     }
 
     async fn search(&self) -> number_manager::Result<Vec<number_manager::manager::SearchHit>> {
-        let mut q = SearchQuery::new("415", 8);
-        q.account = Some(self.customer.clone());
-        self.manager.search(&q).await
+        let q = SearchQuery::new("415", 8);
+        self.manager
+            .search(&q, &Options::as_account(&self.customer))
+            .await
     }
 
     fn as_customer(&self) -> Options {
@@ -247,11 +241,7 @@ impl Rig {
         let states = vec![]; // every state but discovery
         let mut pages = Pages::new(
             &*self.store,
-            ListQuery {
-                states,
-                limit: 100,
-                ..Default::default()
-            },
+            ListQuery::default().with_states(states).with_limit(100),
         );
         while let Some(page) = pages.next().await.unwrap() {
             out.extend(page);
@@ -437,10 +427,9 @@ impl Operation {
         use Operation::*;
         match self {
             Create => {
-                let change = PublicChange {
-                    public: fields(),
-                    state: Some(NumberState::InService),
-                };
+                let change = PublicChange::default()
+                    .with_public(fields())
+                    .with_state(NumberState::InService);
                 single(n0, mgr.create(me, s0, change, &c).await)
             }
             CreateMany => {

@@ -21,13 +21,13 @@ use number_manager::state::NumberState;
 use number_manager::store::{
     BatchMode, IdempotencyEntry, Journal, ListQuery, MemoryStore, Page, Store, Write, WriteResult,
 };
-use number_manager::{Config, ConflictKind, Error, PhoneNumber, PublicChange};
+use number_manager::{Config, ConflictKind, Error, Options, PhoneNumber, PublicChange};
 use serde_json::{json, Map, Value};
 
 async fn discover(w: &World, prefix: &str, count: usize) -> Vec<String> {
     let hits = w
         .manager
-        .search(&SearchQuery::new(prefix, count))
+        .search(&SearchQuery::new(prefix, count), &Options::system())
         .await
         .unwrap();
     assert_eq!(hits.len(), count);

@@ -289,10 +289,7 @@ async fn creation_states_follow_who_asks() {
         .create(
             &w.master,
             "4155550006",
-            PublicChange {
-                public: Map::new(),
-                state: Some(NumberState::Available),
-            },
+            PublicChange::default().with_state(NumberState::Available),
             &w.as_master(),
         )
         .await
@@ -305,10 +302,7 @@ async fn creation_states_follow_who_asks() {
         .create(
             &w.customer,
             "4155550007",
-            PublicChange {
-                public: Map::new(),
-                state: Some(NumberState::Available),
-            },
+            PublicChange::default().with_state(NumberState::Available),
             &w.as_customer(),
         )
         .await
@@ -375,10 +369,9 @@ async fn activating_an_owned_in_service_number_is_a_free_no_op() {
         .create(
             &w.customer,
             "4155550009",
-            PublicChange {
-                public: body(json!({"keep": "me"})),
-                state: Some(NumberState::InService),
-            },
+            PublicChange::default()
+                .with_public(body(json!({"keep": "me"})))
+                .with_state(NumberState::InService),
             &o,
         )
         .await

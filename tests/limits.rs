@@ -268,18 +268,15 @@ async fn a_patch_cannot_grow_public_fields_past_the_limits() {
 
 #[tokio::test]
 async fn limits_are_configurable() {
-    let config = Config {
-        limits: Limits {
-            max_body_bytes: 2048,
-            max_depth: 2,
-            max_string_chars: 10,
-            max_key_chars: 5,
-            max_fields: 3,
-            max_public_bytes: 40,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
+    let config = Config::default().with_limits(
+        Limits::default()
+            .with_max_body_bytes(2048)
+            .with_max_depth(2)
+            .with_max_string_chars(10)
+            .with_max_key_chars(5)
+            .with_max_fields(3)
+            .with_max_public_bytes(40),
+    );
     let w = World::with(config);
     let cases = [
         (json!({"note": "x".repeat(11)}), "note", "maxLength"),

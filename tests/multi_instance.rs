@@ -258,11 +258,9 @@ fn four_processes_race_for_the_same_thousand_numbers() {
             .await
             .expect("connect to the race's schema");
         let mut all = BTreeMap::new();
-        let mut query = ListQuery {
-            states: NumberState::ALL.to_vec(),
-            limit: 500,
-            ..ListQuery::default()
-        };
+        let mut query = ListQuery::default()
+            .with_states(NumberState::ALL.to_vec())
+            .with_limit(500);
         loop {
             let page = store.list(&query).await.expect("list the schema");
             for r in page.records {

@@ -13,9 +13,12 @@ use number_manager::{Error, Options, PhoneNumber};
 use serde_json::{json, Map, Value};
 
 async fn search_and_pick(w: &World, prefix: &str, n: usize) -> Vec<PhoneNumber> {
-    let mut q = SearchQuery::new(prefix, n);
-    q.account = Some(w.customer.clone());
-    let hits = w.manager.search(&q).await.unwrap();
+    let q = SearchQuery::new(prefix, n);
+    let hits = w
+        .manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .unwrap();
     assert_eq!(hits.len(), n);
     hits.iter().map(|h| h.number).collect()
 }
@@ -23,7 +26,11 @@ async fn search_and_pick(w: &World, prefix: &str, n: usize) -> Vec<PhoneNumber> 
 #[tokio::test]
 async fn search_returns_the_seeds_fields_and_remembers_discoveries() {
     let w = World::new();
-    let hits = w.manager.search(&SearchQuery::new("415", 2)).await.unwrap();
+    let hits = w
+        .manager
+        .search(&SearchQuery::new("415", 2), &Options::system())
+        .await
+        .unwrap();
     assert_eq!(hits.len(), 2);
     assert!(hits[0].number < hits[1].number, "sorted by number");
     let first = hits[0].to_json();
@@ -47,7 +54,7 @@ async fn search_returns_the_seeds_fields_and_remembers_discoveries() {
     // Page 1 continues where page 0 stopped.
     let mut q = SearchQuery::new("+1415", 2);
     q.offset = 1;
-    let page1 = w.manager.search(&q).await.unwrap();
+    let page1 = w.manager.search(&q, &Options::system()).await.unwrap();
     assert!(page1[0].number > hits[1].number);
     // Every result is remembered as a discovery entry that listings never show.
     let stored = w.store.get(&hits[0].number).await.unwrap().unwrap();
@@ -63,7 +70,7 @@ async fn search_returns_the_seeds_fields_and_remembers_discoveries() {
     // Bad prefixes are validation errors.
     assert_eq!(
         w.manager
-            .search(&SearchQuery::new("41", 2))
+            .search(&SearchQuery::new("41", 2), &Options::system())
             .await
             .unwrap_err()
             .name(),
@@ -448,14 +455,11 @@ async fn reseller_feature_lists_apply_to_descendants() {
     // The reseller denies CNAM to everything below it.
     w.accounts.set_feature_lists(
         &w.reseller,
-        Some(FeatureLists {
-            allow: None,
-            deny: Some(vec![
-                "cnam".into(),
-                "inbound_cnam".into(),
-                "outbound_cnam".into(),
-            ]),
-        }),
+        Some(FeatureLists::default().with_deny(vec![
+            "cnam".into(),
+            "inbound_cnam".into(),
+            "outbound_cnam".into(),
+        ])),
     );
     let cnam = body(json!({"cnam": {"display_name": "Denied"}}));
     let e = w
@@ -467,10 +471,11 @@ async fn reseller_feature_lists_apply_to_descendants() {
     // The customer's own lists win over its reseller's.
     w.accounts.set_feature_lists(
         &w.customer,
-        Some(FeatureLists {
-            allow: Some(vec!["cnam".into()]),
-            deny: Some(vec![]),
-        }),
+        Some(
+            FeatureLists::default()
+                .with_allow(vec!["cnam".into()])
+                .with_deny(vec![]),
+        ),
     );
     let ok = w
         .manager

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use number_manager::account::{AccountId, Actor, MemoryAccounts};
+use number_manager::account::{AccountId, MemoryAccounts};
 use number_manager::carrier::{CarrierRegistry, SimulatedCarrier};
 use number_manager::record::NumberRecord;
 use number_manager::state::NumberState;
@@ -396,12 +396,7 @@ async fn every_state_operation_and_actor() {
             let acct = actor_account(actor);
             let opts = match &acct {
                 Some(a) => Options::as_account(a).dry_run(),
-                None => Options {
-                    auth_by: Actor::System,
-                    dry_run: true,
-                    idempotency_key: None,
-                    request_id: None,
-                },
+                None => Options::system().with_dry_run(true),
             };
             let target = acct.clone().unwrap_or_else(|| id("U"));
             let n = number.as_str();

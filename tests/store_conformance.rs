@@ -107,6 +107,46 @@ fn trials() -> Vec<Trial> {
         ));
     }
     trials.extend(registry_trials());
+    trials.extend(port_request_trials());
+    trials
+}
+
+/// The port request contract on the stores that keep port requests
+/// (PostgreSQL does not yet).
+fn port_request_trials() -> Vec<Trial> {
+    let mut trials = memory_port_request_trials();
+    #[cfg(feature = "sqlite")]
+    trials.extend(sqlite_support::port_request_trials());
+    #[cfg(feature = "postgres")]
+    trials.extend(postgres_support::port_request_trials());
+    trials
+}
+
+fn memory_port_request_trials() -> Vec<Trial> {
+    let mut trials: Vec<Trial> = conformance::PORT_REQUEST_CHECKS
+        .iter()
+        .map(|check| {
+            Trial::test(
+                format!("memory::port_requests::{}", check.name()),
+                move || {
+                    runtime().block_on(async move {
+                        let store = MemoryStore::new();
+                        check.run(&store).await;
+                    });
+                    Ok(())
+                },
+            )
+        })
+        .collect();
+    trials.push(Trial::test("memory::port_requests::run_all", || {
+        let report = runtime().block_on(conformance::run_port_requests(|| async {
+            MemoryStore::new()
+        }));
+        check(
+            report.passed().len() == conformance::PORT_REQUEST_CHECKS.len(),
+            "every port request check ran and passed",
+        )
+    }));
     trials
 }
 
@@ -258,9 +298,43 @@ mod sqlite_support {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
+    use libtest_mimic::Trial;
+    use number_manager::store::conformance;
     use number_manager::store::{SqliteStore, Store};
 
-    use super::{Made, Teardown};
+    use super::{runtime, Made, Teardown};
+
+    /// Every port request check on a fresh file and a fresh in-memory database.
+    pub fn port_request_trials() -> Vec<Trial> {
+        let mut trials = Vec::new();
+        for check in conformance::PORT_REQUEST_CHECKS {
+            trials.push(Trial::test(
+                format!("sqlite_file::port_requests::{}", check.name()),
+                move || {
+                    runtime().block_on(async move {
+                        let dir = TempDir::new();
+                        let store = SqliteStore::open(dir.0.join("ports.db"))
+                            .await
+                            .expect("open");
+                        check.run(&store).await;
+                        store.close().await;
+                    });
+                    Ok(())
+                },
+            ));
+            trials.push(Trial::test(
+                format!("sqlite_memory::port_requests::{}", check.name()),
+                move || {
+                    runtime().block_on(async move {
+                        let store = SqliteStore::open_in_memory().await.expect("open");
+                        check.run(&store).await;
+                    });
+                    Ok(())
+                },
+            ));
+        }
+        trials
+    }
 
     /// A directory removed when dropped.
     pub struct TempDir(pub PathBuf);
@@ -353,6 +427,41 @@ mod postgres_support {
         h.write_u32(std::process::id());
         h.write_usize(N.fetch_add(1, Ordering::SeqCst));
         format!("nm_test_{:016x}", h.finish())
+    }
+
+    /// Every port request check on a store in a fresh schema, dropped after.
+    pub fn port_request_trials() -> Vec<libtest_mimic::Trial> {
+        number_manager::store::conformance::PORT_REQUEST_CHECKS
+            .iter()
+            .map(|check| {
+                libtest_mimic::Trial::test(
+                    format!("postgres::port_requests::{}", check.name()),
+                    move || {
+                        super::runtime().block_on(async move {
+                            let Some(url) = url() else { return };
+                            let schema = fresh_schema();
+                            let store = PostgresStore::connect_with_schema(&url, &schema)
+                                .await
+                                .expect("connect to PostgreSQL");
+                            let running = tokio::spawn({
+                                let store = store.clone();
+                                async move { check.run(&store).await }
+                            })
+                            .await;
+                            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                                .execute(store.pool())
+                                .await
+                                .expect("drop the test schema");
+                            store.close().await;
+                            if let Err(e) = running {
+                                std::panic::resume_unwind(e.into_panic());
+                            }
+                        });
+                        Ok(())
+                    },
+                )
+            })
+            .collect()
     }
 
     /// A store in a fresh schema; its teardown drops the schema.

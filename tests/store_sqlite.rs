@@ -126,10 +126,7 @@ async fn data_survives_reopening() {
     assert_eq!(got, changed);
     assert_eq!(reopened.get(&number(8)).await.expect("get"), None);
     let page = reopened
-        .list(&ListQuery {
-            limit: 100,
-            ..Default::default()
-        })
+        .list(&ListQuery::default().with_limit(100))
         .await
         .expect("list");
     assert_eq!(page.records.len(), 49);
@@ -152,7 +149,7 @@ async fn data_survives_reopening() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(versions, vec![1, 2, 3, 4]);
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'nm_%' ORDER BY name",
     )
@@ -192,10 +189,7 @@ async fn a_clean_close_leaves_everything_in_the_one_file() {
     std::fs::copy(dir.file(), &copy).expect("copy the file alone");
     let reopened = SqliteStore::open(&copy).await.expect("open the copy");
     let page = reopened
-        .list(&ListQuery {
-            limit: 1000,
-            ..Default::default()
-        })
+        .list(&ListQuery::default().with_limit(1000))
         .await
         .expect("list the copy");
     assert_eq!(page.records.len(), 200);
@@ -426,7 +420,7 @@ async fn a_version_1_file_is_upgraded_in_place() {
         .fetch_all(&mut conn)
         .await
         .expect("versions");
-    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(versions, vec![1, 2, 3, 4]);
     let columns: Vec<String> =
         sqlx::query_scalar("SELECT name FROM pragma_table_info('nm_tombstones') ORDER BY cid")
             .fetch_all(&mut conn)
@@ -702,12 +696,7 @@ async fn a_damaged_file_never_panics() {
                 .get_many(&(0..2_000).map(number).collect::<Vec<_>>())
                 .await;
             assert!(r.is_ok() || is_database_error(&r), "{r:?}");
-            let r = store
-                .list(&ListQuery {
-                    limit: 5_000,
-                    ..Default::default()
-                })
-                .await;
+            let r = store.list(&ListQuery::default().with_limit(5_000)).await;
             assert!(r.is_ok() || is_database_error(&r), "{r:?}");
             let r = store.insert(record(9_999)).await;
             assert!(r.is_ok() || is_database_error(&r), "{r:?}");
@@ -835,10 +824,7 @@ async fn many_stores_open_a_fresh_file_at_once() {
         }
         for s in &stores {
             let page = s
-                .list(&ListQuery {
-                    limit: 100,
-                    ..Default::default()
-                })
+                .list(&ListQuery::default().with_limit(100))
                 .await
                 .expect("list");
             assert_eq!(page.records.len(), stores.len());
@@ -849,7 +835,7 @@ async fn many_stores_open_a_fresh_file_at_once() {
             .fetch_all(&mut conn)
             .await
             .expect("versions");
-        assert_eq!(versions, vec![1, 2, 3]);
+        assert_eq!(versions, vec![1, 2, 3, 4]);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&mut conn)
             .await
@@ -981,13 +967,8 @@ async fn a_file_damaged_in_the_middle_fails_to_open() {
     let store = SqliteStore::open_with(&path, SqliteOptions::default().with_quick_check(false))
         .await
         .expect("opens unchecked");
-    let mut pages = number_manager::store::Pages::new(
-        &store,
-        ListQuery {
-            limit: 1000,
-            ..Default::default()
-        },
-    );
+    let mut pages =
+        number_manager::store::Pages::new(&store, ListQuery::default().with_limit(1000));
     let walk = async {
         while pages.next().await?.is_some() {}
         let numbers: Vec<PhoneNumber> = (0..3000).map(number).collect();

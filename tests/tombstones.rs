@@ -12,7 +12,7 @@ use number_manager::manager::SearchQuery;
 use number_manager::record::Revision;
 use number_manager::state::NumberState;
 use number_manager::store::{ListQuery, MemoryStore, Store, StoreExt};
-use number_manager::{Config, PhoneNumber};
+use number_manager::{Config, Options, PhoneNumber};
 
 /// A world on a fresh MemoryStore whose manual clock reads the wall clock's
 /// time: the stores stamp deletions with `Utc::now()`, and the horizon is
@@ -25,28 +25,25 @@ fn world(config: Config) -> (World, Arc<MemoryStore>) {
 }
 
 async fn search(w: &World, quantity: usize) -> Vec<PhoneNumber> {
-    let mut q = SearchQuery::new("415", quantity);
-    q.account = Some(w.customer.clone());
-    let hits = w.manager.search(&q).await.expect("search");
+    let q = SearchQuery::new("415", quantity);
+    let hits = w
+        .manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .expect("search");
     hits.iter().map(|h| h.number).collect()
 }
 
 async fn discovery_entries(store: &MemoryStore) -> usize {
     store
-        .count(&ListQuery {
-            states: vec![NumberState::Discovery],
-            ..Default::default()
-        })
+        .count(&ListQuery::default().with_states(vec![NumberState::Discovery]))
         .await
         .expect("count")
 }
 
 #[tokio::test]
 async fn purge_expired_drops_tombstones_older_than_the_horizon() {
-    let config = Config {
-        discovery_ttl: std::time::Duration::from_secs(60),
-        ..Config::default()
-    };
+    let config = Config::default().with_discovery_ttl(std::time::Duration::from_secs(60));
     assert_eq!(
         config.tombstone_horizon,
         std::time::Duration::from_secs(24 * 3600)
@@ -85,11 +82,9 @@ async fn a_horizon_in_the_future_drops_tombstones_at_once() {
     // clock puts the cutoff after the stores' deletion stamps: the tombstones
     // left by this very purge are dropped by it (never do this outside a
     // test). Durations are never negative, so the cutoff is moved by the clock.
-    let config = Config {
-        discovery_ttl: std::time::Duration::from_secs(60),
-        tombstone_horizon: std::time::Duration::ZERO,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .with_discovery_ttl(std::time::Duration::from_secs(60))
+        .with_tombstone_horizon(std::time::Duration::ZERO);
     let (w, store) = world(config);
     let numbers = search(&w, 5).await;
     let revisions: Vec<Revision> = store
@@ -151,10 +146,7 @@ async fn a_manual_clock_far_from_real_time_shifts_the_cutoff() {
     // any wall-clock deletion stamp, so nothing is dropped. This is expected.
     let w = World::with(
         Arc::new(MemoryStore::new()),
-        Config {
-            discovery_ttl: std::time::Duration::from_secs(60),
-            ..Config::default()
-        },
+        Config::default().with_discovery_ttl(std::time::Duration::from_secs(60)),
     );
     search(&w, 5).await;
     w.clock.advance(Duration::days(3));

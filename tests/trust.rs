@@ -59,10 +59,9 @@ fn in_state(
     state: NumberState,
     public: Map<String, serde_json::Value>,
 ) -> number_manager::manager::PublicChange {
-    number_manager::manager::PublicChange {
-        public,
-        state: Some(state),
-    }
+    number_manager::manager::PublicChange::default()
+        .with_public(public)
+        .with_state(state)
 }
 
 fn porting() -> Map<String, serde_json::Value> {
@@ -154,9 +153,13 @@ async fn another_tree_cannot_create_over_an_owned_aging_number() {
 
 /// Searches the simulated carrier and buys the first hit for the customer.
 async fn buy(w: &World) -> PhoneNumber {
-    let mut q = SearchQuery::new("415", 1);
-    q.account = Some(w.customer.clone());
-    let hit = w.manager.search(&q).await.unwrap()[0].number;
+    let q = SearchQuery::new("415", 1);
+    let hit = w
+        .manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .unwrap()[0]
+        .number;
     w.manager
         .activate(&w.customer, hit.as_str(), Map::new(), &w.as_customer())
         .await
@@ -204,11 +207,7 @@ async fn a_hold_the_carrier_lost_is_bought_again_or_not_put_in_service() {
         .await
         .unwrap();
     // The carrier drops the number behind our back.
-    let order = NumberOrder {
-        number: n,
-        account: None,
-        carrier_data: Map::new(),
-    };
+    let order = NumberOrder::new(n);
     w.carrier.disconnect(&order).await.unwrap();
     assert!(!w.carrier.is_sold(&n));
     // It cannot tell us now: nothing goes in service.
@@ -349,13 +348,10 @@ async fn the_library_refuses_to_act_for_accounts_outside_the_actors_tree() {
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Unauthorized { .. }), "{target}: {e:?}");
-        let e = w.manager.may_address(&as_customer.auth_by, target).await;
+        let e = w.manager.may_address(target, &as_customer).await;
         assert!(matches!(e, Err(Error::Unauthorized { .. })), "{target}");
     }
-    w.manager
-        .may_address(&as_customer.auth_by, &w.sub)
-        .await
-        .unwrap();
+    w.manager.may_address(&w.sub, &as_customer).await.unwrap();
 }
 
 /// Creates `N` reserved for the customer with a one-hour lease.

@@ -11,7 +11,7 @@ use number_manager::fields::{
     Cnam, E911Address, Failover, LegacyData, Messaging, Porting, Prepend, PublicFields, Ringback,
 };
 use number_manager::manager::{E911Outcome, SearchQuery};
-use number_manager::{Error, PhoneNumber};
+use number_manager::{Error, Options, PhoneNumber};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -182,9 +182,12 @@ fn a_stored_value_of_the_wrong_shape_is_a_validation_error() {
 
 /// Numbers from the simulated carrier, activated for the customer.
 async fn in_service(w: &World, count: usize) -> Vec<String> {
-    let mut q = SearchQuery::new("415", count);
-    q.account = Some(w.customer.clone());
-    let hits = w.manager.search(&q).await.unwrap();
+    let q = SearchQuery::new("415", count);
+    let hits = w
+        .manager
+        .search(&q, &Options::as_account(&w.customer))
+        .await
+        .unwrap();
     assert_eq!(hits.len(), count);
     let numbers: Vec<String> = hits.iter().map(|h| h.number.to_string()).collect();
     let done = w
@@ -279,7 +282,7 @@ async fn set_cnam_validates_and_authorizes_like_update() {
         .set_cnam(
             &ns[0],
             Some(Cnam::new("Mine")),
-            &number_manager::Options::as_account(&w.other),
+            &Options::as_account(&w.other),
         )
         .await
         .unwrap_err();

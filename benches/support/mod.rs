@@ -104,11 +104,9 @@ pub fn list_pages(
 ) {
     for (label, account, start) in cases {
         let opts = Options::as_account(account);
-        let list = ListOptions {
-            page_size: Some(50),
-            start_key: Some(PhoneNumber::from_e164(start).expect("number")),
-            ..Default::default()
-        };
+        let list = ListOptions::default()
+            .with_page_size(50)
+            .with_start_key(PhoneNumber::from_e164(start).expect("number"));
         group.bench_with_input(BenchmarkId::from_parameter(label), &list, |b, list| {
             b.iter(|| {
                 let page = rt

@@ -79,10 +79,7 @@ pub const SEARCH_QUANTITY: usize = 25;
 fn fuzz_config() -> Config {
     static CONFIG: OnceLock<Config> = OnceLock::new();
     CONFIG
-        .get_or_init(|| Config {
-            max_search_quantity: SEARCH_QUANTITY,
-            ..Config::default()
-        })
+        .get_or_init(|| Config::default().with_max_search_quantity(SEARCH_QUANTITY))
         .clone()
 }
 

@@ -34,7 +34,7 @@
 
 use std::sync::Arc;
 
-use crate::account::{AccountId, Actor};
+use crate::account::AccountId;
 use crate::limits;
 use crate::manager::{NumberManager, Options};
 
@@ -450,7 +450,7 @@ impl Api {
         if let (Some(account), Some(me)) = (&account, &actor) {
             self.inner
                 .manager
-                .may_address(&Actor::Account(me.clone()), account)
+                .may_address(account, &Options::as_account(me))
                 .await?;
         }
         let query = Query::parse(&request.query);
@@ -480,11 +480,12 @@ impl Api {
                 .into())
             }
         };
-        let opts = actor.map(|me| Options {
-            auth_by: Actor::Account(me),
-            dry_run,
-            idempotency_key,
-            request_id: Some(id.to_string()),
+        let opts = actor.map(|me| {
+            let mut opts = Options::as_account(&me);
+            opts.dry_run = dry_run;
+            opts.idempotency_key = idempotency_key;
+            opts.request_id = Some(id.to_string());
+            opts
         });
         let call = Call {
             endpoint: route.endpoint,

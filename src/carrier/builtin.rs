@@ -144,13 +144,7 @@ async fn scan_store(
 ///     store.insert(record).await.unwrap();
 /// }
 /// let local = LocalCarrier::new(store);
-/// let request = SearchRequest {
-///     prefix: "+1415".into(),
-///     quantity: 10,
-///     offset: 0,
-///     country: "US".into(),
-///     account: None,
-/// };
+/// let request = SearchRequest::new("+1415", 10);
 /// let found = local.find_numbers(&request).await.unwrap();
 /// assert_eq!(found.len(), 1);
 /// assert_eq!(found[0].number.as_str(), "+14155550100");
@@ -243,13 +237,7 @@ impl Carrier for LocalCarrier {
 /// store.insert(record).await.unwrap();
 ///
 /// let reserved = ReservedCarrier::new(store);
-/// let mut request = SearchRequest {
-///     prefix: "+1415".into(),
-///     quantity: 10,
-///     offset: 0,
-///     country: "US".into(),
-///     account: Some(account),
-/// };
+/// let mut request = SearchRequest::new("+1415", 10).with_account(account);
 /// assert_eq!(reserved.find_numbers(&request).await.unwrap().len(), 1);
 /// request.account = None;
 /// assert!(reserved.find_numbers(&request).await.unwrap().is_empty());
@@ -340,7 +328,7 @@ impl Carrier for ReservedCarrier {
 /// let inventory = InventoryCarrier::new();
 /// let n = PhoneNumber::parse("+14155550100").unwrap();
 /// inventory.load([n]);
-/// let order = NumberOrder { number: n, account: None, carrier_data: Default::default() };
+/// let order = NumberOrder::new(n);
 /// inventory.acquire(&order).await.unwrap();
 /// assert!(inventory.available().is_empty());
 /// assert_eq!(inventory.acquire(&order).await.unwrap_err().message(), "number_not_available");

@@ -55,9 +55,12 @@ pub use twilio::{TwilioCarrier, TWILIO_API};
 
 /// What a carrier can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Capabilities {
-    /// The numbers live in this system (no external calls); local numbers are
-    /// deleted on release and denied external features by default.
+    /// The carrier holds nothing upstream: its numbers live in this system
+    /// and it makes no external calls. Whether a *number* is local (deleted on
+    /// release, denied external features by default) is decided by its
+    /// module's name alone; see [`is_local_module`].
     pub is_local: bool,
     /// `check_numbers` is implemented.
     pub check_numbers: bool,
@@ -86,8 +89,24 @@ impl Default for Capabilities {
     }
 }
 
+crate::util::with_setters!(Capabilities {
+    /// Sets [`Capabilities::is_local`].
+    with_is_local => is_local: bool;
+    /// Sets [`Capabilities::check_numbers`].
+    with_check_numbers => check_numbers: bool;
+    /// Sets [`Capabilities::owned_numbers`].
+    with_owned_numbers => owned_numbers: bool;
+    /// Sets [`Capabilities::maximal_prefix_length`].
+    with_maximal_prefix_length => maximal_prefix_length: usize;
+    /// Sets [`Capabilities::billable`].
+    with_billable => billable: bool;
+    /// Sets [`Capabilities::should_lookup_cnam`].
+    with_should_lookup_cnam => should_lookup_cnam: bool;
+});
+
 /// A search request as the carrier sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SearchRequest {
     /// The E.164 prefix to search (`+` and digits), e.g. `+1415`; the
     /// manager always asks in this form.
@@ -103,8 +122,31 @@ pub struct SearchRequest {
     pub account: Option<AccountId>,
 }
 
+impl SearchRequest {
+    /// A US search for the E.164 `prefix`, the first `quantity` results.
+    pub fn new(prefix: impl Into<String>, quantity: usize) -> Self {
+        SearchRequest {
+            prefix: prefix.into(),
+            quantity,
+            offset: 0,
+            country: "US".into(),
+            account: None,
+        }
+    }
+}
+
+crate::util::with_setters!(SearchRequest {
+    /// Sets [`SearchRequest::offset`].
+    with_offset => offset: usize;
+    /// Sets [`SearchRequest::country`].
+    with_country => country: impl Into<String> as into;
+    /// Sets the searching account ([`SearchRequest::account`]).
+    with_account => account: AccountId as some;
+});
+
 /// One number a carrier offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SearchResult {
     /// The number.
     pub number: PhoneNumber,
@@ -118,8 +160,25 @@ pub struct SearchResult {
     pub data: Map<String, Value>,
 }
 
+impl SearchResult {
+    /// A result with no carrier data.
+    pub fn new(number: PhoneNumber, state: NumberState) -> Self {
+        SearchResult {
+            number,
+            state,
+            data: Map::new(),
+        }
+    }
+}
+
+crate::util::with_setters!(SearchResult {
+    /// Sets the carrier data ([`SearchResult::data`]).
+    with_data => data: Map<String, Value>;
+});
+
 /// What the carrier needs to buy or release one number.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct NumberOrder {
     /// The number.
     pub number: PhoneNumber,
@@ -128,6 +187,24 @@ pub struct NumberOrder {
     /// Carrier data remembered from the search (or the previous order).
     pub carrier_data: Map<String, Value>,
 }
+
+impl NumberOrder {
+    /// An order for `number`, for no account, with no carrier data.
+    pub fn new(number: PhoneNumber) -> Self {
+        NumberOrder {
+            number,
+            account: None,
+            carrier_data: Map::new(),
+        }
+    }
+}
+
+crate::util::with_setters!(NumberOrder {
+    /// Sets the account ([`NumberOrder::account`]).
+    with_account => account: AccountId as some;
+    /// Sets the carrier data ([`NumberOrder::carrier_data`]).
+    with_carrier_data => carrier_data: Map<String, Value>;
+});
 
 /// Availability according to `check_numbers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,7 +388,7 @@ pub enum CarrierHealth {
 ///         Ok(matching
 ///             .skip(request.offset)
 ///             .take(request.quantity)
-///             .map(|n| SearchResult { number: *n, state: NumberState::Discovery, data: Map::new() })
+///             .map(|n| SearchResult::new(*n, NumberState::Discovery))
 ///             .collect())
 ///     }
 ///
@@ -351,7 +428,7 @@ pub enum CarrierHealth {
 ///     .carriers(CarrierRegistry::new().with(carrier.clone()))
 ///     .build();
 ///
-/// let hits = manager.search(&SearchQuery::new("415", 5)).await?;
+/// let hits = manager.search(&SearchQuery::new("415", 5), &Options::system()).await?;
 /// let found: Vec<&str> = hits.iter().map(|h| h.number.as_str()).collect();
 /// assert_eq!(found, ["+14155550100", "+14155550101"]);
 /// assert!(hits.iter().all(|h| h.carrier == "list"));
@@ -362,7 +439,7 @@ pub enum CarrierHealth {
 /// assert_eq!(bought.record.carrier, "list");
 /// assert_eq!(bought.record.carrier_data["order_id"], "order-+14155550100");
 /// assert!(carrier.stock().held.contains(&bought.record.number));
-/// let hits = manager.search(&SearchQuery::new("415", 5)).await?;
+/// let hits = manager.search(&SearchQuery::new("415", 5), &Options::system()).await?;
 /// assert_eq!(hits.len(), 1, "a number sold is no longer on offer");
 /// # Ok::<(), Error>(())
 /// # }).unwrap();
@@ -479,7 +556,6 @@ pub struct CarrierRegistry {
     // Kept in step with `carriers` by `with`, so the save path (features are
     // recomputed for every number) borrows them instead of rebuilding them.
     names: Vec<String>,
-    local_names: Vec<String>,
 }
 
 impl CarrierRegistry {
@@ -493,18 +569,19 @@ impl CarrierRegistry {
         self.carriers.retain(|c| c.name() != carrier.name());
         self.carriers.push(carrier);
         self.names = self.carriers.iter().map(|c| c.name().to_string()).collect();
-        self.local_names = self
-            .carriers
-            .iter()
-            .filter(|c| c.capabilities().is_local)
-            .map(|c| c.name().to_string())
-            .collect();
         self
     }
 
     /// Sets the module stored on numbers created directly (default `local`).
     pub fn with_default_module(mut self, name: impl Into<String>) -> Self {
         self.default_module = Some(name.into());
+        self
+    }
+
+    /// The same registry with every carrier replaced by `f` of it (a wrapper
+    /// that keeps its name and capabilities).
+    pub(crate) fn map(mut self, f: impl Fn(Arc<dyn Carrier>) -> Arc<dyn Carrier>) -> Self {
+        self.carriers = self.carriers.into_iter().map(f).collect();
         self
     }
 
@@ -528,16 +605,28 @@ impl CarrierRegistry {
         &self.names
     }
 
-    /// Names of the local carriers.
-    pub fn local_names(&self) -> &[String] {
-        &self.local_names
-    }
-
-    /// Whether numbers of module `name` are local (an unknown module counts as
-    /// local, as in Kazoo, so it is never called upstream).
+    /// Whether numbers of module `name` are local: [`is_local_module`],
+    /// whether or not this registry knows the module.
     pub fn is_local(&self, name: &str) -> bool {
-        self.get(name)
-            .map(|c| c.capabilities().is_local)
-            .unwrap_or(true)
+        is_local_module(name)
     }
+}
+
+/// The carrier modules whose numbers are local.
+pub const LOCAL_MODULES: [&str; 2] = ["local", "mdn"];
+
+/// Whether numbers of carrier module `name` are local: a module named
+/// `local` or `mdn` ([`LOCAL_MODULES`]), and no other, whatever carriers are
+/// configured. A local number may be released from any state, is deleted when
+/// released, and is denied external features by default; every other number,
+/// including one of a module no carrier in the registry has, belongs to a
+/// carrier upstream, so a release keeps it in the inventory.
+///
+/// ```
+/// use number_manager::carrier::is_local_module;
+/// assert!(is_local_module("local") && is_local_module("mdn"));
+/// assert!(!is_local_module("bandwidth2") && !is_local_module("gone_carrier"));
+/// ```
+pub fn is_local_module(name: &str) -> bool {
+    LOCAL_MODULES.contains(&name)
 }

@@ -240,13 +240,7 @@ struct State {
 /// use number_manager::carrier::{Carrier, Fault, NumberOrder, SearchRequest, SimulatedCarrier};
 /// # block_on(async {
 /// let carrier = SimulatedCarrier::new(7);
-/// let request = SearchRequest {
-///     prefix: "+1415".into(),
-///     quantity: 2,
-///     offset: 0,
-///     country: "US".into(),
-///     account: None,
-/// };
+/// let request = SearchRequest::new("+1415", 2);
 /// let found = carrier.find_numbers(&request).await.unwrap();
 /// assert_eq!(found.len(), 2);
 /// assert!(found[0].number.as_str().starts_with("+1415"));
@@ -254,11 +248,7 @@ struct State {
 /// // Same seed, same catalogue.
 /// assert_eq!(SimulatedCarrier::new(7).find_numbers(&request).await.unwrap(), found);
 ///
-/// let order = NumberOrder {
-///     number: found[0].number,
-///     account: None,
-///     carrier_data: found[0].data.clone(),
-/// };
+/// let order = NumberOrder::new(found[0].number).with_carrier_data(found[0].data.clone());
 /// carrier.acquire(&order).await.unwrap();
 /// let again = carrier.acquire(&order).await.unwrap_err();
 /// assert_eq!(again.message(), "number_not_available");

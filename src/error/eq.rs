@@ -20,6 +20,12 @@ impl PartialEq for Error {
                 E::InvalidStateTransition { from: f1, to: t1 },
                 E::InvalidStateTransition { from: f2, to: t2 },
             ) => (f1, t1) == (f2, t2),
+            (E::InvalidMdnTransition { to: a }, E::InvalidMdnTransition { to: b }) => a == b,
+            (
+                E::InvalidPortTransition { from: f1, to: t1 },
+                E::InvalidPortTransition { from: f2, to: t2 },
+            ) => (f1, t1) == (f2, t2),
+            (E::UserNotAllowed { cause: a }, E::UserNotAllowed { cause: b }) => a == b,
             (E::AssignFailure { cause: a }, E::AssignFailure { cause: b })
             | (E::Invalid { cause: a }, E::Invalid { cause: b })
             | (E::Internal { cause: a }, E::Internal { cause: b }) => a == b,
@@ -139,6 +145,9 @@ impl PartialEq for Error {
             | (E::Unauthorized { .. }, _)
             | (E::NoChangeRequired { .. }, _)
             | (E::InvalidStateTransition { .. }, _)
+            | (E::InvalidMdnTransition { .. }, _)
+            | (E::InvalidPortTransition { .. }, _)
+            | (E::UserNotAllowed { .. }, _)
             | (E::AssignFailure { .. }, _)
             | (E::NumberIsPorting { .. }, _)
             | (E::Invalid { .. }, _)

@@ -18,6 +18,7 @@ use crate::events::Event;
 use crate::features::{self, FeatureContext};
 use crate::lifecycle::Op;
 use crate::number::PhoneNumber;
+use crate::observe::Traced;
 use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
 use crate::store::{BatchMode, ListQuery, Pages, StoreExt, Write};
@@ -25,6 +26,7 @@ use crate::util::{join_all, timeout};
 
 /// One search result, as the seeds show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SearchHit {
     /// The number.
     pub number: PhoneNumber,
@@ -38,6 +40,7 @@ pub struct SearchHit {
 
 /// A carrier search.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SearchQuery {
     /// 3+ digits after the country code (`415`), or an E.164 prefix (`+1415`).
     pub prefix: String,
@@ -47,8 +50,6 @@ pub struct SearchQuery {
     pub offset: usize,
     /// ISO 3166 alpha-2 country (default `US`).
     pub country: String,
-    /// The searching account, if any.
-    pub account: Option<AccountId>,
 }
 
 impl SearchQuery {
@@ -59,13 +60,25 @@ impl SearchQuery {
             quantity,
             offset: 0,
             country: "US".into(),
-            account: None,
         }
     }
 }
 
-/// Listing options (the seeds' query string).
+crate::util::with_setters!(SearchQuery {
+    /// Sets [`SearchQuery::prefix`].
+    with_prefix => prefix: impl Into<String> as into;
+    /// Sets [`SearchQuery::quantity`].
+    with_quantity => quantity: usize;
+    /// Sets the page number ([`SearchQuery::offset`]).
+    with_offset => offset: usize;
+    /// Sets [`SearchQuery::country`].
+    with_country => country: impl Into<String> as into;
+});
+
+/// Listing options (the seeds' query string). Build with
+/// `ListOptions::default()` and the `with_*` setters.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ListOptions {
     /// Page size (default `Config::page_size`).
     pub page_size: Option<usize>,
@@ -85,8 +98,28 @@ pub struct ListOptions {
     pub prefix: Option<String>,
 }
 
+crate::util::with_setters!(ListOptions {
+    /// Sets [`ListOptions::page_size`].
+    with_page_size => page_size: usize as some;
+    /// Sets [`ListOptions::start_key`].
+    with_start_key => start_key: PhoneNumber as some;
+    /// Sets the `filter_state` states ([`ListOptions::states`]).
+    with_states => states: Vec<NumberState>;
+    /// Sets [`ListOptions::created_from`].
+    with_created_from => created_from: DateTime<Utc> as some;
+    /// Sets [`ListOptions::created_to`].
+    with_created_to => created_to: DateTime<Utc> as some;
+    /// Sets the `filter_<public field>` pairs ([`ListOptions::public_filters`]).
+    with_public_filters => public_filters: Vec<(String, String)>;
+    /// Sets [`ListOptions::include_descendants`].
+    with_include_descendants => include_descendants: bool;
+    /// Sets [`ListOptions::prefix`].
+    with_prefix => prefix: impl Into<String> as some_into;
+});
+
 /// One page of an account's numbers.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Listing {
     /// The numbers, in order.
     pub numbers: Vec<NumberRecord>,
@@ -104,6 +137,7 @@ pub struct Listing {
 
 /// `carriers_info`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CarriersInfo {
     /// The longest prefix every carrier honours.
     pub maximal_prefix_length: usize,
@@ -115,6 +149,7 @@ pub struct CarriersInfo {
 
 /// What `fix` changed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct FixReport {
     /// Per number, what was repaired.
     pub fixed: BTreeMap<String, Vec<String>>,
@@ -124,6 +159,7 @@ pub struct FixReport {
 
 /// What `purge_expired` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PurgeReport {
     /// Expired discovery entries removed.
     pub discovery_removed: usize,
@@ -190,7 +226,19 @@ impl NumberManager {
     /// a failing or slow carrier only loses its own results), merges and sorts by
     /// number, and returns page `offset`. Every carrier result to buy is
     /// remembered as a `discovery` entry so that any instance can activate it.
-    pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+    ///
+    /// Anyone may search: the actor's account (none for the system) is only
+    /// passed on to the carriers as the searching account, so a carrier that
+    /// holds numbers for accounts (the `reserved` one) can offer that
+    /// account's own.
+    pub async fn search(&self, query: &SearchQuery, opts: &Options) -> Result<Vec<SearchHit>> {
+        Traced::bare("search")
+            .for_account(opts.auth_by.account())
+            .run(self.search_observed(query, opts))
+            .await
+    }
+
+    async fn search_observed(&self, query: &SearchQuery, opts: &Options) -> Result<Vec<SearchHit>> {
         let prefix = self.search_prefix(&query.prefix, &query.country)?;
         let quantity = query
             .quantity
@@ -203,7 +251,7 @@ impl NumberManager {
             quantity: wanted,
             offset: 0,
             country: query.country.clone(),
-            account: query.account.clone(),
+            account: opts.auth_by.account().cloned(),
         };
         let limit = self.inner.config.search_timeout;
         let futures: Vec<_> = self
@@ -224,9 +272,23 @@ impl NumberManager {
             .collect();
         let answers = join_all(futures).await;
         let mut merged: BTreeMap<PhoneNumber, SearchHit> = BTreeMap::new();
+        let carriers = answers.len();
+        let mut failed = 0;
         for (carrier, answer) in answers {
-            // Errors and timeouts drop only that carrier's results.
-            let Some(Ok(results)) = answer else { continue };
+            // Errors and timeouts drop only that carrier's results, and say so.
+            let results = match answer {
+                Some(Ok(results)) => results,
+                Some(Err(e)) => {
+                    failed += 1;
+                    crate::observe::search_carrier_failed(&carrier, Some(&e), limit);
+                    continue;
+                }
+                None => {
+                    failed += 1;
+                    crate::observe::search_carrier_failed(&carrier, None, limit);
+                    continue;
+                }
+            };
             for r in results {
                 if !r.number.as_str().starts_with(&prefix) {
                     continue;
@@ -238,6 +300,9 @@ impl NumberManager {
                     data: r.data,
                 });
             }
+        }
+        if carriers > 0 && failed == carriers {
+            crate::observe::search_all_failed(carriers);
         }
         let hits: Vec<SearchHit> = merged.into_values().collect();
         self.remember_discoveries(&hits).await?;
@@ -294,8 +359,8 @@ impl NumberManager {
 
     /// Checks that `actor` may address `account` (itself, a descendant, or
     /// master): what an HTTP layer checks before acting on a URL account.
-    pub async fn may_address(&self, actor: &Actor, account: &AccountId) -> Result<()> {
-        let ctx = self.actor_ctx(actor).await?;
+    pub async fn may_address(&self, account: &AccountId, opts: &Options) -> Result<()> {
+        let ctx = self.actor_ctx(&opts.auth_by).await?;
         // Master and the system need no lookup of the addressed account.
         let target = match &ctx.info {
             Some(me) if !me.is_master => self.inner.accounts.get(account).await?,
@@ -312,7 +377,18 @@ impl NumberManager {
         list: &ListOptions,
         opts: &Options,
     ) -> Result<Listing> {
-        self.may_address(&opts.auth_by, account).await?;
+        Traced::new("list_numbers", 0, opts)
+            .run(self.list_numbers_observed(account, list, opts))
+            .await
+    }
+
+    async fn list_numbers_observed(
+        &self,
+        account: &AccountId,
+        list: &ListOptions,
+        opts: &Options,
+    ) -> Result<Listing> {
+        self.may_address(account, opts).await?;
         let page_size = list
             .page_size
             .unwrap_or(self.inner.config.page_size)
@@ -396,7 +472,20 @@ impl NumberManager {
         offset: usize,
         opts: &Options,
     ) -> Result<Vec<(PhoneNumber, NumberState)>> {
-        self.may_address(&opts.auth_by, account).await?;
+        Traced::new("search_owned", 0, opts)
+            .run(self.search_owned_observed(account, prefix, quantity, offset, opts))
+            .await
+    }
+
+    async fn search_owned_observed(
+        &self,
+        account: &AccountId,
+        prefix: &str,
+        quantity: usize,
+        offset: usize,
+        opts: &Options,
+    ) -> Result<Vec<(PhoneNumber, NumberState)>> {
+        self.may_address(account, opts).await?;
         let prefix = self.search_prefix(prefix, "US")?;
         let quantity = quantity.clamp(1, self.inner.config.max_search_quantity.max(1));
         let skip = quantity.saturating_mul(offset);
@@ -431,6 +520,15 @@ impl NumberManager {
     /// More than [`Limits::max_numbers`](crate::Limits::max_numbers) numbers is
     /// a validation error.
     pub async fn check<S: AsRef<str>>(
+        &self,
+        numbers: &[S],
+    ) -> Result<BTreeMap<String, Availability>> {
+        Traced::counted("check", numbers.len())
+            .run(self.check_observed(numbers))
+            .await
+    }
+
+    async fn check_observed<S: AsRef<str>>(
         &self,
         numbers: &[S],
     ) -> Result<BTreeMap<String, Availability>> {
@@ -481,6 +579,12 @@ impl NumberManager {
     /// Locality of numbers (seeds' `POST .../locality`), keyed by E.164; at most
     /// [`Limits::max_numbers`](crate::Limits::max_numbers) of them.
     pub async fn locality<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Map<String, Value>> {
+        Traced::counted("locality", numbers.len())
+            .run(self.locality_observed(numbers))
+            .await
+    }
+
+    async fn locality_observed<S: AsRef<str>>(&self, numbers: &[S]) -> Result<Map<String, Value>> {
         self.inner.config.limits.check_numbers(numbers.len())?;
         let provider = self.locality_provider()?;
         let mut parsed = Vec::new();
@@ -496,6 +600,12 @@ impl NumberManager {
 
     /// Prefixes serving a city (seeds' `GET .../prefix?city=`).
     pub async fn city_prefixes(&self, country: &str, city: &str) -> Result<Value> {
+        Traced::bare("city_prefixes")
+            .run(self.city_prefixes_observed(country, city))
+            .await
+    }
+
+    async fn city_prefixes_observed(&self, country: &str, city: &str) -> Result<Value> {
         if city.trim().is_empty() {
             return Err(Error::NotFound {
                 number: city.to_string(),
@@ -507,6 +617,12 @@ impl NumberManager {
     /// `carriers_info` for the actor: the shortest maximal prefix length, the
     /// carriers in use and the states the actor may create numbers in.
     pub async fn carriers_info(&self, opts: &Options) -> Result<CarriersInfo> {
+        Traced::new("carriers_info", 0, opts)
+            .run(self.carriers_info_observed(opts))
+            .await
+    }
+
+    async fn carriers_info_observed(&self, opts: &Options) -> Result<CarriersInfo> {
         let ctx = self.actor_ctx(&opts.auth_by).await?;
         let maximal_prefix_length = self
             .inner
@@ -550,7 +666,13 @@ impl NumberManager {
     /// and repairs records whose owner and state disagree. Reports what
     /// changed; with `dry_run` it reports what would change and writes nothing.
     pub async fn fix(&self, account: &AccountId, opts: &Options) -> Result<FixReport> {
-        self.may_address(&opts.auth_by, account).await?;
+        Traced::new("fix", 0, opts)
+            .run(self.fix_observed(account, opts))
+            .await
+    }
+
+    async fn fix_observed(&self, account: &AccountId, opts: &Options) -> Result<FixReport> {
+        self.may_address(account, opts).await?;
         let mut report = FixReport::default();
         let mut pages = Pages::new(
             &*self.inner.store,
@@ -569,6 +691,12 @@ impl NumberManager {
 
     /// Repairs one number the actor may change (seeds' `POST .../fix/{number}`).
     pub async fn fix_number(&self, number: &str, opts: &Options) -> Result<FixReport> {
+        Traced::new("fix_number", 1, opts)
+            .run(self.fix_number_observed(number, opts))
+            .await
+    }
+
+    async fn fix_number_observed(&self, number: &str, opts: &Options) -> Result<FixReport> {
         let n = self.inner.normalizer.parse(number)?;
         // Fixing is a change: ownership is checked the way an edit checks it.
         let actor = self.actor_ctx(&opts.auth_by).await?;
@@ -602,7 +730,6 @@ impl NumberManager {
         let now = self.inner.clock.now();
         let records = self.inner.store.get_many(numbers).await?;
         let known = self.inner.carriers.names();
-        let local = self.inner.carriers.local_names();
         let ctx = self.actor_ctx(&opts.auth_by).await?;
         let mut writes = Vec::new();
         let mut changes: Vec<(PhoneNumber, Vec<String>)> = Vec::new();
@@ -685,7 +812,6 @@ impl NumberManager {
                 reseller: lists.as_ref(),
                 admin: ctx.is_admin(),
                 known_carriers: known,
-                local_carriers: local,
             };
             // E911 needs the provider; fix only recomputes what is local to the record.
             let before = fixed.features.clone();
@@ -760,6 +886,11 @@ impl NumberManager {
             journal: None,
         };
         let results = Box::pin(self.execute(numbers.clone(), &req)).await?;
+        for (n, r) in numbers.iter().zip(&results) {
+            if r.is_ok() {
+                crate::observe::lease_lapsed(*n);
+            }
+        }
         Ok(BatchResult::of_numbers(&numbers, results))
     }
 
@@ -771,6 +902,12 @@ impl NumberManager {
     /// wall-clock deletion stamps; see
     /// [`Store::purge_tombstones`](crate::store::Store::purge_tombstones)).
     pub async fn purge_expired(&self) -> Result<PurgeReport> {
+        Traced::bare("purge_expired")
+            .run(self.purge_expired_observed())
+            .await
+    }
+
+    async fn purge_expired_observed(&self) -> Result<PurgeReport> {
         let now = self.inner.clock.now();
         let mut report = PurgeReport::default();
         self.purge_discoveries(now, &mut report).await?;
@@ -835,8 +972,10 @@ impl NumberManager {
             if records.is_empty() {
                 continue;
             }
-            let before: Vec<(PhoneNumber, Revision)> =
-                records.iter().map(|r| (r.number, r.revision)).collect();
+            let before: Vec<(PhoneNumber, Revision, Option<AccountId>)> = records
+                .iter()
+                .map(|r| (r.number, r.revision, r.assigned_to.clone()))
+                .collect();
             let writes = records
                 .into_iter()
                 .map(|r| {
@@ -857,7 +996,7 @@ impl NumberManager {
                 .write_batch(writes, BatchMode::PerItem)
                 .await?;
             // A state change like any other: the event sink hears of it.
-            for ((number, revision), r) in before.into_iter().zip(results) {
+            for ((number, revision, owner), r) in before.into_iter().zip(results) {
                 if let Ok(after) = r {
                     report.aged += 1;
                     self.inner.events.emit(&Event {
@@ -866,6 +1005,8 @@ impl NumberManager {
                         from: Some(NumberState::Aging),
                         to: NumberState::Available,
                         actor: Actor::System,
+                        owner_before: owner,
+                        owner_after: None,
                         at: now,
                         before: revision,
                         after,

@@ -248,11 +248,16 @@ impl NumberManager {
 fn fingerprint(req: &Request, inputs: &[Input]) -> String {
     let mut numbers: Vec<String> = inputs.iter().map(Input::key).collect();
     numbers.sort();
-    let request = json!({
+    let mut request = json!({
         "operation": op_json(&req.op),
         "change": change_json(&req.change),
         "numbers": numbers,
     });
+    // `mdn_run` decides which numbers may be written: a retry must ask the
+    // same. Named only when set, so the fingerprints of earlier versions stay.
+    if req.opts.mdn_run {
+        request["mdn_run"] = json!(true);
+    }
     let mut text = String::new();
     canonical(&request, &mut text);
     format!("v2:{:032x}", fnv1a_128(text.as_bytes()))
@@ -286,8 +291,18 @@ fn decode(stored: Value) -> Result<BatchResult> {
 
 fn op_json(op: &Op) -> Value {
     match op {
-        Op::Create { state, assign_to } => {
-            json!({"name": op.name(), "state": state.as_str(), "account": assign_to.as_str()})
+        Op::Create {
+            state,
+            assign_to,
+            ported_in,
+        } => {
+            let mut v =
+                json!({"name": op.name(), "state": state.as_str(), "account": assign_to.as_str()});
+            // Named only when set, so the fingerprints of earlier versions stay.
+            if *ported_in {
+                v["ported_in"] = json!(true);
+            }
+            v
         }
         Op::Activate { assign_to } => json!({"name": op.name(), "account": assign_to.as_str()}),
         // The lease's end is computed from the time of the call, so a retry

@@ -13,18 +13,19 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::account::{Accounts, Actor, MemoryAccounts};
+use crate::account::{AccountId, Accounts, Actor, MemoryAccounts};
 use crate::carrier::CarrierRegistry;
 use crate::classify::Classifiers;
 use crate::clock::{Clock, SystemClock};
 use crate::e911::E911Provider;
 use crate::error::{Error, Result};
 use crate::events::{AuditLog, EventSink};
-use crate::features::{FeatureConfig, FeatureLists};
+use crate::features::FeatureConfig;
 use crate::lifecycle::Plan;
 use crate::limits::Limits;
 use crate::locality::Locality;
 use crate::number::{Normalizer, PhoneNumber};
+use crate::porting::PortRequestStore;
 use crate::record::NumberRecord;
 use crate::state::StateConfig;
 use crate::store::{MemoryStore, Store};
@@ -33,12 +34,14 @@ mod account_ops;
 mod idempotent;
 mod ops;
 mod pipeline;
+mod port_ops;
 mod typed_ops;
 
 pub use account_ops::{
     CarriersInfo, FixReport, ListOptions, Listing, PurgeReport, SearchHit, SearchQuery,
 };
 pub use ops::{Identify, PublicChange};
+pub use port_ops::{NewPortRequest, PortTransition, PortTransitionRequest};
 pub use typed_ops::{E911Outcome, E911Results};
 
 /// Tunables (Kazoo's configuration plus this crate's own).
@@ -67,15 +70,20 @@ pub use typed_ops::{E911Outcome, E911Results};
 ///
 /// let err = serde_json::from_value::<Config>(serde_json::json!({"claim_tll": "1m"})).unwrap_err();
 /// assert!(err.to_string().contains("unknown field `claim_tll`"));
+///
+/// // In code: the defaults, then a `with_*` setter per field to change.
+/// let config = Config::default().with_claim_ttl(Duration::from_secs(600));
+/// assert_eq!(config.claim_ttl, Duration::from_secs(600));
 /// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// State machine settings (`released_state`, `should_age`, `should_permanently_delete`).
     pub state: StateConfig,
     /// Feature allow/deny configuration (`system.allow`, `system.deny`,
     /// `local_feature_override`).
-    #[serde(with = "FeatureConfigDef")]
+    #[serde(with = "crate::features::FeatureConfigDef")]
     pub features: FeatureConfig,
     /// Input limits: numbers per call, body size, nesting, public-field sizes.
     pub limits: Limits,
@@ -127,30 +135,25 @@ pub struct Config {
     pub list_scan_budget: usize,
     /// Carrier module for ported-in numbers (default `local`).
     pub port_in_module: String,
+    /// Port requests: who the port authority is, and which moves are allowed.
+    pub porting: PortingConfig,
+}
+
+/// Port request settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PortingConfig {
+    /// The port authority per reseller: a request's authority is the one its
+    /// account, or its nearest ancestor, names here, else master. The
+    /// authority (and master) makes every move but submitting.
+    pub authorities: BTreeMap<AccountId, AccountId>,
+    /// Whether a `submitted` request may be `scheduled` at once, without
+    /// going through `pending` (default false).
+    pub schedule_from_submitted: bool,
 }
 
 const HOUR: u64 = 3_600;
-
-/// [`FeatureConfig`] as a config file spells it: every field optional, unknown
-/// keys refused (the same fields, so serde reads straight into it).
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "FeatureConfig", deny_unknown_fields)]
-struct FeatureConfigDef {
-    #[serde(default, with = "FeatureListsDef")]
-    system: FeatureLists,
-    #[serde(default)]
-    local_feature_override: bool,
-}
-
-/// [`FeatureLists`] as a config file spells it (see [`FeatureConfigDef`]).
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "FeatureLists", deny_unknown_fields)]
-struct FeatureListsDef {
-    #[serde(default)]
-    allow: Option<Vec<String>>,
-    #[serde(default)]
-    deny: Option<Vec<String>>,
-}
 
 impl Default for Config {
     fn default() -> Self {
@@ -170,12 +173,61 @@ impl Default for Config {
             page_size: 50,
             list_scan_budget: 5_000,
             port_in_module: "local".into(),
+            porting: PortingConfig::default(),
         }
     }
 }
 
-/// Per-call options.
+crate::util::with_setters!(Config {
+    /// Sets [`Config::state`].
+    with_state => state: StateConfig;
+    /// Sets [`Config::features`].
+    with_features => features: FeatureConfig;
+    /// Sets [`Config::limits`].
+    with_limits => limits: Limits;
+    /// Sets [`Config::max_search_quantity`].
+    with_max_search_quantity => max_search_quantity: usize;
+    /// Sets [`Config::discovery_ttl`].
+    with_discovery_ttl => discovery_ttl: Duration;
+    /// Sets [`Config::search_timeout`].
+    with_search_timeout => search_timeout: Duration;
+    /// Sets [`Config::cas_retries`].
+    with_cas_retries => cas_retries: u32;
+    /// Sets [`Config::claim_ttl`].
+    with_claim_ttl => claim_ttl: Duration;
+    /// Sets [`Config::carrier_timeout`].
+    with_carrier_timeout => carrier_timeout: Duration;
+    /// Sets [`Config::idempotency_ttl`].
+    with_idempotency_ttl => idempotency_ttl: Duration;
+    /// Sets [`Config::tombstone_horizon`].
+    with_tombstone_horizon => tombstone_horizon: Duration;
+    /// Sets [`Config::aging_period`].
+    with_aging_period => aging_period: Duration;
+    /// Sets [`Config::page_size`].
+    with_page_size => page_size: usize;
+    /// Sets [`Config::list_scan_budget`].
+    with_list_scan_budget => list_scan_budget: usize;
+    /// Sets [`Config::port_in_module`].
+    with_port_in_module => port_in_module: impl Into<String> as into;
+});
+
+/// Per-call options: who acts, and how.
+///
+/// Start from [`Options::system`] or [`Options::as_account`] and add the rest
+/// with the `with_*` setters; the fields stay readable.
+///
+/// ```
+/// use number_manager::{account::AccountId, Options};
+/// let me = AccountId::new("acme").unwrap();
+/// let opts = Options::as_account(&me)
+///     .with_dry_run(true)
+///     .with_idempotency_key("order-17")
+///     .with_request_id("req-1");
+/// assert!(opts.dry_run);
+/// assert_eq!(opts.idempotency_key.as_deref(), Some("order-17"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// Who performs the operation.
     pub auth_by: Actor,
@@ -189,50 +241,74 @@ pub struct Options {
     /// correlate its logs with the audit trail. It never changes what the
     /// operation does, nor an idempotent request's fingerprint.
     pub request_id: Option<String>,
+    /// Create the numbers as ported in elsewhere (master and the system
+    /// only; anyone else is `forbidden`): they are created `in_service` (in
+    /// whatever state was asked, except `port_in`), marked ported in, with the
+    /// port-in carrier module (`Config::port_in_module`). Only creations
+    /// read it.
+    pub ported_in: bool,
+    /// Write MDN numbers (carrier module `mdn`, mobile numbers created for
+    /// devices). A write of an MDN number needs it and a write of any other
+    /// number must not have it, unless the actor is the system; both are
+    /// `forbidden`. Numbers created with it are MDN numbers, `in_service`.
+    pub mdn_run: bool,
 }
 
 impl Options {
-    /// Options for the system actor (every check passes).
-    pub fn system() -> Self {
+    /// Options for `actor`, with nothing else set.
+    pub fn new(actor: Actor) -> Self {
         Options {
-            auth_by: Actor::System,
+            auth_by: actor,
             dry_run: false,
             idempotency_key: None,
             request_id: None,
+            ported_in: false,
+            mdn_run: false,
         }
+    }
+
+    /// Options for the system actor (every check passes).
+    pub fn system() -> Self {
+        Options::new(Actor::System)
     }
 
     /// Options for an account.
     pub fn as_account(account: &crate::account::AccountId) -> Self {
-        Options {
-            auth_by: Actor::Account(account.clone()),
-            dry_run: false,
-            idempotency_key: None,
-            request_id: None,
-        }
+        Options::new(Actor::Account(account.clone()))
     }
 
-    /// Turns on dry run.
-    pub fn dry_run(mut self) -> Self {
-        self.dry_run = true;
-        self
+    /// Turns on dry run: shorthand for [`with_dry_run(true)`](Options::with_dry_run).
+    #[must_use]
+    pub fn dry_run(self) -> Self {
+        self.with_dry_run(true)
     }
 
-    /// Sets an idempotency key.
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
-        self
-    }
-
-    /// Sets the request id carried into the operation's events.
-    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
-        self.request_id = Some(id.into());
-        self
+    /// Sets an idempotency key: shorthand for
+    /// [`with_idempotency_key`](Options::with_idempotency_key).
+    #[must_use]
+    pub fn idempotency_key(self, key: impl Into<String>) -> Self {
+        self.with_idempotency_key(key)
     }
 }
 
+crate::util::with_setters!(Options {
+    /// Sets who performs the operation ([`Options::auth_by`]).
+    with_auth_by => auth_by: Actor;
+    /// Sets [`Options::dry_run`].
+    with_dry_run => dry_run: bool;
+    /// Sets the idempotency key ([`Options::idempotency_key`]).
+    with_idempotency_key => idempotency_key: impl Into<String> as some_into;
+    /// Sets the request id carried into the operation's events ([`Options::request_id`]).
+    with_request_id => request_id: impl Into<String> as some_into;
+    /// Sets [`Options::ported_in`]: creations make numbers ported in.
+    with_ported_in => ported_in: bool;
+    /// Sets [`Options::mdn_run`]: the call writes MDN numbers, and only them.
+    with_mdn_run => mdn_run: bool;
+});
+
 /// What happened (or, on a dry run, would happen) to one number.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Outcome {
     /// The record after the operation (state `deleted` when it was removed).
     pub record: NumberRecord,
@@ -246,6 +322,7 @@ pub struct Outcome {
 ///
 /// Keys are E.164 numbers, or the raw input for inputs that did not parse.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BatchResult {
     /// Numbers that succeeded.
     pub success: BTreeMap<String, Outcome>,
@@ -268,8 +345,15 @@ impl BatchResult {
 }
 
 pub(crate) struct Inner {
+    /// The store, every call traced and timed.
     pub(crate) store: Arc<dyn Store>,
+    /// The store and carriers as the host gave them (what the accessors show).
+    pub(crate) host_store: Arc<dyn Store>,
+    pub(crate) host_carriers: CarrierRegistry,
+    /// Where port requests are kept.
+    pub(crate) ports: Arc<dyn PortRequestStore>,
     pub(crate) accounts: Arc<dyn Accounts>,
+    /// The carriers, every call traced and timed.
     pub(crate) carriers: CarrierRegistry,
     pub(crate) e911: Option<Arc<dyn E911Provider>>,
     pub(crate) locality: Option<Arc<dyn Locality>>,
@@ -319,12 +403,14 @@ impl std::fmt::Debug for NumberManager {
 #[derive(Default)]
 pub struct NumberManagerBuilder {
     store: Option<Arc<dyn Store>>,
+    ports: Option<Arc<dyn PortRequestStore>>,
     accounts: Option<Arc<dyn Accounts>>,
     carriers: Option<CarrierRegistry>,
     e911: Option<Arc<dyn E911Provider>>,
     locality: Option<Arc<dyn Locality>>,
     clock: Option<Arc<dyn Clock>>,
     events: Option<Arc<dyn EventSink>>,
+    audit: Option<Arc<AuditLog>>,
     config: Option<Config>,
     normalizer: Option<Normalizer>,
     classifiers: Option<Classifiers>,
@@ -341,6 +427,12 @@ impl NumberManagerBuilder {
     /// The store (default: a fresh [`MemoryStore`]).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+    /// Where port requests are kept (default: a [`MemoryStore`] of their own,
+    /// whatever the number store is).
+    pub fn port_requests(mut self, ports: Arc<dyn PortRequestStore>) -> Self {
+        self.ports = Some(ports);
         self
     }
     /// The account tree (default: an empty [`MemoryAccounts`]).
@@ -368,9 +460,18 @@ impl NumberManagerBuilder {
         self.clock = Some(clock);
         self
     }
-    /// The event sink (default: an in-memory [`AuditLog`], see [`NumberManager::audit_log`]).
+    /// The event sink (default: an in-memory [`AuditLog`], see
+    /// [`NumberManager::audit_log`]). It takes precedence over
+    /// [`audit_log`](Self::audit_log).
     pub fn events(mut self, sink: Arc<dyn EventSink>) -> Self {
         self.events = Some(sink);
+        self
+    }
+    /// The event sink is `log`, which [`NumberManager::audit_log`] then
+    /// answers: the default sink with another capacity
+    /// ([`AuditLog::with_capacity`]), or one log shared by several managers.
+    pub fn audit_log(mut self, log: Arc<AuditLog>) -> Self {
+        self.audit = Some(log);
         self
     }
     /// Configuration.
@@ -395,21 +496,29 @@ impl NumberManagerBuilder {
         let carriers = self.carriers.unwrap_or_else(|| {
             CarrierRegistry::new().with(Arc::new(crate::carrier::LocalCarrier::new(store.clone())))
         });
-        let (events, audit): (Arc<dyn EventSink>, Option<Arc<AuditLog>>) = match self.events {
-            Some(e) => (e, None),
-            None => {
-                let log = Arc::new(AuditLog::default());
-                (log.clone(), Some(log))
-            }
-        };
+        let (events, audit): (Arc<dyn EventSink>, Option<Arc<AuditLog>>) =
+            match (self.events, self.audit) {
+                (Some(e), _) => (e, None),
+                (None, Some(log)) => (log.clone(), Some(log)),
+                (None, None) => {
+                    let log = Arc::new(AuditLog::default());
+                    (log.clone(), Some(log))
+                }
+            };
+        // Every dependency call is traced and timed in one place, whatever
+        // the backend: the wrappers of `observe`.
+        let observed_carriers = carriers.clone().map(crate::observe::ObservedCarrier::wrap);
         NumberManager {
             inner: Arc::new(Inner {
-                store,
+                store: crate::observe::ObservedStore::wrap(store.clone()),
+                host_store: store,
+                host_carriers: carriers,
+                ports: self.ports.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 accounts: self
                     .accounts
                     .unwrap_or_else(|| Arc::new(MemoryAccounts::new())),
-                carriers,
-                e911: self.e911,
+                carriers: observed_carriers,
+                e911: self.e911.map(crate::observe::ObservedE911::wrap),
                 locality: self.locality,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 events,
@@ -429,13 +538,18 @@ impl NumberManager {
     }
 
     /// The store.
+    // The store as given, not its observed wrapper: a host that builds
+    // another manager over it must not have every call counted twice.
+    #[allow(clippy::misnamed_getters)]
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+        &self.inner.host_store
     }
 
     /// The carriers.
+    // As given, for the same reason as `store`.
+    #[allow(clippy::misnamed_getters)]
     pub fn carriers(&self) -> &CarrierRegistry {
-        &self.inner.carriers
+        &self.inner.host_carriers
     }
 
     /// The configuration.

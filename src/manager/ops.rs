@@ -18,6 +18,7 @@ use crate::store::StoreExt;
 
 /// The body of a create (PUT): public fields and the optional `create_with_state`.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PublicChange {
     /// Public fields to store.
     pub public: Map<String, Value>,
@@ -59,8 +60,16 @@ impl PublicChange {
     }
 }
 
+crate::util::with_setters!(PublicChange {
+    /// Sets the public fields ([`PublicChange::public`]).
+    with_public => public: Map<String, Value>;
+    /// Sets the state to create in ([`PublicChange::state`]).
+    with_state => state: NumberState as some;
+});
+
 /// Who owns a number and how calls to it should be routed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Identify {
     /// The owner.
     pub account_id: AccountId,
@@ -91,6 +100,16 @@ impl NumberManager {
         numbers: &[S],
         req: Request,
     ) -> Result<BatchResult> {
+        crate::observe::Traced::new(req.op.name(), numbers.len(), &req.opts)
+            .run(self.run_many_observed(numbers, req))
+            .await
+    }
+
+    async fn run_many_observed<S: AsRef<str>>(
+        &self,
+        numbers: &[S],
+        req: Request,
+    ) -> Result<BatchResult> {
         let inputs = self.parse_inputs(numbers)?;
         match req.opts.idempotency_key.clone() {
             Some(key) if !req.opts.dry_run => self.run_idempotent(&key, &inputs, &req).await,
@@ -110,6 +129,12 @@ impl NumberManager {
 
     /// Runs `req` over one number: a batch of one, whose only item is its answer.
     pub(super) async fn run_one(&self, number: &str, req: Request) -> Result<Outcome> {
+        crate::observe::Traced::new(req.op.name(), 1, &req.opts)
+            .run(self.run_one_observed(number, req))
+            .await
+    }
+
+    async fn run_one_observed(&self, number: &str, req: Request) -> Result<Outcome> {
         let parsed = self.inner.normalizer.parse(number)?;
         self.inner.config.limits.check_numbers(1)?;
         if let Some(key) = req
@@ -363,13 +388,24 @@ impl NumberManager {
     }
 
     /// Which account a number belongs to, and how to route it.
-    /// Only the owner, its ancestors and master may ask.
+    /// Only the owner, its ancestors and master may ask. A number not in the
+    /// system but in an active port request (submitted, pending, scheduled)
+    /// identifies as the request's account, `pending_port`, local and forced
+    /// outbound.
     pub async fn identify(&self, number: &str, opts: &Options) -> Result<Identify> {
+        crate::observe::Traced::new("identify", 1, opts)
+            .run(self.identify_observed(number, opts))
+            .await
+    }
+
+    async fn identify_observed(&self, number: &str, opts: &Options) -> Result<Identify> {
         let n = self.inner.normalizer.parse(number)?;
         let not_found = || Error::NotFound {
             number: n.to_string(),
         };
-        let mut record = self.inner.store.get(&n).await?.ok_or_else(not_found)?;
+        let Some(mut record) = self.inner.store.get(&n).await? else {
+            return self.identify_porting(n, opts).await;
+        };
         let now = self.inner.clock.now();
         if record.state == NumberState::Reserved
             && record.is_expired(now)
@@ -451,11 +487,18 @@ impl NumberManager {
 }
 
 fn create_req(account: &AccountId, change: PublicChange, opts: &Options) -> Request {
+    // Without create_with_state a number is created reserved; one ported in
+    // elsewhere, or an MDN number, is in service at once (port_in stays asked).
+    let state = match change.state {
+        Some(NumberState::PortIn) => NumberState::PortIn,
+        _ if opts.ported_in || opts.mdn_run => NumberState::InService,
+        asked => asked.unwrap_or(NumberState::Reserved),
+    };
     Request {
         op: Op::Create {
-            // Without create_with_state a number is created reserved.
-            state: change.state.unwrap_or(NumberState::Reserved),
+            state,
             assign_to: account.clone(),
+            ported_in: opts.ported_in,
         },
         change: Change::Replace(change.public),
         opts: opts.clone(),

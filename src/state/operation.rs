@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use super::ParseError;
 
 /// What was (or is being) done to a number. Serializes to the snake_case name
 /// the seeds, the events and stored claims use (`activate`, `give_back`, ...).
@@ -90,14 +90,12 @@ impl fmt::Display for Operation {
 }
 
 impl FromStr for Operation {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
         Operation::ALL
             .into_iter()
             .find(|op| op.as_str() == s)
-            .ok_or_else(|| {
-                Error::validation("operation", "enum", format!("unknown operation {s:?}"))
-            })
+            .ok_or_else(|| ParseError::new("operation", s))
     }
 }
 

@@ -55,6 +55,8 @@ use crate::util::yield_now;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    /// Port requests, apart from the records (`memory_ports.rs`).
+    pub(super) ports: RwLock<super::memory_ports::PortTable>,
 }
 
 #[derive(Debug, Default)]

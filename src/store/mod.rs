@@ -28,6 +28,7 @@ use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
 
 mod memory;
+mod memory_ports;
 pub use memory::MemoryStore;
 
 #[cfg(feature = "testing")]
@@ -39,10 +40,14 @@ mod sql_common;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
+mod sqlite_ports;
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_ports;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 
@@ -134,7 +139,10 @@ pub enum BatchMode {
 /// (the SQL stores keep nanoseconds since the Unix epoch, which covers the years
 /// 1677 to 2262; they document what they do outside that range).
 /// [`matches_query`] is the reference for every filter.
+///
+/// Build one with `ListQuery::default()` and the `with_*` setters.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ListQuery {
     /// Only numbers assigned to one of these accounts (empty: any owner, or none).
     pub accounts: Vec<AccountId>,
@@ -167,6 +175,29 @@ pub struct ListQuery {
     /// number is skipped.
     pub scan_limit: Option<usize>,
 }
+
+crate::util::with_setters!(ListQuery {
+    /// Sets [`ListQuery::accounts`].
+    with_accounts => accounts: Vec<AccountId>;
+    /// Sets [`ListQuery::prefix`].
+    with_prefix => prefix: impl Into<String> as some_into;
+    /// Sets [`ListQuery::states`].
+    with_states => states: Vec<NumberState>;
+    /// Sets [`ListQuery::created_from`].
+    with_created_from => created_from: DateTime<Utc> as some;
+    /// Sets [`ListQuery::created_to`].
+    with_created_to => created_to: DateTime<Utc> as some;
+    /// Sets [`ListQuery::modified_before`].
+    with_modified_before => modified_before: DateTime<Utc> as some;
+    /// Sets [`ListQuery::expires_before`].
+    with_expires_before => expires_before: DateTime<Utc> as some;
+    /// Sets [`ListQuery::start_key`].
+    with_start_key => start_key: PhoneNumber as some;
+    /// Sets [`ListQuery::limit`].
+    with_limit => limit: usize;
+    /// Sets [`ListQuery::scan_limit`].
+    with_scan_limit => scan_limit: usize as some;
+});
 
 /// A page of records and the key to continue from.
 ///
@@ -635,7 +666,7 @@ pub async fn count_by_paging<S: Store + ?Sized>(store: &S, query: &ListQuery) ->
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use number_manager::store::{ListQuery, MemoryStore, Pages};
 /// let store = MemoryStore::new();
-/// let mut pages = Pages::new(&store, ListQuery { limit: 100, ..Default::default() });
+/// let mut pages = Pages::new(&store, ListQuery::default().with_limit(100));
 /// while let Some(records) = pages.next().await.unwrap() {
 ///     assert!(records.is_empty());
 /// }

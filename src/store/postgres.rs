@@ -20,7 +20,7 @@ use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 
 /// The schema version this library writes.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Attempts of a batch transaction that PostgreSQL aborts for a deadlock or a
 /// serialization failure.
@@ -28,7 +28,7 @@ const ATTEMPTS: usize = 4;
 
 /// Migrations, in order: version `i + 1` is `MIGRATIONS[i]`; `{s}` is the
 /// quoted schema.
-const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
+const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, super::postgres_ports::V4];
 
 /// Version 1: numbers and idempotency entries.
 const V1: &[&str] = &[
@@ -351,7 +351,14 @@ impl Statements {
 ///   and statements, which use only primary-key access, `ON CONFLICT`, `UNNEST`
 ///   and `= ANY`; run the conformance suite against them before relying on them.
 ///
-/// Schema (version 3, in the chosen schema; a schema at version 1 or 2 is
+/// Port requests ([`PortRequestStore`](crate::porting::PortRequestStore)) are
+/// kept in two tables of their own (version 4): `nm_port_requests` (`id`,
+/// `account`, `revision`, `created_ns`, the request as JSON in `doc`; indexed
+/// on `(account, created_ns)`) and `nm_port_numbers` (`number` primary key,
+/// `id`: the open request holding it, so two transactions can never both put
+/// a number in an open request).
+///
+/// Schema (version 4, in the chosen schema; a schema at version 1, 2 or 3 is
 /// upgraded in place on connect):
 ///
 /// ```sql
@@ -414,7 +421,7 @@ pub struct PostgresStore {
     sql: Statements,
 }
 
-fn db(context: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
+pub(super) fn db(context: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
     move |e| {
         let busy = retryable(&e) || connection_lost(&e);
         sql_common::sqlx_error(format!("postgres: {context}: {e}"), e, busy)
@@ -539,6 +546,24 @@ impl PostgresStore {
             Err(sqlx::Error::PoolTimedOut) => Err(self.no_connection(context).await),
             Err(e) => Err(db(context)(e)),
         }
+    }
+
+    /// The schema the tables live in (for the port request tables).
+    pub(super) fn schema_name(&self) -> &str {
+        &self.schema
+    }
+
+    /// [`Self::acquire`], for the port request tables.
+    pub(super) async fn acquire_conn(&self, context: &str) -> Result<PoolConnection<Postgres>> {
+        self.acquire(context).await
+    }
+
+    /// [`Self::begin`], for the port request tables.
+    pub(super) async fn begin_tx(
+        &self,
+        context: &str,
+    ) -> Result<sqlx::Transaction<'static, Postgres>> {
+        self.begin(context).await
     }
 
     /// A transaction on a connection from [`Self::acquire`].

@@ -21,10 +21,10 @@ use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
 
 /// The schema version this library writes.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
+const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, super::sqlite_ports::V4];
 
 /// Version 1: numbers and idempotency entries.
 const V1: &[&str] = &[
@@ -200,7 +200,12 @@ impl SqliteOptions {
 /// - It runs on tokio (through sqlx): open and use it inside a tokio runtime;
 ///   opening it elsewhere fails with [`Error::Database`].
 ///
-/// Schema (version 3; a file at version 1 or 2 is upgraded in place when opened):
+/// Port requests ([`PortRequestStore`](crate::porting::PortRequestStore)) are
+/// kept in two tables of their own (version 4): `nm_port_requests` (`id`,
+/// `account`, `revision`, `created_ns`, the request as JSON in `doc`) and
+/// `nm_port_numbers` (`number` primary key, `id`: the open request holding it).
+///
+/// Schema (version 4; a file at version 1, 2 or 3 is upgraded in place when opened):
 ///
 /// ```sql
 /// CREATE TABLE nm_numbers (
@@ -275,7 +280,7 @@ pub struct SqliteStore {
     path: Option<PathBuf>,
 }
 
-fn db(context: &str) -> impl Fn(sqlx::Error) -> crate::error::Error + '_ {
+pub(super) fn db(context: &str) -> impl Fn(sqlx::Error) -> crate::error::Error + '_ {
     move |e| {
         let busy = is_busy(&e);
         sql_common::sqlx_error(format!("sqlite: {context}: {e}"), e, busy)
@@ -283,6 +288,11 @@ fn db(context: &str) -> impl Fn(sqlx::Error) -> crate::error::Error + '_ {
 }
 
 impl SqliteStore {
+    /// The connection pool (for the port request tables).
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Opens (creating it if needed) the database file at `path` with the
     /// default [`SqliteOptions`], and migrates its schema.
     ///

@@ -38,11 +38,7 @@ const FAILURES: Failures = Failures {
 ///
 /// let plan = FaultPlan::nth(1, FaultKind::Ambiguous).only(&["acquire"]);
 /// let carrier = FaultyCarrier::new(SimulatedCarrier::new(7).accept_any_number(), plan);
-/// let order = NumberOrder {
-///     number: PhoneNumber::from_e164("+14155550100").unwrap(),
-///     account: None,
-///     carrier_data: Default::default(),
-/// };
+/// let order = NumberOrder::new(PhoneNumber::from_e164("+14155550100").unwrap());
 /// assert!(carrier.acquire(&order).await.is_err());
 /// // ... but it went through upstream.
 /// assert!(carrier.inner().is_sold(&order.number));

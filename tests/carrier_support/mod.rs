@@ -462,11 +462,11 @@ impl Harness {
             .accounts(accounts)
             .carriers(CarrierRegistry::new().with(carrier))
             .clock(clock.clone())
-            .config(number_manager::Config {
-                carrier_timeout: Duration::from_secs(10),
-                claim_ttl: Duration::from_secs(60),
-                ..number_manager::Config::default()
-            })
+            .config(
+                number_manager::Config::default()
+                    .with_carrier_timeout(Duration::from_secs(10))
+                    .with_claim_ttl(Duration::from_secs(60)),
+            )
             .build();
         Harness {
             manager,

@@ -755,14 +755,12 @@ impl World {
         let carriers = CarrierRegistry::new()
             .with(Arc::new(LocalCarrier::new(store.clone())))
             .with(carrier.clone());
-        let config = Config {
-            state: StateConfig {
-                released_state: cfg.released_state,
-                should_age: cfg.should_age,
-                should_permanently_delete: cfg.permanently_delete,
-            },
-            ..Config::default()
-        };
+        let config = Config::default().with_state(
+            StateConfig::default()
+                .with_released_state(cfg.released_state)
+                .with_should_age(cfg.should_age)
+                .with_should_permanently_delete(cfg.permanently_delete),
+        );
         let manager = NumberManager::builder()
             .store(store.clone())
             .accounts(accounts)
@@ -849,10 +847,8 @@ impl World {
                 state,
                 public,
             } => {
-                let change = number_manager::PublicChange {
-                    public: public.clone(),
-                    state: *state,
-                };
+                let mut change = number_manager::PublicChange::fields(public.clone());
+                change.state = *state;
                 from_result(m.create(&id(target), num, change, &o).await)
             }
             MOp::Port { target, public } => {
@@ -925,10 +921,8 @@ impl World {
                 state,
                 public,
             } => {
-                let change = number_manager::PublicChange {
-                    public: public.clone(),
-                    state: *state,
-                };
+                let mut change = number_manager::PublicChange::fields(public.clone());
+                change.state = *state;
                 m.create_many(&id(target), &nums, change, &o).await
             }
             MOp::Port { target, public } => {
@@ -972,7 +966,11 @@ impl World {
     /// a number to buy.
     pub async fn search(&self, n: usize) -> Result<bool, String> {
         let q = number_manager::manager::SearchQuery::new(pool()[n].as_str(), 5);
-        let hits = self.manager.search(&q).await.map_err(|e| e.to_string())?;
+        let hits = self
+            .manager
+            .search(&q, &Options::system())
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(hits
             .iter()
             .any(|h| h.number == pool()[n] && h.state == NumberState::Discovery))

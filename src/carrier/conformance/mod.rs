@@ -316,6 +316,7 @@ enum Outcome {
 /// What a run of the suite found: each check passed, failed (with its panic
 /// message) or skipped (the carrier does not declare what it needs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Report {
     carrier: String,
     outcomes: Vec<(&'static str, Outcome)>,

@@ -296,13 +296,23 @@ impl NumberManager {
         carrier_name: &str,
         order: &NumberOrder,
     ) {
-        if let Some(Err(_)) = self.disconnect_timed(carrier_name, order).await {
+        let answer = self.disconnect_timed(carrier_name, order).await;
+        let missing = || Error::unspecified(UnspecifiedKind::CarrierNotSpecified, carrier_name);
+        match &answer {
+            Some(Ok(())) => crate::observe::gave_back(number, carrier_name, None),
+            Some(Err(e)) => crate::observe::gave_back(number, carrier_name, Some(e)),
+            None => crate::observe::gave_back(number, carrier_name, Some(&missing())),
+        }
+        if let Some(Err(_)) = answer {
             self.inner.events.emit(&Event {
                 number,
                 operation: Operation::UndoPurchaseFailed,
                 from: None,
                 to: NumberState::Discovery,
                 actor: crate::account::Actor::System,
+                // Bought for this account, but no record says so.
+                owner_before: order.account.clone(),
+                owner_after: None,
                 at: self.inner.clock.now(),
                 before: Revision::NEW,
                 after: Revision::NEW,

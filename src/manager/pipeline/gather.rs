@@ -199,9 +199,11 @@ impl NumberManager {
         carrier: &str,
     ) -> ActorFacts {
         let number_is_local = self.inner.carriers.is_local(carrier);
+        let number_is_mdn = carrier == "mdn";
         let Some(me) = &actor.info else {
             return ActorFacts {
                 number_is_local,
+                number_is_mdn,
                 ..ActorFacts::system()
             };
         };
@@ -221,6 +223,8 @@ impl NumberManager {
             descendant_of_owner,
             target_or_ancestor,
             number_is_local,
+            number_is_mdn,
+            mdn_run: false,
         }
     }
 

@@ -39,7 +39,7 @@ mod reconcile;
 mod report;
 mod settle;
 
-pub(crate) use gather::Input;
+pub(crate) use gather::{ActorCtx, Input};
 pub(crate) use reconcile::{is_removal_claim, Settled};
 
 /// How an operation changes public fields.

@@ -20,6 +20,9 @@ use crate::record::{merge_public, validate_public_within, NumberRecord};
 use crate::state::NumberState;
 use crate::util::timeout;
 
+/// The carrier module of MDN numbers (mobile numbers created for devices).
+const MDN_MODULE: &str = "mdn";
+
 /// What the planner decided for one number, with the facts it was given.
 struct Decided {
     plan: Plan,
@@ -132,17 +135,25 @@ impl NumberManager {
             Op::Create {
                 state: NumberState::PortIn,
                 ..
+            }
+            | Op::Create {
+                ported_in: true, ..
             } => self.inner.config.port_in_module.clone(),
+            Op::Create { .. } if req.opts.mdn_run => MDN_MODULE.to_string(),
             _ => self.inner.carriers.default_module().to_string(),
         };
         let carrier = record.map_or(new_carrier.as_str(), |r| r.carrier.as_str());
-        let actor_facts = self.facts(
+        let mut actor_facts = self.facts(
             &facts.actor,
             owner.as_ref(),
             owner_id,
             facts.target.as_ref(),
             carrier,
         );
+        actor_facts.mdn_run = req.opts.mdn_run;
+        if record.is_none() {
+            self.check_not_porting(number, &req.op).await?;
+        }
         let mut plan = lifecycle::plan(
             number,
             record,
@@ -164,6 +175,27 @@ impl NumberManager {
         })
     }
 
+    /// A new number must not be in an active port request (`submitted`,
+    /// `pending`, `scheduled`): it is on its way here, and its request
+    /// creates it on completion (ported in, which skips this check).
+    async fn check_not_porting(&self, number: PhoneNumber, op: &Op) -> Result<()> {
+        if !matches!(
+            op,
+            Op::Create {
+                ported_in: false,
+                ..
+            }
+        ) {
+            return Ok(());
+        }
+        match self.inner.ports.find_open_port_request(&number).await? {
+            Some(r) if r.state.is_active() => Err(Error::NumberIsPorting {
+                number: number.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Applies the request's change to a new record's public fields and
     /// recomputes its features; returns the E911 work they call for.
     async fn shape(
@@ -181,7 +213,6 @@ impl NumberManager {
             reseller: reseller.as_ref(),
             admin: facts.actor.is_admin(),
             known_carriers: self.inner.carriers.names(),
-            local_carriers: self.inner.carriers.local_names(),
         };
         match features::apply(rec, &ctx)? {
             E911Step::None => Ok(None),

@@ -50,6 +50,14 @@ impl NumberManager {
         if record.pending.is_none() {
             return Ok(Settled::Free);
         }
+        let settled = self.ask_about_claim(record).await;
+        let ours = settled.as_ref().map(|s| matches!(s, Settled::Ours(_)));
+        crate::observe::claim_settled(record.number, &record.carrier, ours);
+        settled
+    }
+
+    /// What the carrier says of the purchase behind `record`'s claim.
+    async fn ask_about_claim(&self, record: &NumberRecord) -> Result<Settled> {
         let Some(carrier) = self.inner.carriers.get(&record.carrier) else {
             return Ok(Settled::Free);
         };
@@ -143,7 +151,11 @@ impl NumberManager {
         let now = self.inner.clock.now();
         let revision = self.claim_give_back(record, now).await?;
         // On failure the fresh claim stays: it lapses, and the next run asks again.
-        match self.disconnect_timed(&record.carrier, &order).await {
+        let answer = self.disconnect_timed(&record.carrier, &order).await;
+        if let Some(given) = &answer {
+            crate::observe::gave_back(record.number, &record.carrier, given.as_ref().err());
+        }
+        match answer {
             Some(Ok(())) => {
                 self.inner.events.emit(&Event {
                     number: record.number,
@@ -151,6 +163,9 @@ impl NumberManager {
                     from: Some(record.state),
                     to: record.state,
                     actor: Actor::System,
+                    // The record stays as it was; only the carrier's hold goes.
+                    owner_before: record.assigned_to.clone(),
+                    owner_after: record.assigned_to.clone(),
                     at: now,
                     before: record.revision,
                     after: revision,

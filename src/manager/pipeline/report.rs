@@ -38,6 +38,8 @@ impl NumberManager {
             from: work.plan.from,
             to: work.new.as_ref().map_or(NumberState::Deleted, |r| r.state),
             actor: req.opts.auth_by.clone(),
+            owner_before: work.read.as_ref().and_then(|r| r.assigned_to.clone()),
+            owner_after: work.new.as_ref().and_then(|r| r.assigned_to.clone()),
             at: now,
             before: work.read.as_ref().map_or(Revision::NEW, |r| r.revision),
             after: work.new.as_ref().map_or(Revision::NEW, |r| r.revision),

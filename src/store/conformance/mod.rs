@@ -66,11 +66,14 @@ use std::pin::Pin;
 use super::Store;
 use crate::testing::poll::{catch_panic, Task};
 
+pub use port_requests::{run_port_requests, PortCheck, PORT_REQUEST_CHECKS};
+
 mod batches;
 mod concurrency;
 mod discovery;
 mod idempotency;
 mod listing;
+mod port_requests;
 mod records;
 mod support;
 mod tombstones;
@@ -242,6 +245,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 /// What a run of the suite found: each check run, with its failure if it
 /// failed (the check's panic message).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Report {
     outcomes: Vec<(&'static str, Option<String>)>,
 }

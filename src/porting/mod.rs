@@ -3,7 +3,7 @@
 //! A [`PortRequest`] carries what every real port-in needs (the numbers, the
 //! losing carrier and the account held there, the dates, the documents, the
 //! back-and-forth with the port authority) and moves through the
-//! [`PortState`]s by the table in [`moves`]: the pure
+//! [`PortState`]s by the table [`MOVES`]: the pure
 //! [`plan_move`] decides whether a move is allowed and who may make it.
 //! Requests are kept through a [`PortRequestStore`]; `NumberManager` runs the
 //! operations and the effects on numbers (a number in an active request is

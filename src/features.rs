@@ -125,9 +125,9 @@ pub(crate) struct FeatureContext<'a> {
 
 impl FeatureContext<'_> {
     /// Whether numbers of `module` are local: the module is named `local` or
-    /// `mdn` ([`is_local_module`](crate::carrier::is_local_module)).
+    /// `mdn` ([`is_local_module`](crate::record::is_local_module)).
     pub fn is_local(&self, module: &str) -> bool {
-        crate::carrier::is_local_module(module)
+        crate::record::is_local_module(module)
     }
 }
 

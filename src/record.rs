@@ -537,3 +537,22 @@ fn validate_e911(errors: &mut Vec<FieldError>, key: &str, e911: &Value) {
         )),
     }
 }
+
+/// The carrier modules whose numbers are local.
+pub const LOCAL_MODULES: [&str; 2] = ["local", "mdn"];
+
+/// Whether numbers of carrier module `name` are local: a module named
+/// `local` or `mdn` ([`LOCAL_MODULES`]), and no other, whatever carriers are
+/// configured. A local number may be released from any state, is deleted when
+/// released, and is denied external features by default; every other number,
+/// including one of a module no carrier in the registry has, belongs to a
+/// carrier upstream, so a release keeps it in the inventory.
+///
+/// ```
+/// use number_manager::record::is_local_module;
+/// assert!(is_local_module("local") && is_local_module("mdn"));
+/// assert!(!is_local_module("bandwidth2") && !is_local_module("gone_carrier"));
+/// ```
+pub fn is_local_module(name: &str) -> bool {
+    LOCAL_MODULES.contains(&name)
+}

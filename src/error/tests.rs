@@ -61,8 +61,8 @@ fn plain_variants() -> Vec<(Error, bool)> {
         ),
         (
             Error::InvalidPortTransition {
-                from: crate::porting::PortState::Unconfirmed,
-                to: crate::porting::PortState::Completed,
+                from: crate::state::PortState::Unconfirmed,
+                to: crate::state::PortState::Completed,
             },
             false,
         ),

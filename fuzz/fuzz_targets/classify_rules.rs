@@ -19,7 +19,7 @@ use std::sync::{Mutex, PoisonError};
 
 use libfuzzer_sys::{fuzz_mutator, fuzz_target, fuzzer_mutate};
 use number_manager::classify::{Classifier, Classifiers};
-use number_manager_fuzz::InOrder;
+use number_manager_fuzz::{big_repeat, InOrder};
 
 /// Most rules in one list.
 const MAX_RULES: usize = 8;
@@ -57,23 +57,12 @@ fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
     start + fuzzer_mutate(&mut data[start..], tail, max_size - start)
 });
 
-/// Whether some `{...}` holds a number above [`MAX_REPEAT`] (escaped braces
-/// count too: skipping a few literal-brace inputs is harmless).
-fn big_repeat(pattern: &str) -> bool {
-    pattern.split('{').skip(1).any(|after| {
-        let bound = after.split('}').next().unwrap_or("");
-        bound
-            .split(',')
-            .any(|n| n.len() > 3 || n.trim().parse::<u32>().is_ok_and(|n| n > MAX_REPEAT))
-    })
-}
-
 fn fuzzed_rules(text: &str) {
     let (rules, haystack) = text.split_once('\0').unwrap_or((text, ""));
     let patterns: Vec<&str> = rules.lines().take(MAX_RULES).collect();
     if patterns
         .iter()
-        .any(|p| p.len() > MAX_PATTERN_BYTES || big_repeat(p))
+        .any(|p| p.len() > MAX_PATTERN_BYTES || big_repeat(p, MAX_REPEAT))
     {
         return;
     }

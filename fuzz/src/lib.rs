@@ -12,6 +12,19 @@ use number_manager::number::compile_rule;
 
 pub mod api;
 
+/// Whether some `{...}` in `pattern` holds a number above `max` (escaped braces
+/// count too: skipping a few literal-brace inputs is harmless). Targets skip
+/// such rules: `a{7486}` compiles to an automaton near the regex crate's size
+/// limit, and the seconds that takes only measure the regex compiler.
+pub fn big_repeat(pattern: &str, max: u32) -> bool {
+    pattern.split('{').skip(1).any(|after| {
+        let bound = after.split('}').next().unwrap_or("");
+        bound
+            .split(',')
+            .any(|n| n.len() > 3 || n.trim().parse::<u32>().is_ok_and(|n| n > max))
+    })
+}
+
 /// Seed 001's `GET …/classifiers` listing: the older list, keys sorted
 /// alphabetically (so `did_us` comes before `tollfree_us`).
 pub const SEED_001_CLASSIFIERS: &str = r#"{

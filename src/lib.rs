@@ -36,6 +36,7 @@ pub mod locality;
 pub mod manager;
 pub mod number;
 pub mod observe;
+pub mod outbox;
 pub mod porting;
 pub mod record;
 pub mod state;

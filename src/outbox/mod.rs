@@ -9,6 +9,9 @@
 
 use async_trait::async_trait;
 
+mod relay;
+pub use relay::{Relay, RelayOptions};
+
 use crate::events::Event;
 use crate::number::PhoneNumber;
 use crate::Result;

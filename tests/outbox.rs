@@ -234,7 +234,12 @@ async fn a_failed_change_writes_no_event() {
         let w2 = world(faulty, true);
         let failed = w2
             .manager
-            .create(&w2.customer, "4155550101", Default::default(), &opts(&w2, "r2"))
+            .create(
+                &w2.customer,
+                "4155550101",
+                Default::default(),
+                &opts(&w2, "r2"),
+            )
             .await;
         assert!(
             matches!(failed, Err(Error::Database { .. })),
@@ -483,7 +488,12 @@ async fn a_store_without_an_outbox_refuses_rather_than_drop_events() {
     let w = world(Arc::new(NoOutbox(MemoryStore::new())), true);
     let refused = w
         .manager
-        .create(&w.customer, "4155550100", Default::default(), &opts(&w, "r"))
+        .create(
+            &w.customer,
+            "4155550100",
+            Default::default(),
+            &opts(&w, "r"),
+        )
         .await;
     assert!(
         matches!(refused, Err(Error::Database { .. })),

@@ -10,6 +10,8 @@
 //! tombstones keeps the last revision of every deleted number (and when it was
 //! deleted), so a number inserted again never reuses a revision, until
 //! [`Store::purge_tombstones`] drops the tombstone.
+//! The outbox is an ordered map by `seq` under the same lock, so an event and
+//! the write it reports are seen together or not at all.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;

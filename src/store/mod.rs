@@ -328,6 +328,12 @@ pub struct Journal {
 ///   each method);
 /// - concurrent callers (tasks, threads, processes sharing the backend) never
 ///   lose an update: each conditional write is atomic.
+/// - a store with an outbox (the built-in ones) appends the events of
+///   [`write_batch_outboxed`](Store::write_batch_outboxed) atomically with its
+///   writes, in commit order, and hands them out by
+///   [`outbox_pending`](Store::outbox_pending) until
+///   [`outbox_ack`](Store::outbox_ack) removes them; a store without one keeps
+///   the refusing defaults of those four methods.
 ///
 /// Implementations report backend failures as [`Error::Database`] and never
 /// panic.

@@ -366,7 +366,7 @@ impl Statements {
 /// `id`: the open request holding it, so two transactions can never both put
 /// a number in an open request).
 ///
-/// Schema (version 4, in the chosen schema; a schema at version 1, 2 or 3 is
+/// Schema (version 5, in the chosen schema; a schema at version 1 to 4 is
 /// upgraded in place on connect):
 ///
 /// ```sql
@@ -402,6 +402,13 @@ impl Statements {
 ///     deleted_ns  BIGINT NOT NULL                 -- when it was deleted
 /// );
 /// CREATE INDEX nm_tombstones_deleted ON nm_tombstones (deleted_ns);
+/// CREATE TABLE nm_outbox (          -- version 5: events not yet acknowledged
+///     seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- commit order
+///     number      TEXT NOT NULL,
+///     routing_key TEXT NOT NULL,
+///     body        TEXT NOT NULL,                  -- the Event as JSON
+///     created_ns  BIGINT NOT NULL                 -- when it was appended (wall clock)
+/// );
 /// ```
 ///
 /// # Example

@@ -213,7 +213,7 @@ impl SqliteOptions {
 /// `account`, `revision`, `created_ns`, the request as JSON in `doc`) and
 /// `nm_port_numbers` (`number` primary key, `id`: the open request holding it).
 ///
-/// Schema (version 4; a file at version 1, 2 or 3 is upgraded in place when opened):
+/// Schema (version 5; a file at version 1 to 4 is upgraded in place when opened):
 ///
 /// ```sql
 /// CREATE TABLE nm_numbers (
@@ -248,6 +248,13 @@ impl SqliteOptions {
 ///     deleted_ns  INTEGER NOT NULL             -- when it was deleted
 /// ) WITHOUT ROWID;
 /// CREATE INDEX nm_tombstones_deleted ON nm_tombstones (deleted_ns);
+/// CREATE TABLE nm_outbox (                     -- version 5: events not yet acknowledged
+///     seq         INTEGER PRIMARY KEY AUTOINCREMENT, -- commit order, never reused
+///     number      TEXT NOT NULL,
+///     routing_key TEXT NOT NULL,
+///     body        TEXT NOT NULL,               -- the Event as JSON
+///     created_ns  INTEGER NOT NULL             -- when it was appended (wall clock)
+/// );
 /// ```
 ///
 /// # Example

@@ -327,6 +327,41 @@ async fn every_committed_change_of_a_collection_purchase_is_in_the_outbox() {
 }
 
 #[tokio::test]
+async fn a_keyed_request_writes_its_events_once_and_a_replay_none() {
+    on_every_backend(|name, store| async move {
+        let w = world(store.clone(), true);
+        let raws = ["+14155550100", "+14155550101", "+14155550102"];
+        let o = opts(&w, "keyed").with_idempotency_key("order-1");
+        let first = w
+            .manager
+            .create_many(&w.customer, &raws, Default::default(), &o)
+            .await
+            .expect("create_many");
+        assert_eq!(first.success.len(), 3, "{name}: {:?}", first.errors);
+        let again = w
+            .manager
+            .create_many(&w.customer, &raws, Default::default(), &o)
+            .await
+            .expect("replay");
+        assert_eq!(
+            again.success.len(),
+            3,
+            "{name}: the replay answers the same"
+        );
+        let entries = pending(&*store).await;
+        let numbers: Vec<String> = entries.iter().map(|m| m.number.to_string()).collect();
+        assert_eq!(
+            numbers, raws,
+            "{name}: one event per committed number, none for the replay"
+        );
+        assert!(entries
+            .iter()
+            .all(|m| event(m).request_id.as_deref() == Some("keyed")));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_aging_sweep_goes_through_the_outbox() {
     on_every_backend(|name, store| async move {
         let w = world(store.clone(), true);

@@ -487,7 +487,7 @@ impl NumberManagerBuilder {
     ///
     /// The store must keep an outbox (the built-in ones do): with a store
     /// that does not ([`Store::write_batch_outboxed`] refuses), every change
-    /// fails with [`Error::Database`](crate::Error::Database) rather than
+    /// fails with [`Error::Database`] rather than
     /// lose its event.
     pub fn outbox(mut self, on: bool) -> Self {
         self.outbox = on;

@@ -4,12 +4,13 @@
 //! (a bounded ring, [`AuditLog::DEFAULT_CAPACITY`] by default) so a host (or
 //! a test) can ask what happened to a number lately.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::account::{AccountId, Actor};
 use crate::number::PhoneNumber;
@@ -17,7 +18,11 @@ use crate::record::Revision;
 use crate::state::{NumberState, Operation};
 
 /// One committed change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Built by the manager only (the struct is `#[non_exhaustive]`); a consumer
+/// of the outbox reads one back from a message body with `serde_json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Event {
     /// The number.
     pub number: PhoneNumber,
@@ -44,8 +49,70 @@ pub struct Event {
     /// The request that caused the change ([`Options::request_id`](crate::Options::request_id),
     /// which the API fills from `X-Request-Id`); `None` for housekeeping
     /// (aging, giving back an interrupted purchase) and for callers that set none.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The number's features and their settings before the change (empty
+    /// for a new number).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features_before: BTreeMap<String, Value>,
+    /// The number's features and their settings after the change (empty for
+    /// a removal).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features_after: BTreeMap<String, Value>,
+    /// The names of the public fields the change added, changed or removed,
+    /// sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_fields: Vec<String>,
+}
+
+impl Event {
+    /// An event with the given facts and no features, changed fields or
+    /// request id (the manager fills those in where it knows them).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        number: PhoneNumber,
+        operation: Operation,
+        from: Option<NumberState>,
+        to: NumberState,
+        actor: Actor,
+        owners: (Option<AccountId>, Option<AccountId>),
+        at: DateTime<Utc>,
+        revisions: (Revision, Revision),
+    ) -> Self {
+        Event {
+            number,
+            operation,
+            from,
+            to,
+            actor,
+            owner_before: owners.0,
+            owner_after: owners.1,
+            at,
+            before: revisions.0,
+            after: revisions.1,
+            request_id: None,
+            features_before: BTreeMap::new(),
+            features_after: BTreeMap::new(),
+            changed_fields: Vec::new(),
+        }
+    }
+}
+
+/// The names of the public fields that differ between `before` and `after`
+/// (added, removed or changed), sorted.
+pub(crate) fn changed_fields(
+    before: &serde_json::Map<String, Value>,
+    after: &serde_json::Map<String, Value>,
+) -> Vec<String> {
+    let mut names: Vec<String> = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .chain(after.keys().filter(|k| !before.contains_key(*k)).cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Receives events after they are committed. Must be cheap and must not block:
@@ -227,19 +294,36 @@ mod tests {
     use super::*;
 
     fn event(number: &str, operation: Operation) -> Event {
-        Event {
-            number: PhoneNumber::parse(number).unwrap(),
+        Event::new(
+            PhoneNumber::parse(number).unwrap(),
             operation,
-            from: None,
-            to: NumberState::Reserved,
-            actor: Actor::System,
-            owner_before: None,
-            owner_after: None,
-            at: DateTime::<Utc>::UNIX_EPOCH,
-            before: Revision::NEW,
-            after: Revision::NEW,
-            request_id: None,
-        }
+            None,
+            NumberState::Reserved,
+            Actor::System,
+            (None, None),
+            DateTime::<Utc>::UNIX_EPOCH,
+            (Revision::NEW, Revision::NEW),
+        )
+    }
+
+    #[test]
+    fn changed_fields_names_added_changed_and_removed_fields() {
+        let before: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"a":1,"b":2,"c":3}"#).unwrap();
+        let after: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"b":2,"c":4,"d":5}"#).unwrap();
+        assert_eq!(changed_fields(&before, &after), ["a", "c", "d"]);
+        assert!(changed_fields(&before, &before).is_empty());
+    }
+
+    #[test]
+    fn an_event_reads_back_from_its_json() {
+        let mut e = event("+14155550001", Operation::Update);
+        e.request_id = Some("r".into());
+        e.changed_fields = vec!["cnam".into()];
+        e.features_after.insert("cnam".into(), Value::Bool(true));
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
     }
 
     fn operations(log: &AuditLog, number: &str) -> Vec<Operation> {

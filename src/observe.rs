@@ -29,6 +29,9 @@
 //! | `reservation lease lapsed` | INFO | `number` |
 //! | `purchase given back` | INFO | `number`, `carrier` |
 //! | `purchase could not be given back` | WARN | `number`, `carrier`, `error` |
+//! | `outbox batch published` | DEBUG | `messages`, `last_seq` |
+//! | `outbox publish failed; retrying` | WARN | `after_seq` (the last entry delivered), `attempt`, `retry_in_ms`, `error` |
+//! | `event not written to the outbox` | ERROR | `number`, `operation`, `error` |
 //!
 //! # Metrics
 //!
@@ -48,6 +51,10 @@
 //! | `number_manager_leases_lapsed_total` | counter | none | reservations released because their lease ran out |
 //! | `number_manager_give_backs_total` | counter | `outcome` (`ok` / `error`) | purchases given back to their carrier |
 //! | `number_manager_audit_events_dropped_total` | counter | none | events the default in-memory audit log dropped to stay within its capacity |
+//! | `number_manager_outbox_pending` | gauge | none | outbox entries the relay found waiting on its last read (at most one batch) |
+//! | `number_manager_outbox_published_total` | counter | none | outbox messages a publisher confirmed (and the relay acknowledged) |
+//! | `number_manager_outbox_publish_failures_total` | counter | none | failed publish attempts of the relay (each retried) |
+//! | `number_manager_outbox_append_failures_total` | counter | none | events of changes with no record write (a give-back) the outbox refused |
 //!
 //! Durations are in seconds (`f64`). There is no cache in the library, so no
 //! cache metric. [`describe_metrics`] gives an exporter each metric's help
@@ -70,8 +77,10 @@ use crate::carrier::{
 };
 use crate::e911::{E911Address, E911Provider, Validation};
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::manager::Options;
 use crate::number::PhoneNumber;
+use crate::outbox::Message;
 use crate::record::NumberRecord;
 use crate::store::{
     BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult,
@@ -437,6 +446,45 @@ pub(crate) fn gave_back(number: PhoneNumber, carrier: &str, error: Option<&Error
     metrics::counter!("number_manager_give_backs_total", "outcome" => outcome).increment(1);
 }
 
+/// An event of a change with no record write that the outbox refused.
+pub(crate) fn outbox_append_failed(event: &Event, error: &Error) {
+    tracing::error!(
+        number = %event.number,
+        operation = event.operation.as_str(),
+        error = %error,
+        "event not written to the outbox"
+    );
+    metrics::counter!("number_manager_outbox_append_failures_total").increment(1);
+}
+
+/// The relay read `pending` outbox entries (at most one batch).
+pub(crate) fn outbox_pending(pending: usize) {
+    metrics::gauge!("number_manager_outbox_pending").set(pending as f64);
+}
+
+/// A publisher confirmed `messages` messages, up to `last_seq`.
+pub(crate) fn outbox_published(messages: usize, last_seq: u64) {
+    tracing::debug!(messages, last_seq, "outbox batch published");
+    metrics::counter!("number_manager_outbox_published_total").increment(messages as u64);
+}
+
+/// A relay round after `after_seq` failed, `attempt` times in a row.
+pub(crate) fn outbox_publish_failed(
+    after_seq: u64,
+    attempt: u32,
+    retry_in: Duration,
+    error: &Error,
+) {
+    tracing::warn!(
+        after_seq,
+        attempt,
+        retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+        error = %error,
+        "outbox publish failed; retrying"
+    );
+    metrics::counter!("number_manager_outbox_publish_failures_total").increment(1);
+}
+
 /// A [`Store`] whose every call is traced and timed.
 pub(crate) struct ObservedStore {
     inner: Arc<dyn Store>,
@@ -520,6 +568,31 @@ impl Store for ObservedStore {
     }
     async fn count(&self, query: &ListQuery) -> Result<usize> {
         store("count", self.inner.count(query)).await
+    }
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<WriteResult>> {
+        let call = self
+            .inner
+            .write_batch_outboxed(writes, mode, journal, events);
+        store("write_batch_outboxed", call).await
+    }
+    async fn outbox_append(&self, events: &[Event]) -> Result<()> {
+        store("outbox_append", self.inner.outbox_append(events)).await
+    }
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        store(
+            "outbox_pending",
+            self.inner.outbox_pending(after_seq, limit),
+        )
+        .await
+    }
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        store("outbox_ack", self.inner.outbox_ack(up_to_seq)).await
     }
 }
 
@@ -635,11 +708,12 @@ impl E911Provider for ObservedE911 {
 #[derive(Clone, Copy)]
 enum Metric {
     Counter,
+    Gauge,
     Seconds,
 }
 
 /// Every metric the library records, with its help text.
-const METRICS: [(&str, Metric, &str); 14] = [
+const METRICS: [(&str, Metric, &str); 18] = [
     (
         "number_manager_operations_total",
         Metric::Counter,
@@ -710,6 +784,26 @@ const METRICS: [(&str, Metric, &str); 14] = [
         Metric::Counter,
         "Events the in-memory audit log dropped to stay within its capacity.",
     ),
+    (
+        "number_manager_outbox_pending",
+        Metric::Gauge,
+        "Outbox entries the relay found waiting on its last read (at most one batch).",
+    ),
+    (
+        "number_manager_outbox_published_total",
+        Metric::Counter,
+        "Outbox messages a publisher confirmed and the relay acknowledged.",
+    ),
+    (
+        "number_manager_outbox_publish_failures_total",
+        Metric::Counter,
+        "Failed publish attempts of the outbox relay (each retried).",
+    ),
+    (
+        "number_manager_outbox_append_failures_total",
+        Metric::Counter,
+        "Events of changes without a record write that the outbox refused.",
+    ),
 ];
 
 /// Describes every metric of the table above to the installed `metrics`
@@ -720,6 +814,7 @@ pub fn describe_metrics() {
     for (name, kind, help) in METRICS {
         match kind {
             Metric::Counter => metrics::describe_counter!(name, help),
+            Metric::Gauge => metrics::describe_gauge!(name, help),
             Metric::Seconds => {
                 metrics::describe_histogram!(name, metrics::Unit::Seconds, help)
             }

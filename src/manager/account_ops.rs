@@ -19,7 +19,7 @@ use crate::features::{self, FeatureContext};
 use crate::lifecycle::Op;
 use crate::number::PhoneNumber;
 use crate::observe::Traced;
-use crate::record::{NumberRecord, Revision};
+use crate::record::NumberRecord;
 use crate::state::NumberState;
 use crate::store::{BatchMode, ListQuery, Pages, StoreExt, Write};
 use crate::util::{join_all, timeout};
@@ -972,46 +972,27 @@ impl NumberManager {
             if records.is_empty() {
                 continue;
             }
-            let before: Vec<(PhoneNumber, Revision, Option<AccountId>)> = records
-                .iter()
-                .map(|r| (r.number, r.revision, r.assigned_to.clone()))
-                .collect();
-            let writes = records
-                .into_iter()
-                .map(|r| {
-                    let expected = r.revision;
-                    let mut n = r;
-                    n.state = NumberState::Available;
-                    n.set_assigned_to(None);
-                    n.modified = now;
-                    Write::Update {
-                        record: n,
-                        expected,
-                    }
-                })
-                .collect();
-            let results = self
-                .inner
-                .store
-                .write_batch(writes, BatchMode::PerItem)
-                .await?;
+            let mut events = Vec::with_capacity(records.len());
+            let mut writes = Vec::with_capacity(records.len());
+            for r in records {
+                events.push(Some(aged_event(&r, now)));
+                let expected = r.revision;
+                let mut n = r;
+                n.state = NumberState::Available;
+                n.set_assigned_to(None);
+                n.modified = now;
+                writes.push(Write::Update {
+                    record: n,
+                    expected,
+                });
+            }
+            let results = self.write_with_events(writes, None, &events).await?;
             // A state change like any other: the event sink hears of it.
-            for ((number, revision, owner), r) in before.into_iter().zip(results) {
-                if let Ok(after) = r {
+            for (event, r) in events.into_iter().zip(results) {
+                if let (Some(mut event), Ok(after)) = (event, r) {
                     report.aged += 1;
-                    self.inner.events.emit(&Event {
-                        number,
-                        operation: crate::state::Operation::Age,
-                        from: Some(NumberState::Aging),
-                        to: NumberState::Available,
-                        actor: Actor::System,
-                        owner_before: owner,
-                        owner_after: None,
-                        at: now,
-                        before: revision,
-                        after,
-                        request_id: None,
-                    });
+                    event.after = after;
+                    self.inner.events.emit(&event);
                 }
             }
         }
@@ -1054,6 +1035,24 @@ impl NumberManager {
             .await?;
         Ok(results.iter().filter(|r| r.is_ok()).count())
     }
+}
+
+/// The event of the aging sweep making `record` available (its `after` is
+/// the write's, set once it commits).
+fn aged_event(record: &NumberRecord, now: DateTime<Utc>) -> Event {
+    let mut event = Event::new(
+        record.number,
+        crate::state::Operation::Age,
+        Some(NumberState::Aging),
+        NumberState::Available,
+        Actor::System,
+        (record.assigned_to.clone(), None),
+        now,
+        (record.revision, record.revision),
+    );
+    event.features_before = record.features.clone();
+    event.features_after = record.features.clone();
+    event
 }
 
 fn public_filters_match(record: &NumberRecord, filters: &[(String, String)]) -> bool {

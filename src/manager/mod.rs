@@ -33,6 +33,7 @@ use crate::store::{MemoryStore, Store};
 mod account_ops;
 mod idempotent;
 mod ops;
+mod outboxed;
 mod pipeline;
 mod port_ops;
 mod typed_ops;
@@ -360,6 +361,9 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: Arc<dyn EventSink>,
     pub(crate) audit: Option<Arc<AuditLog>>,
+    /// Whether every committed change also writes its event into the store's
+    /// outbox, in the same transaction.
+    pub(crate) outbox: bool,
     pub(crate) config: Config,
     pub(crate) normalizer: Normalizer,
     pub(crate) classifiers: Classifiers,
@@ -411,6 +415,7 @@ pub struct NumberManagerBuilder {
     clock: Option<Arc<dyn Clock>>,
     events: Option<Arc<dyn EventSink>>,
     audit: Option<Arc<AuditLog>>,
+    outbox: bool,
     config: Option<Config>,
     normalizer: Option<Normalizer>,
     classifiers: Option<Classifiers>,
@@ -474,6 +479,20 @@ impl NumberManagerBuilder {
         self.audit = Some(log);
         self
     }
+    /// Whether every committed change also writes its [`Event`](crate::events::Event)
+    /// into the store's outbox, in the same transaction as the change (off by
+    /// default: nothing is written then). A relay
+    /// ([`Relay`](crate::outbox::Relay)) delivers the outbox to a broker; the
+    /// event sink still hears of every change as without the outbox.
+    ///
+    /// The store must keep an outbox (the built-in ones do): with a store
+    /// that does not ([`Store::write_batch_outboxed`] refuses), every change
+    /// fails with [`Error::Database`](crate::Error::Database) rather than
+    /// lose its event.
+    pub fn outbox(mut self, on: bool) -> Self {
+        self.outbox = on;
+        self
+    }
     /// Configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = Some(config);
@@ -523,6 +542,7 @@ impl NumberManagerBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 events,
                 audit,
+                outbox: self.outbox,
                 config: self.config.unwrap_or_default(),
                 normalizer: self.normalizer.unwrap_or_default(),
                 classifiers: self.classifiers.unwrap_or_default(),

@@ -19,6 +19,8 @@ pub use amqp::AmqpPublisher;
 #[cfg(feature = "nats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub use nats::NatsPublisher;
+mod relay;
+pub use relay::{Relay, RelayOptions};
 
 use crate::events::Event;
 use crate::number::PhoneNumber;

@@ -25,7 +25,9 @@ use super::{
 };
 use crate::account::AccountId;
 use crate::error::{ConflictKind, Error, Result};
+use crate::events::Event;
 use crate::number::PhoneNumber;
+use crate::outbox::Message;
 use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
 use crate::util::yield_now;
@@ -69,9 +71,49 @@ struct Inner {
     /// The last revision of every deleted number, and when it was deleted
     /// (the wall clock), until purged.
     tombstones: HashMap<PhoneNumber, (Revision, DateTime<Utc>)>,
+    /// The outbox: entries not yet acknowledged, by `seq`.
+    outbox: BTreeMap<u64, Message>,
+    /// The last `seq` given out (never reused, even once acknowledged).
+    outbox_seq: u64,
 }
 
 impl Inner {
+    /// Records a journaled batch's outcomes in its pending key's progress.
+    fn record_progress(
+        &mut self,
+        numbers: &[PhoneNumber],
+        results: &[WriteResult],
+        journal: &Journal,
+    ) {
+        let Some(entry) = self
+            .idempotency
+            .get_mut(&journal.key)
+            .filter(|e| e.response.is_none())
+        else {
+            return;
+        };
+        for (i, (number, result)) in numbers.iter().zip(results).enumerate() {
+            if let (Ok(revision), Some(Some(outcome))) = (result, journal.outcomes.get(i)) {
+                entry
+                    .progress
+                    .entry(number.to_string())
+                    .or_insert_with(|| Committed {
+                        revision: *revision,
+                        outcome: outcome.clone(),
+                    });
+            }
+        }
+    }
+
+    /// Appends outbox entries, each at the next `seq`.
+    fn append_outbox(&mut self, entries: Vec<Message>) {
+        for mut entry in entries {
+            self.outbox_seq += 1;
+            entry.seq = self.outbox_seq;
+            self.outbox.insert(entry.seq, entry);
+        }
+    }
+
     fn index(&mut self, r: &NumberRecord) {
         if let Some(a) = &r.assigned_to {
             self.by_account
@@ -403,24 +445,53 @@ impl Store for MemoryStore {
         let mut inner = self.write();
         let numbers: Vec<PhoneNumber> = writes.iter().map(Write::number).collect();
         let results = inner.batch(writes, mode);
-        if let Some(entry) = inner
-            .idempotency
-            .get_mut(&journal.key)
-            .filter(|e| e.response.is_none())
-        {
-            for (i, (number, result)) in numbers.iter().zip(&results).enumerate() {
-                if let (Ok(revision), Some(Some(outcome))) = (result, journal.outcomes.get(i)) {
-                    entry
-                        .progress
-                        .entry(number.to_string())
-                        .or_insert_with(|| Committed {
-                            revision: *revision,
-                            outcome: outcome.clone(),
-                        });
-                }
-            }
-        }
+        inner.record_progress(&numbers, &results, journal);
         Ok(results)
+    }
+
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<WriteResult>> {
+        let mut inner = self.write();
+        let numbers: Vec<PhoneNumber> = writes.iter().map(Write::number).collect();
+        let results = inner.batch(writes, mode);
+        if let Some(journal) = journal {
+            inner.record_progress(&numbers, &results, journal);
+        }
+        // Under the same lock as the writes: no reader sees one without the other.
+        let entries = super::outbox_entries(&results, events)?;
+        inner.append_outbox(entries);
+        Ok(results)
+    }
+
+    async fn outbox_append(&self, events: &[Event]) -> Result<()> {
+        let entries = super::standalone_entries(events)?;
+        self.write().append_outbox(entries);
+        Ok(())
+    }
+
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        let inner = self.read();
+        Ok(inner
+            .outbox
+            .range((Bound::Excluded(after_seq), Bound::Unbounded))
+            .take(limit.max(1))
+            .map(|(_, m)| m.clone())
+            .collect())
+    }
+
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        let mut inner = self.write();
+        let kept = match up_to_seq.checked_add(1) {
+            Some(next) => inner.outbox.split_off(&next),
+            None => BTreeMap::new(),
+        };
+        let acked = std::mem::replace(&mut inner.outbox, kept);
+        Ok(acked.len())
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {

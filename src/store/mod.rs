@@ -23,7 +23,9 @@ use serde_json::Value;
 
 use crate::account::AccountId;
 use crate::error::{ConflictKind, Error, Result};
+use crate::events::Event;
 use crate::number::PhoneNumber;
+use crate::outbox::Message;
 use crate::record::{NumberRecord, Revision};
 use crate::state::NumberState;
 
@@ -40,12 +42,16 @@ mod sql_common;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
+mod sqlite_outbox;
+#[cfg(feature = "sqlite")]
 mod sqlite_ports;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_outbox;
 #[cfg(feature = "postgres")]
 mod postgres_ports;
 #[cfg(feature = "postgres")]
@@ -546,6 +552,63 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// grow with every delete (each expired search result is one).
     async fn purge_tombstones(&self, deleted_before: DateTime<Utc>) -> Result<usize>;
 
+    /// [`write_batch`](Store::write_batch) (or, with a `journal`,
+    /// [`write_batch_journaled`](Store::write_batch_journaled)), and in the
+    /// same atomic step, for each write that succeeded and whose `events`
+    /// slot is `Some`, appends that event to the outbox with its
+    /// [`after`](Event::after) set to the write's new revision.
+    ///
+    /// Entries are appended in write order and take increasing
+    /// [`Message::seq`] numbers, in commit order across batches (an entry
+    /// committed after another has a greater `seq`, never one a reader
+    /// might already have gone past). Nothing is appended for a write that
+    /// failed, for a refused [`BatchMode::Atomic`] batch, or when the call
+    /// fails as a whole. Missing slots (fewer events than writes) count as
+    /// `None`.
+    ///
+    /// The default refuses with [`Error::Database`] (and writes nothing): a
+    /// store without an outbox must never drop the events of a manager
+    /// built with [`outbox`](crate::NumberManagerBuilder::outbox) on.
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<WriteResult>> {
+        let _ = (writes, mode, journal, events);
+        Err(no_outbox())
+    }
+
+    /// Appends events that go with no record write (a number given back to
+    /// its carrier) to the outbox, in order, atomically.
+    ///
+    /// The default refuses with [`Error::Database`], as
+    /// [`write_batch_outboxed`](Store::write_batch_outboxed) does.
+    async fn outbox_append(&self, events: &[Event]) -> Result<()> {
+        let _ = events;
+        Err(no_outbox())
+    }
+
+    /// Up to `limit` outbox entries (0 is treated as 1) not yet acknowledged
+    /// whose `seq` is greater than `after_seq`, in `seq` order.
+    ///
+    /// The default refuses with [`Error::Database`].
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        let _ = (after_seq, limit);
+        Err(no_outbox())
+    }
+
+    /// Acknowledges (removes) every outbox entry whose `seq` is at most
+    /// `up_to_seq`; returns how many were removed. Acknowledging again, or
+    /// past the last entry, is not an error.
+    ///
+    /// The default refuses with [`Error::Database`].
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        let _ = up_to_seq;
+        Err(no_outbox())
+    }
+
     /// How many records match `query` (ignoring `start_key` and `limit`).
     ///
     /// Every store provides it (there is no default, so a wrapper cannot
@@ -712,6 +775,34 @@ pub(crate) fn finish_refused(stored: bool) -> ConflictKind {
     }
 }
 
+/// What a store without an outbox answers when asked to use one.
+pub(crate) fn no_outbox() -> Error {
+    Error::database("this store has no outbox: the manager's outbox needs one")
+}
+
+/// The outbox entries a batch commits: for each write that succeeded and has
+/// an event, the event at the write's new revision, as a [`Message`] whose
+/// `seq` (0 here) the store assigns. In write order.
+pub(crate) fn outbox_entries(
+    results: &[WriteResult],
+    events: &[Option<Event>],
+) -> Result<Vec<Message>> {
+    let mut entries = Vec::new();
+    for (result, event) in results.iter().zip(events) {
+        if let (Ok(revision), Some(event)) = (result, event) {
+            let mut event = event.clone();
+            event.after = *revision;
+            entries.push(Message::from_event(0, &event)?);
+        }
+    }
+    Ok(entries)
+}
+
+/// The outbox entries of events that go with no write, in order.
+pub(crate) fn standalone_entries(events: &[Event]) -> Result<Vec<Message>> {
+    events.iter().map(|e| Message::from_event(0, e)).collect()
+}
+
 fn one(mut results: Vec<WriteResult>) -> Result<Revision> {
     results.pop().unwrap_or_else(|| {
         Err(Error::Internal {
@@ -767,6 +858,26 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     }
     async fn count(&self, query: &ListQuery) -> Result<usize> {
         (**self).count(query).await
+    }
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<WriteResult>> {
+        (**self)
+            .write_batch_outboxed(writes, mode, journal, events)
+            .await
+    }
+    async fn outbox_append(&self, events: &[Event]) -> Result<()> {
+        (**self).outbox_append(events).await
+    }
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        (**self).outbox_pending(after_seq, limit).await
+    }
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        (**self).outbox_ack(up_to_seq).await
     }
 }
 

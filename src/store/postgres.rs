@@ -16,11 +16,13 @@ use sqlx::{Connection as _, PgConnection, Postgres, Row as _};
 use super::sql_common::{self, Arg, Dialect, Sql};
 use super::{BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult};
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::number::PhoneNumber;
+use crate::outbox::Message;
 use crate::record::{NumberRecord, Revision};
 
 /// The schema version this library writes.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Attempts of a batch transaction that PostgreSQL aborts for a deadlock or a
 /// serialization failure.
@@ -28,7 +30,13 @@ const ATTEMPTS: usize = 4;
 
 /// Migrations, in order: version `i + 1` is `MIGRATIONS[i]`; `{s}` is the
 /// quoted schema.
-const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, super::postgres_ports::V4];
+const MIGRATIONS: &[&[&str]] = &[
+    V1,
+    V2,
+    V3,
+    super::postgres_ports::V4,
+    super::postgres_outbox::V5,
+];
 
 /// Version 1: numbers and idempotency entries.
 const V1: &[&str] = &[
@@ -690,6 +698,7 @@ impl PostgresStore {
         writes: &[Write],
         mode: BatchMode,
         journal: Option<&Journal>,
+        events: &[Option<Event>],
     ) -> std::result::Result<Result<Vec<WriteResult>>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let distinct = {
@@ -742,6 +751,15 @@ impl PostgresStore {
                     .await?;
             }
         }
+        if events.iter().any(Option::is_some) {
+            let entries = match super::outbox_entries(&results, events)
+                .and_then(|e| Ok((self.outbox_table()?, e)))
+            {
+                Ok(entries) => entries,
+                Err(e) => return Ok(Err(e)),
+            };
+            self.append_outbox(&mut tx, &entries.0, &entries.1).await?;
+        }
         tx.commit().await?;
         Ok(Ok(results))
     }
@@ -752,6 +770,7 @@ impl PostgresStore {
         writes: Vec<Write>,
         mode: BatchMode,
         journal: Option<&Journal>,
+        events: &[Option<Event>],
     ) -> Result<Vec<WriteResult>> {
         if writes.is_empty() {
             return Ok(Vec::new());
@@ -759,7 +778,7 @@ impl PostgresStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_batch(&writes, mode, journal).await {
+            match self.try_batch(&writes, mode, journal, events).await {
                 Ok(result) => return result,
                 Err(e) if retryable(&e) && attempt < ATTEMPTS => continue,
                 Err(sqlx::Error::PoolTimedOut) => {
@@ -1079,7 +1098,7 @@ impl Store for PostgresStore {
     }
 
     async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
-        self.batch(writes, mode, None).await
+        self.batch(writes, mode, None, &[]).await
     }
 
     async fn write_batch_journaled(
@@ -1088,7 +1107,30 @@ impl Store for PostgresStore {
         mode: BatchMode,
         journal: &Journal,
     ) -> Result<Vec<WriteResult>> {
-        self.batch(writes, mode, Some(journal)).await
+        self.batch(writes, mode, Some(journal), &[]).await
+    }
+
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<WriteResult>> {
+        self.batch(writes, mode, journal, events).await
+    }
+
+    async fn outbox_append(&self, events: &[Event]) -> Result<()> {
+        let entries = super::standalone_entries(events)?;
+        self.outbox_append_standalone(&entries).await
+    }
+
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        self.outbox_read(after_seq, limit).await
+    }
+
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        self.outbox_remove(up_to_seq).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {

@@ -17,14 +17,22 @@ use super::{BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write,
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
+use crate::events::Event;
 use crate::number::PhoneNumber;
+use crate::outbox::Message;
 use crate::record::{NumberRecord, Revision};
 
 /// The schema version this library writes.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: &[&[&str]] = &[V1, V2, V3, super::sqlite_ports::V4];
+const MIGRATIONS: &[&[&str]] = &[
+    V1,
+    V2,
+    V3,
+    super::sqlite_ports::V4,
+    super::sqlite_outbox::V5,
+];
 
 /// Version 1: numbers and idempotency entries.
 const V1: &[&str] = &[
@@ -503,12 +511,14 @@ impl SqliteStore {
         tx.commit().await.map_err(db("cannot commit the migration"))
     }
 
-    /// A batch in one `BEGIN IMMEDIATE` transaction, with its journal if any.
+    /// A batch in one `BEGIN IMMEDIATE` transaction, with its journal if any
+    /// and the outbox entries of its `events` (one slot per write).
     async fn batch(
         &self,
         mut writes: Vec<Write>,
         mode: BatchMode,
         journal: Option<&Journal>,
+        events: &[Option<Event>],
     ) -> Result<Vec<WriteResult>> {
         if writes.is_empty() {
             return Ok(Vec::new());
@@ -534,6 +544,8 @@ impl SqliteStore {
         if let Some(journal) = journal {
             record_progress(&mut tx, &writes, &results, journal).await?;
         }
+        let entries = super::outbox_entries(&results, events)?;
+        super::sqlite_outbox::append(&mut tx, &entries).await?;
         tx.commit().await.map_err(db("cannot commit"))?;
         Ok(results)
     }
@@ -881,7 +893,7 @@ impl Store for SqliteStore {
     }
 
     async fn write_batch(&self, writes: Vec<Write>, mode: BatchMode) -> Result<Vec<WriteResult>> {
-        self.batch(writes, mode, None).await
+        self.batch(writes, mode, None, &[]).await
     }
 
     async fn write_batch_journaled(
@@ -890,7 +902,39 @@ impl Store for SqliteStore {
         mode: BatchMode,
         journal: &Journal,
     ) -> Result<Vec<WriteResult>> {
-        self.batch(writes, mode, Some(journal)).await
+        self.batch(writes, mode, Some(journal), &[]).await
+    }
+
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<WriteResult>> {
+        self.batch(writes, mode, journal, events).await
+    }
+
+    async fn outbox_append(&self, events: &[Event]) -> Result<()> {
+        let entries = super::standalone_entries(events)?;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("cannot start a write transaction"))?;
+        super::sqlite_outbox::append(&mut tx, &entries).await?;
+        tx.commit().await.map_err(db("cannot commit"))
+    }
+
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        super::sqlite_outbox::pending(&self.pool, after_seq, limit).await
+    }
+
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        super::sqlite_outbox::ack(&self.writer, up_to_seq).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page> {

@@ -14,7 +14,9 @@ use crate::carrier::{
 };
 use crate::e911::{E911Address, E911Provider, Validation};
 use crate::error::Result;
+use crate::events::Event;
 use crate::number::PhoneNumber;
+use crate::outbox::Message;
 use crate::record::NumberRecord;
 use crate::store::{
     BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult,
@@ -146,6 +148,30 @@ impl<S: Store> Store for Counting<S> {
     }
     async fn count(&self, query: &ListQuery) -> Result<usize> {
         Counting::count(self, "count", self.inner.count(query)).await
+    }
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<WriteResult>> {
+        let call = self
+            .inner
+            .write_batch_outboxed(writes, mode, journal, events);
+        self.count("write_batch_outboxed", call).await
+    }
+    async fn outbox_append(&self, events: &[Event]) -> Result<()> {
+        self.count("outbox_append", self.inner.outbox_append(events))
+            .await
+    }
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        let call = self.inner.outbox_pending(after_seq, limit);
+        self.count("outbox_pending", call).await
+    }
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        self.count("outbox_ack", self.inner.outbox_ack(up_to_seq))
+            .await
     }
 }
 

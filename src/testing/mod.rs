@@ -10,7 +10,9 @@
 //! - [`Counting`] counts calls by method, to learn how many calls an
 //!   operation makes (and so which `k` are worth failing);
 //! - [`RoundRobinStore`] spreads calls over several handles on one backend,
-//!   as several processes would.
+//!   as several processes would;
+//! - [`MemoryPublisher`] is an outbox [`Publisher`](crate::outbox::Publisher)
+//!   that records what it is given and fails when told to.
 //!
 //! The conformance suites are [`store::conformance`](crate::store::conformance)
 //! and [`carrier::conformance`](crate::carrier::conformance).
@@ -20,6 +22,7 @@ mod counting;
 mod e911;
 mod plan;
 pub(crate) mod poll;
+mod publisher;
 mod round_robin;
 mod store;
 
@@ -27,5 +30,6 @@ pub use carrier::FaultyCarrier;
 pub use counting::Counting;
 pub use e911::FaultyE911;
 pub use plan::{FaultKind, FaultPlan};
+pub use publisher::MemoryPublisher;
 pub use round_robin::RoundRobinStore;
 pub use store::FaultyStore;

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::number::PhoneNumber;
+use crate::outbox::Message;
 use crate::record::NumberRecord;
 use crate::store::{
     BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult,
@@ -111,5 +113,25 @@ impl<S: Store> Store for RoundRobinStore<S> {
     }
     async fn count(&self, query: &ListQuery) -> Result<usize> {
         self.next()?.count(query).await
+    }
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<WriteResult>> {
+        self.next()?
+            .write_batch_outboxed(writes, mode, journal, events)
+            .await
+    }
+    async fn outbox_append(&self, events: &[Event]) -> Result<()> {
+        self.next()?.outbox_append(events).await
+    }
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        self.next()?.outbox_pending(after_seq, limit).await
+    }
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        self.next()?.outbox_ack(up_to_seq).await
     }
 }

@@ -7,7 +7,9 @@ use serde_json::Value;
 use super::plan::{Failures, Injector};
 use super::FaultPlan;
 use crate::error::{DatabaseFault, Error, Result};
+use crate::events::Event;
 use crate::number::PhoneNumber;
+use crate::outbox::Message;
 use crate::record::NumberRecord;
 use crate::store::{
     BatchMode, IdempotencyEntry, Journal, ListQuery, Page, Store, Write, WriteResult,
@@ -29,7 +31,8 @@ const FAILURES: Failures = Failures {
 /// `get_many`, `write_batch`, `write_batch_journaled`, `list`, `count`,
 /// `get_idempotency`, `begin_idempotency`, `renew_idempotency`,
 /// `finish_idempotency`, `abandon_idempotency`, `purge_idempotency`,
-/// `purge_tombstones`.
+/// `purge_tombstones`, `write_batch_outboxed`, `outbox_append`,
+/// `outbox_pending`, `outbox_ack`.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -144,5 +147,31 @@ impl<S: Store> Store for FaultyStore<S> {
     async fn count(&self, query: &ListQuery) -> Result<usize> {
         let call = self.inner.count(query);
         self.faults.run("count", &FAILURES, call).await
+    }
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<Write>,
+        mode: BatchMode,
+        journal: Option<&Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<WriteResult>> {
+        let call = self
+            .inner
+            .write_batch_outboxed(writes, mode, journal, events);
+        self.faults
+            .run("write_batch_outboxed", &FAILURES, call)
+            .await
+    }
+    async fn outbox_append(&self, events: &[Event]) -> Result<()> {
+        let call = self.inner.outbox_append(events);
+        self.faults.run("outbox_append", &FAILURES, call).await
+    }
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        let call = self.inner.outbox_pending(after_seq, limit);
+        self.faults.run("outbox_pending", &FAILURES, call).await
+    }
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        let call = self.inner.outbox_ack(up_to_seq);
+        self.faults.run("outbox_ack", &FAILURES, call).await
     }
 }

@@ -304,20 +304,18 @@ impl NumberManager {
             None => crate::observe::gave_back(number, carrier_name, Some(&missing())),
         }
         if let Some(Err(_)) = answer {
-            self.inner.events.emit(&Event {
+            self.emit_standalone(Event::new(
                 number,
-                operation: Operation::UndoPurchaseFailed,
-                from: None,
-                to: NumberState::Discovery,
-                actor: crate::account::Actor::System,
+                Operation::UndoPurchaseFailed,
+                None,
+                NumberState::Discovery,
+                crate::account::Actor::System,
                 // Bought for this account, but no record says so.
-                owner_before: order.account.clone(),
-                owner_after: None,
-                at: self.inner.clock.now(),
-                before: Revision::NEW,
-                after: Revision::NEW,
-                request_id: None,
-            });
+                (order.account.clone(), None),
+                self.inner.clock.now(),
+                (Revision::NEW, Revision::NEW),
+            ))
+            .await;
         }
     }
 }

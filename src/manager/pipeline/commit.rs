@@ -10,11 +10,12 @@ use serde_json::Value;
 use super::report::shown_record;
 use super::{Request, Stage};
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::lifecycle::{CarrierAction, Plan};
 use crate::manager::NumberManager;
 use crate::number::PhoneNumber;
 use crate::record::{NumberRecord, Revision};
-use crate::store::{BatchMode, Journal, Write, WriteResult};
+use crate::store::{Journal, Write, WriteResult};
 
 /// An outcome as journaled: the same document as [`Outcome`](crate::Outcome),
 /// serialized from borrowed parts.
@@ -31,13 +32,18 @@ impl NumberManager {
     pub(super) async fn commit(&self, stages: &mut [Stage], req: &Request, now: DateTime<Utc>) {
         let mut writes = Vec::new();
         let mut at = Vec::new();
-        // Journaled outcomes are taken before the writes consume the records.
+        // Journaled outcomes and events are taken before the writes consume
+        // the records.
         let mut outcomes = Vec::new();
+        let mut events = Vec::new();
+        let outbox = self.outbox_on();
         for (i, stage) in stages.iter_mut().enumerate() {
             let outcome = req.journal.as_ref().and_then(|_| journaled(stage, now));
+            let event = outbox.then(|| event_for(stage, req, now)).flatten();
             if let Some(write) = write_of(stage) {
                 writes.push(write);
                 outcomes.push(outcome);
+                events.push(event);
                 at.push(i);
             }
         }
@@ -48,7 +54,7 @@ impl NumberManager {
             .iter()
             .map(|w| (number_of(w), expected_revision(w)))
             .collect();
-        match self.write_back(writes, outcomes, req).await {
+        match self.write_back(writes, outcomes, &events, req).await {
             Ok(results) => {
                 for (i, r) in at.iter().zip(results) {
                     if let Some(stage) = stages.get_mut(*i) {
@@ -68,26 +74,21 @@ impl NumberManager {
     }
 
     /// The writes, journaled under the request's idempotency key (if any)
-    /// with the outcome each commit reports when it succeeds.
+    /// with the outcome each commit reports when it succeeds, and with the
+    /// outbox on, each commit's event.
     async fn write_back(
         &self,
         writes: Vec<Write>,
         outcomes: Vec<Option<Value>>,
+        events: &[Option<Event>],
         req: &Request,
     ) -> Result<Vec<WriteResult>> {
-        let store = &self.inner.store;
-        match &req.journal {
-            None => store.write_batch(writes, BatchMode::PerItem).await,
-            Some(key) => {
-                let journal = Journal {
-                    key: key.clone(),
-                    outcomes,
-                };
-                store
-                    .write_batch_journaled(writes, BatchMode::PerItem, &journal)
-                    .await
-            }
-        }
+        let journal = req.journal.as_ref().map(|key| Journal {
+            key: key.clone(),
+            outcomes,
+        });
+        self.write_with_events(writes, journal.as_ref(), events)
+            .await
     }
 
     /// After a batch write failed as a whole, which of its writes surely did not
@@ -169,6 +170,15 @@ fn journaled(stage: &Stage, now: DateTime<Utc>) -> Option<Value> {
         dry_run: false,
     })
     .ok()
+}
+
+/// The event a commit of the item reports (none for an item that only
+/// gives its claim back).
+fn event_for(stage: &Stage, req: &Request, now: DateTime<Utc>) -> Option<Event> {
+    match stage {
+        Stage::Acted { work, .. } => Some(super::report::event_of(req, work, now)),
+        _ => None,
+    }
 }
 
 /// An item after its write answered.

@@ -157,20 +157,20 @@ impl NumberManager {
         }
         match answer {
             Some(Ok(())) => {
-                self.inner.events.emit(&Event {
-                    number: record.number,
-                    operation: Operation::InterruptedPurchaseGivenBack,
-                    from: Some(record.state),
-                    to: record.state,
-                    actor: Actor::System,
+                let mut event = Event::new(
+                    record.number,
+                    Operation::InterruptedPurchaseGivenBack,
+                    Some(record.state),
+                    record.state,
+                    Actor::System,
                     // The record stays as it was; only the carrier's hold goes.
-                    owner_before: record.assigned_to.clone(),
-                    owner_after: record.assigned_to.clone(),
-                    at: now,
-                    before: record.revision,
-                    after: revision,
-                    request_id: None,
-                });
+                    (record.assigned_to.clone(), record.assigned_to.clone()),
+                    now,
+                    (record.revision, revision),
+                );
+                event.features_before = record.features.clone();
+                event.features_after = record.features.clone();
+                self.emit_standalone(event).await;
                 Ok(Some(revision))
             }
             Some(Err(e)) => Err(Error::Conflict {

@@ -32,21 +32,40 @@ impl NumberManager {
 
     /// Reports one committed change to the event sink.
     fn emit(&self, req: &Request, work: &Work, now: DateTime<Utc>) {
-        let event = Event {
-            number: work.number,
-            operation: work.plan.operation,
-            from: work.plan.from,
-            to: work.new.as_ref().map_or(NumberState::Deleted, |r| r.state),
-            actor: req.opts.auth_by.clone(),
-            owner_before: work.read.as_ref().and_then(|r| r.assigned_to.clone()),
-            owner_after: work.new.as_ref().and_then(|r| r.assigned_to.clone()),
-            at: now,
-            before: work.read.as_ref().map_or(Revision::NEW, |r| r.revision),
-            after: work.new.as_ref().map_or(Revision::NEW, |r| r.revision),
-            request_id: req.opts.request_id.clone(),
-        };
-        self.inner.events.emit(&event);
+        self.inner.events.emit(&event_of(req, work, now));
     }
+}
+
+/// The event of one change (its `after` is the new record's revision, which
+/// the store sets again when it writes the event into the outbox).
+pub(super) fn event_of(req: &Request, work: &Work, now: DateTime<Utc>) -> Event {
+    let read = work.read.as_ref();
+    let new = work.new.as_ref();
+    let mut event = Event::new(
+        work.number,
+        work.plan.operation,
+        work.plan.from,
+        new.map_or(NumberState::Deleted, |r| r.state),
+        req.opts.auth_by.clone(),
+        (
+            read.and_then(|r| r.assigned_to.clone()),
+            new.and_then(|r| r.assigned_to.clone()),
+        ),
+        now,
+        (
+            read.map_or(Revision::NEW, |r| r.revision),
+            new.map_or(Revision::NEW, |r| r.revision),
+        ),
+    );
+    event.request_id = req.opts.request_id.clone();
+    event.features_before = read.map(|r| r.features.clone()).unwrap_or_default();
+    event.features_after = new.map(|r| r.features.clone()).unwrap_or_default();
+    let empty = serde_json::Map::new();
+    event.changed_fields = crate::events::changed_fields(
+        read.map_or(&empty, |r| &r.public),
+        new.map_or(&empty, |r| &r.public),
+    );
+    event
 }
 
 /// What an operation did (or, on a dry run, would do) to a number.

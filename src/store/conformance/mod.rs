@@ -51,7 +51,10 @@
 //! exception is `tombstone_purge`: it purges every tombstone the store holds
 //! (those of other checks too), so on a shared store run it after the others,
 //! not at the same time (it is the last entry of [`CHECKS`], and [`run_all`]
-//! runs the entries in order).
+//! runs the entries in order). The `outbox` check acknowledges outbox entries
+//! up to its own, so it too must not run at the same time as anything else
+//! that writes to the outbox; a store without an outbox (whose outbox
+//! methods are the trait's refusing defaults) passes it without checks.
 //!
 //! This is test-support code: a check that finds the store breaking the
 //! contract panics, with a message naming the check and what was expected and
@@ -73,6 +76,7 @@ mod concurrency;
 mod discovery;
 mod idempotency;
 mod listing;
+mod outbox;
 mod port_requests;
 mod records;
 mod support;
@@ -96,6 +100,9 @@ pub enum Section {
     Idempotency,
     /// Concurrent callers: no lost update, exactly one winner.
     Concurrency,
+    /// The outbox: events written with the writes that commit them, read in
+    /// `seq` order, acknowledged.
+    Outbox,
     /// Revisions across deletion and re-insertion, and purging tombstones.
     Tombstones,
 }
@@ -109,6 +116,7 @@ impl Section {
         Section::Discovery,
         Section::Idempotency,
         Section::Concurrency,
+        Section::Outbox,
         Section::Tombstones,
     ];
 
@@ -122,6 +130,7 @@ impl Section {
             Section::Discovery => "discovery",
             Section::Idempotency => "idempotency",
             Section::Concurrency => "concurrency",
+            Section::Outbox => "outbox",
             Section::Tombstones => "tombstones",
         }
     }
@@ -225,6 +234,7 @@ pub static CHECKS: &[Check] = registry! {
         concurrent_idempotency_begin,
         concurrent_idempotency_takeover,
     }
+    Outbox: outbox { outbox }
     Tombstones: tombstones {
         reinsert_never_repeats_revisions,
         reinsert_in_one_batch,

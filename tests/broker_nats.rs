@@ -109,7 +109,7 @@ async fn a_server_that_goes_away_fails_the_batch_and_a_retry_delivers_it() {
     assert!(matches!(err, Error::Broker { .. }), "{err:?}");
     assert!(err.is_retryable());
     proxy.restore();
-    // The relay retries the batch until it is acked (the client reconnects by itself).
+    // The relay retries the batch until it is acked.
     let mut tries = 0;
     while publisher.publish(&sent[10..20]).await.is_err() {
         tries += 1;

@@ -26,10 +26,11 @@ const BROKER: &str = "nats";
 /// still deduplicates on it beyond that window. The message ids are a
 /// store's outbox positions: publish the events of one store per stream.
 ///
-/// The publisher connects on its first batch; the client then reconnects
-/// by itself. A batch that is not acked in full within the
-/// [timeout](Self::with_timeout) returns [`Error::Broker`], and the relay
-/// sends it again later. It needs a tokio runtime.
+/// The publisher connects on its first batch. A batch that is not acked in
+/// full within the [timeout](Self::with_timeout) returns [`Error::Broker`]
+/// and drops the connection (so nothing it buffered goes out later behind
+/// the relay's back); the relay sends the batch again, on a new connection.
+/// It needs a tokio runtime.
 ///
 /// ```no_run
 /// # async fn run() -> number_manager::Result<()> {
@@ -152,9 +153,13 @@ impl NatsPublisher {
             Some(context) => context,
             None => self.connect().await?,
         };
-        // The client reconnects on its own: keep it even when a batch fails.
         let sent = self.send(&context, batch).await;
-        *slot = Some(context);
+        // After a failure the client is dropped, not left to reconnect on its
+        // own: it would send what it buffered whenever it got through, behind
+        // the relay's back. The next batch connects afresh.
+        if sent.is_ok() {
+            *slot = Some(context);
+        }
         sent
     }
 }

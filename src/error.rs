@@ -275,6 +275,22 @@ pub enum Error {
         /// The owner, when there is one.
         account_id: Option<String>,
     },
+    /// 503 `broker_unavailable`: the event broker behind an outbox
+    /// [`Publisher`](crate::outbox::Publisher) could not be reached, or did not
+    /// confirm a message. Always retryable: the outbox keeps the events until
+    /// a later attempt is confirmed. Built with [`Error::broker`] or
+    /// [`Error::broker_with`].
+    #[error("broker {broker} unavailable: {cause}")]
+    Broker {
+        /// Which broker (`amqp`, `nats`, or a host publisher's name).
+        broker: String,
+        /// What failed.
+        cause: String,
+        /// The client library's error underneath, when there is one (not serialized).
+        #[source]
+        #[serde(skip)]
+        source: Option<Source>,
+    },
     /// 500 `internal_error`: a bug or an impossible situation; never caused by input.
     #[error("internal error: {cause}")]
     Internal {
@@ -362,6 +378,28 @@ impl Error {
         }
     }
 
+    /// The broker `broker` failed (no source).
+    pub fn broker(broker: impl Into<String>, cause: impl std::fmt::Display) -> Self {
+        Error::Broker {
+            broker: broker.into(),
+            cause: cause.to_string(),
+            source: None,
+        }
+    }
+
+    /// The broker `broker` failed with the client library's error `source`.
+    pub fn broker_with(
+        broker: impl Into<String>,
+        cause: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Broker {
+            broker: broker.into(),
+            cause: cause.to_string(),
+            source: Some(Source::new(source)),
+        }
+    }
+
     /// A fault by the carrier about `number` ([`CarrierFault::Unavailable`],
     /// no source).
     pub fn by_carrier(number: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -425,7 +463,8 @@ impl Error {
     /// - [`Error::ByCarrier`] with [`CarrierFault::Unavailable`] (a transport
     ///   failure, an HTTP 5xx);
     /// - [`Error::Database`] with [`DatabaseFault::Unavailable`] (a connection
-    ///   or pool timeout, a busy store, an aborted transaction).
+    ///   or pool timeout, a busy store, an aborted transaction);
+    /// - [`Error::Broker`] (an event broker down or not confirming).
     ///
     /// False for everything else: what the request asks is wrong or not
     /// allowed (not found, exists, forbidden, invalid, validation, state
@@ -446,6 +485,7 @@ impl Error {
             Error::Unspecified { kind, .. } => kind.is_retryable(),
             Error::ByCarrier { fault, .. } => *fault == CarrierFault::Unavailable,
             Error::Database { fault, .. } => *fault == DatabaseFault::Unavailable,
+            Error::Broker { .. } => true,
             Error::NumberExists { .. }
             | Error::NotFound { .. }
             | Error::NotReconcilable { .. }
@@ -495,6 +535,7 @@ impl Error {
             Error::CityNotFound { .. } => "not_found",
             Error::Database { .. } => "unspecified_fault",
             Error::Internal { .. } => "internal_error",
+            Error::Broker { .. } => "broker_unavailable",
             Error::NotIdentified { reason, .. } => reason.as_str(),
         }
     }
@@ -524,6 +565,7 @@ impl Error {
             | Error::InitFailed { .. }
             | Error::Database { .. }
             | Error::Internal { .. } => 500,
+            Error::Broker { .. } => 503,
         }
     }
 
@@ -555,6 +597,7 @@ impl Error {
             Error::CityNotFound { city, .. } => format!("city {city} not found"),
             Error::Database { .. } => "database_error".into(),
             Error::Internal { .. } => "internal_error".into(),
+            Error::Broker { broker, .. } => format!("event broker {broker} unavailable"),
             Error::NotIdentified { reason, .. } => reason.as_str().to_string(),
         }
     }
@@ -590,6 +633,7 @@ impl Error {
             }),
             Error::CityNotFound { country, city } => Some(format!("{city} in {country}")),
             Error::Database { cause, .. } | Error::Internal { cause } => Some(cause.clone()),
+            Error::Broker { cause, .. } => Some(cause.clone()),
             Error::NotIdentified { reason, .. } => Some(reason.as_str().to_string()),
         }
     }

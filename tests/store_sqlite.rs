@@ -978,3 +978,26 @@ async fn a_file_damaged_in_the_middle_fails_to_open() {
     assert!(is_database_error(&r), "{r:?}");
     store.close().await;
 }
+
+/// An operation whose future is dropped mid-query (a host's timeout, an
+/// aborted task) may cost the in-memory store its connection; the pool's
+/// replacement must open the same database, not a new empty one.
+#[tokio::test]
+async fn an_in_memory_store_keeps_its_data_when_an_operation_is_cancelled() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    store.insert(record(0)).await.unwrap();
+    let batch = || -> Vec<Write> { (1..2000).map(|i| Write::Insert(record(i))).collect() };
+    // Cancel big batches at ever later points, so some drop lands mid-query.
+    for micros in (0..20_000).step_by(97) {
+        let _ = tokio::time::timeout(
+            Duration::from_micros(micros),
+            store.write_batch(batch(), BatchMode::Atomic),
+        )
+        .await;
+        let kept = store.get(&number(0)).await;
+        assert!(
+            matches!(kept, Ok(Some(_))),
+            "after a cancel at {micros} us: {kept:?}"
+        );
+    }
+}

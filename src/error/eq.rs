@@ -30,6 +30,18 @@ impl PartialEq for Error {
             | (E::Invalid { cause: a }, E::Invalid { cause: b })
             | (E::Internal { cause: a }, E::Internal { cause: b }) => a == b,
             (
+                E::Broker {
+                    broker: b1,
+                    cause: c1,
+                    ..
+                },
+                E::Broker {
+                    broker: b2,
+                    cause: c2,
+                    ..
+                },
+            ) => (b1, c1) == (b2, c2),
+            (
                 E::E911Invalid {
                     provider: p1,
                     address: a1,
@@ -162,6 +174,7 @@ impl PartialEq for Error {
             | (E::CityNotFound { .. }, _)
             | (E::Database { .. }, _)
             | (E::NotIdentified { .. }, _)
+            | (E::Broker { .. }, _)
             | (E::Internal { .. }, _) => false,
         }
     }

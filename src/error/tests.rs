@@ -34,6 +34,7 @@ fn variant(e: &Error) -> &'static str {
         Error::Database { .. } => "Database",
         Error::NotIdentified { .. } => "NotIdentified",
         Error::Internal { .. } => "Internal",
+        Error::Broker { .. } => "Broker",
     }
 }
 
@@ -199,6 +200,7 @@ fn kinded_variants() -> Vec<(Error, bool)> {
         };
         all.push((e, retryable));
     }
+    all.push((Error::broker("amqp", "connection refused"), true));
     for reason in NotIdentifiedReason::ALL {
         let e = Error::NotIdentified {
             number: N.into(),
@@ -219,7 +221,7 @@ fn is_retryable_over_every_variant_and_kind() {
     let mut seen: Vec<&str> = table.iter().map(|(e, _)| variant(e)).collect();
     seen.sort_unstable();
     seen.dedup();
-    assert_eq!(seen.len(), 24, "every variant is in the table: {seen:?}");
+    assert_eq!(seen.len(), 25, "every variant is in the table: {seen:?}");
     for (i, (e, retryable)) in table.iter().enumerate() {
         assert_eq!(e.is_retryable(), *retryable, "{e:?}");
         // Equality is written out: each error equals itself and no other.
@@ -231,6 +233,9 @@ fn is_retryable_over_every_variant_and_kind() {
     assert!(Error::timeout(N).is_retryable());
     assert!(Error::by_carrier(N, "reset").is_retryable());
     assert!(!Error::database("schema is newer").is_retryable());
+    let e = Error::broker("nats", "no ack");
+    assert_eq!((e.code(), e.name()), (503, "broker_unavailable"));
+    assert_eq!(e.cause().as_deref(), Some("no ack"));
 }
 
 /// Each kind's API text is exactly what the API showed before kinds existed.

@@ -9,6 +9,16 @@
 
 use async_trait::async_trait;
 
+#[cfg(feature = "amqp")]
+mod amqp;
+#[cfg(feature = "nats")]
+mod nats;
+#[cfg(feature = "amqp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "amqp")))]
+pub use amqp::AmqpPublisher;
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub use nats::NatsPublisher;
 mod relay;
 pub use relay::{Relay, RelayOptions};
 
@@ -70,4 +80,38 @@ pub fn routing_key(event: &Event) -> String {
 pub trait Publisher: Send + Sync + std::fmt::Debug {
     /// Publishes `batch` in order, returning once every message is confirmed.
     async fn publish(&self, batch: &[Message]) -> Result<()>;
+}
+
+/// A broker URI without its password, for `Debug` output and logs.
+#[cfg(any(feature = "amqp", feature = "nats"))]
+fn redact(uri: &str) -> String {
+    let (Some(scheme), Some(at)) = (uri.find("://"), uri.rfind('@')) else {
+        return uri.to_string();
+    };
+    match (
+        uri.get(..scheme + 3),
+        uri.get(scheme + 3..at),
+        uri.get(at..),
+    ) {
+        (Some(head), Some(userinfo), Some(tail)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{head}{user}:***{tail}")
+        }
+        _ => uri.to_string(),
+    }
+}
+
+#[cfg(all(test, any(feature = "amqp", feature = "nats")))]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_stay_out_of_debug_output() {
+        assert_eq!(
+            redact("amqp://guest:secret@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(redact("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(redact("nats://tok@host:4222"), "nats://tok:***@host:4222");
+    }
 }

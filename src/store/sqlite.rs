@@ -293,6 +293,12 @@ pub struct SqliteStore {
     /// the indexes' pages cached instead of reading them again.
     writer: SqlitePool,
     path: Option<PathBuf>,
+    /// In memory only: one idle connection that is never used, so the
+    /// database lives as long as the store. The working connection can be
+    /// closed and replaced by the pool (an operation's future dropped
+    /// mid-query closes it), and without this anchor its replacement would
+    /// open a new, empty database.
+    anchor: Option<SqlitePool>,
 }
 
 pub(super) fn db(context: &str) -> impl Fn(sqlx::Error) -> crate::error::Error + '_ {
@@ -355,6 +361,7 @@ impl SqliteStore {
             pool,
             writer,
             path: Some(path),
+            anchor: None,
         };
         let opened = async {
             if options.quick_check {
@@ -373,14 +380,32 @@ impl SqliteStore {
     /// and short-lived tools). It has one connection, so operations take turns.
     pub async fn open_in_memory() -> Result<Self> {
         sql_common::require_tokio("sqlite")?;
+        // A named, shared-cache memory database: every connection of this
+        // store (the working one, its replacements, the anchor) opens the
+        // same one, and no other store's.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!(
+            "file:number-manager-in-memory-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let connect = SqliteConnectOptions::new()
+            .filename(&name)
             .in_memory(true)
+            .shared_cache(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
+        let one = || {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        };
+        let anchor = one()
+            .connect_with(connect.clone())
+            .await
+            .map_err(db("cannot open an in-memory database"))?;
+        let pool = one()
             .connect_with(connect)
             .await
             .map_err(db("cannot open an in-memory database"))?;
@@ -388,6 +413,7 @@ impl SqliteStore {
             writer: pool.clone(),
             pool,
             path: None,
+            anchor: Some(anchor),
         };
         store.migrate(false, Duration::ZERO).await?;
         Ok(store)
@@ -420,6 +446,9 @@ impl SqliteStore {
     async fn close_pools(&self) {
         self.writer.close().await;
         self.pool.close().await;
+        if let Some(anchor) = &self.anchor {
+            anchor.close().await;
+        }
     }
 
     /// Runs SQLite's `PRAGMA integrity_check` over the whole database (every

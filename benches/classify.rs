@@ -130,7 +130,7 @@ fn many_classifiers() -> Classifiers {
 fn bench_matchers(c: &mut Criterion, label: &str, list: &Classifiers) {
     let naive = Naive::new(list);
     let set = Set::new(list);
-    let normalized: Vec<String> = MIX.iter().map(|raw| normalize(raw)).collect();
+    let normalized: Vec<String> = MIX.iter().map(|raw| normalize(raw).into_owned()).collect();
     // All must agree before their speed means anything.
     for n in &normalized {
         let want = naive.first_match(n).map(|c| &c.name);

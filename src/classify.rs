@@ -6,6 +6,13 @@
 //! classifiers there are; the answer is still exactly the in-order first match
 //! (see [`Classifiers`] for how).
 //!
+//! A list whose every pattern is one of the default list's or the older
+//! published list's (to the byte, in any order) is decided by hand instead:
+//! one scan of the normalized number gathers what those patterns look at
+//! (a leading `+`, the length, whether the rest is all digits, a line break,
+//! the first digits), and [`Classifiers::first_for`] normalizes and classifies
+//! in one pass over the input without allocating.
+//!
 //! ```
 //! use number_manager::classify::{classify, Classifiers};
 //! let c = classify("4158867900").unwrap();

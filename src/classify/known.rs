@@ -63,9 +63,9 @@ impl Shape {
 
     /// Eleven digits `1` + `NPA` where the NPA (the three digits after the 1)
     /// is one of `npas`.
-    fn one_npa_in(&self, npas: &[&[u8; 3]]) -> bool {
+    fn one_npa_in(&self, npas: &NpaSet) -> bool {
         let [one, a, b, c, _] = self.head;
-        self.digits_of_len(11) && one == b'1' && npas.iter().any(|n| **n == [a, b, c])
+        self.digits_of_len(11) && one == b'1' && npas.contains([a, b, c])
     }
 
     /// The ten digits from `at` form a NANP NPA-NXX-XXXX: `[2-9]..[2-9]......`.
@@ -104,17 +104,44 @@ pub(crate) enum Known {
     Empty,
 }
 
-const TOLLFREE: &[&[u8; 3]] = &[
+/// A set of three-digit codes, as a bitmap of the 1,000 values: membership
+/// is one load and a shift, whatever the set's size.
+struct NpaSet([u64; 16]);
+
+impl NpaSet {
+    const fn of(codes: &[&[u8; 3]]) -> NpaSet {
+        let mut bits = [0u64; 16];
+        let mut i = 0;
+        while i < codes.len() {
+            let [a, b, c] = *codes[i];
+            let v = (a - b'0') as usize * 100 + (b - b'0') as usize * 10 + (c - b'0') as usize;
+            bits[v / 64] |= 1 << (v % 64);
+            i += 1;
+        }
+        NpaSet(bits)
+    }
+
+    fn contains(&self, code: [u8; 3]) -> bool {
+        if !code.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        let [a, b, c] = code.map(|d| usize::from(d - b'0'));
+        let v = a * 100 + b * 10 + c;
+        self.0.get(v / 64).is_some_and(|w| (w >> (v % 64)) & 1 == 1)
+    }
+}
+
+const TOLLFREE: NpaSet = NpaSet::of(&[
     b"800", b"880", b"881", b"882", b"883", b"884", b"885", b"886", b"887", b"888", b"889", b"877",
     b"866", b"855", b"844", b"833", b"822",
-];
-const TOLLFREE_OLD: &[&[u8; 3]] = &[b"800", b"888", b"877", b"866", b"855"];
-const EMERGENCY: &[&[u8; 3]] = &[b"911", b"922", b"933", b"833", b"811", b"711", b"999"];
-const CARIBBEAN: &[&[u8; 3]] = &[
+]);
+const TOLLFREE_OLD: NpaSet = NpaSet::of(&[b"800", b"888", b"877", b"866", b"855"]);
+const EMERGENCY: NpaSet = NpaSet::of(&[b"911", b"922", b"933", b"833", b"811", b"711", b"999"]);
+const CARIBBEAN: NpaSet = NpaSet::of(&[
     b"684", b"264", b"268", b"242", b"246", b"441", b"284", b"345", b"767", b"809", b"829", b"849",
     b"473", b"671", b"876", b"664", b"670", b"787", b"939", b"869", b"758", b"784", b"721", b"868",
     b"649", b"340",
-];
+]);
 
 /// The source texts, as configured, of the patterns decided by hand.
 const SOURCES: &[(&str, Known)] = &[
@@ -152,12 +179,12 @@ impl Known {
     pub(crate) fn matches(self, s: &Shape) -> bool {
         let [h0, h1, h2, h3, _] = s.head;
         match self {
-            Known::TollfreeUs => s.plus && s.one_npa_in(TOLLFREE),
-            Known::TollfreeUsOld => s.plus && s.one_npa_in(TOLLFREE_OLD),
+            Known::TollfreeUs => s.plus && s.one_npa_in(&TOLLFREE),
+            Known::TollfreeUsOld => s.plus && s.one_npa_in(&TOLLFREE_OLD),
             Known::TollUs => s.plus && s.digits_of_len(11) && [h0, h1, h2, h3] == *b"1900",
-            Known::Emergency => !s.plus && s.len == 3 && EMERGENCY.contains(&&[h0, h1, h2]),
+            Known::Emergency => !s.plus && s.len == 3 && EMERGENCY.contains([h0, h1, h2]),
             Known::Emergency911 => !s.plus && s.len == 3 && [h0, h1, h2] == *b"911",
-            Known::Caribbean => s.one_npa_in(CARIBBEAN),
+            Known::Caribbean => s.one_npa_in(&CARIBBEAN),
             // `(\+?1)?`: a `+` needs the 1 after it.
             Known::DidUs => (!s.plus && s.npan_from(0)) || (h0 == b'1' && s.npan_from(1)),
             // `\+?1?`: the `+` and the 1 are each optional.

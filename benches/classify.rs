@@ -9,11 +9,14 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use number_manager::classify::{Classifier, Classifiers};
 use number_manager::number::{compile_rule, Normalizer};
 use number_manager::{normalize, PhoneNumber};
 use regex::{Regex, RegexSet};
+
+#[path = "support/corpus.rs"]
+mod corpus;
 
 /// What a PBX or an API sees: mostly NANP in assorted formats, some toll-free,
 /// Caribbean and international, short codes, extensions and junk.
@@ -130,7 +133,7 @@ fn many_classifiers() -> Classifiers {
 fn bench_matchers(c: &mut Criterion, label: &str, list: &Classifiers) {
     let naive = Naive::new(list);
     let set = Set::new(list);
-    let normalized: Vec<String> = MIX.iter().map(|raw| normalize(raw)).collect();
+    let normalized: Vec<String> = MIX.iter().map(|raw| normalize(raw).into_owned()).collect();
     // All must agree before their speed means anything.
     for n in &normalized {
         let want = naive.first_match(n).map(|c| &c.name);
@@ -178,6 +181,114 @@ fn bench_matchers(c: &mut Criterion, label: &str, list: &Classifiers) {
                 let e164 = normalizer.normalize(black_box(raw));
                 let winner = naive.first_match(&e164).cloned();
                 black_box((winner, e164));
+            }
+        })
+    });
+    group.finish();
+}
+
+/// The minimum work for the default rules: one scan of the bytes that skips
+/// separators, then the class decided from the digit count and the first
+/// digits. It ignores `tel:` URIs, trimming and the exact fallbacks, so it
+/// is a lower bound, not a classifier.
+fn floor(raw: &str) -> u8 {
+    let mut head = [0u8; 4];
+    let (mut n, mut plus, mut other) = (0usize, false, false);
+    for &b in raw.as_bytes() {
+        match b {
+            b'0'..=b'9' => {
+                if let Some(slot) = head.get_mut(n) {
+                    *slot = b;
+                }
+                n += 1;
+            }
+            b'+' if n == 0 => plus = true,
+            b' ' | b'\t' | b'-' | b'.' | b'(' | b')' | b'/' => {}
+            _ => other = true,
+        }
+    }
+    let nanp = n == 10 || (n == 11 && head[0] == b'1');
+    match (other, plus, nanp, head) {
+        (true, ..) => 6,
+        (_, _, true, [b'1', b'8', b'0' | b'8', _] | [b'8', b'0' | b'8', ..]) => 0,
+        (_, _, true, [b'1', b'9', b'0', b'0'] | [b'9', b'0', b'0', _]) => 1,
+        (_, false, _, [b'9', b'1', b'1', 0]) => 2,
+        (_, _, true, [b'1', b'8', b'7', b'6'] | [b'8', b'7', b'6', _]) => 3,
+        (_, _, true, _) => 4,
+        (_, true, _, _) if n >= 8 => 5,
+        _ => 6,
+    }
+}
+
+/// Normalize + first classifier on the seeded corpus: the library's one
+/// pass, the floor, the regex normalizer followed by the naive loop or a
+/// `RegexSet`, and `phonenumber` (parse + type) on a subset.
+fn normalize_classify(c: &mut Criterion) {
+    let corpus = corpus::dialled(corpus::SEED, 100_000);
+    let list = Classifiers::kazoo_default();
+    let naive = Naive::new(list);
+    let set = Set::new(list);
+    let by_regex = Normalizer::from_json(
+        &Normalizer::kazoo_default().converters_to_json(),
+        r"^\+\d{8,15}$",
+    )
+    .expect("the default converters load from their own JSON");
+    for raw in &corpus {
+        let want = naive.first_match(&by_regex.normalize(raw)).map(|c| &c.name);
+        assert_eq!(list.first_for(raw).map(|c| &c.name), want, "{raw:?}");
+    }
+    let mut group = c.benchmark_group("normalize_classify/kazoo_default_7");
+    group.throughput(Throughput::Elements(corpus.len() as u64));
+    group.bench_function("library", |b| {
+        b.iter(|| {
+            for raw in &corpus {
+                black_box(list.first_for(black_box(raw)));
+            }
+        })
+    });
+    group.bench_function("floor", |b| {
+        b.iter(|| {
+            for raw in &corpus {
+                black_box(floor(black_box(raw)));
+            }
+        })
+    });
+    group.bench_function("naive_regex", |b| {
+        b.iter(|| {
+            for raw in &corpus {
+                black_box(naive.first_match(&by_regex.normalize(black_box(raw))));
+            }
+        })
+    });
+    group.bench_function("regex_set", |b| {
+        b.iter(|| {
+            for raw in &corpus {
+                black_box(set.first_match(&by_regex.normalize(black_box(raw))));
+            }
+        })
+    });
+    group.finish();
+
+    let subset = &corpus[..200];
+    let mut group = c.benchmark_group("normalize_classify/phonenumber_subset_200");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(subset.len() as u64));
+    group.bench_function("library", |b| {
+        b.iter(|| {
+            for raw in subset {
+                black_box(list.first_for(black_box(raw)));
+            }
+        })
+    });
+    group.bench_function("phonenumber", |b| {
+        b.iter(|| {
+            for raw in subset {
+                let parsed = phonenumber::parse(Some(phonenumber::country::Id::US), black_box(raw));
+                black_box(
+                    parsed
+                        .ok()
+                        .map(|n| n.number_type(&phonenumber::metadata::DATABASE)),
+                );
             }
         })
     });
@@ -253,6 +364,46 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = classification, normalization
+    targets = normalize_classify, classification, normalization
 }
-criterion_main!(benches);
+/// Instruction-count mode, for callgrind (whose counts repeat exactly):
+/// `CLASSIFY_PASSES=N CLASSIFY_VARIANT=library|floor|naive_regex|regex_set`
+/// runs N passes of that variant over the corpus and nothing else, e.g.
+/// `CLASSIFY_PASSES=1 CLASSIFY_VARIANT=library valgrind --tool=callgrind
+/// target/release/deps/classify-* --bench`; subtract a `CLASSIFY_PASSES=0`
+/// run (corpus generation and setup) and divide by N x 100,000.
+fn instruction_count_mode() -> bool {
+    let Ok(passes) = std::env::var("CLASSIFY_PASSES") else {
+        return false;
+    };
+    let passes: usize = passes.parse().expect("CLASSIFY_PASSES is a count");
+    let variant = std::env::var("CLASSIFY_VARIANT").unwrap_or_else(|_| "library".into());
+    let corpus = corpus::dialled(corpus::SEED, 100_000);
+    let list = Classifiers::kazoo_default();
+    let naive = Naive::new(list);
+    let set = Set::new(list);
+    let by_regex = Normalizer::from_json(
+        &Normalizer::kazoo_default().converters_to_json(),
+        r"^\+\d{8,15}$",
+    )
+    .expect("the default converters load from their own JSON");
+    for _ in 0..passes {
+        for raw in &corpus {
+            match variant.as_str() {
+                "floor" => drop(black_box(floor(black_box(raw)))),
+                "naive_regex" => drop(black_box(naive.first_match(&by_regex.normalize(raw)))),
+                "regex_set" => drop(black_box(set.first_match(&by_regex.normalize(raw)))),
+                _ => drop(black_box(list.first_for(black_box(raw)))),
+            }
+        }
+    }
+    true
+}
+
+fn main() {
+    if instruction_count_mode() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -6,6 +6,13 @@
 //! classifiers there are; the answer is still exactly the in-order first match
 //! (see [`Classifiers`] for how).
 //!
+//! A list whose every pattern is one of the default list's or the older
+//! published list's (to the byte, in any order) is decided by hand instead:
+//! one scan of the normalized number gathers what those patterns look at
+//! (a leading `+`, the length, whether the rest is all digits, a line break,
+//! the first digits), and [`Classifiers::first_for`] normalizes and classifies
+//! in one pass over the input without allocating.
+//!
 //! ```
 //! use number_manager::classify::{classify, Classifiers};
 //! let c = classify("4158867900").unwrap();
@@ -16,6 +23,7 @@
 //! assert_eq!(defaults.pretty_print_number("+18005551212"), "(800) 555 - 1212");
 //! ```
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use once_cell::sync::Lazy;
@@ -26,6 +34,10 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::number::{ascii_pattern, ascii_rule, Normalizer};
+
+mod known;
+use known::Known;
+pub(crate) use known::Shape;
 
 /// The regex of a classifier configured without one: it matches only the empty string.
 pub const MISSING_REGEX: &str = "^$";
@@ -153,43 +165,61 @@ impl Classifier {
 /// The result of classifying one number: the winning classifier's fields plus
 /// the raw input (`number`) and its normalized form (`e164`).
 ///
+/// It borrows the classifier's strings and the input (the normalized form too,
+/// when it is a piece of the input); [`Classification::into_owned`] detaches it.
+///
 /// ```
 /// use number_manager::classify::classify;
 /// let c = classify("4158867900").unwrap();
 /// assert_eq!(c.to_json()["name"], "did_us");
 /// assert_eq!(c.to_json()["number"], "4158867900");
 /// assert_eq!(c.to_json()["e164"], "+14158867900");
+/// let owned: number_manager::Classification<'static> = c.into_owned();
+/// assert_eq!(owned.friendly_name, "US DID");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Classification {
+pub struct Classification<'a> {
     /// The classifier's name (`did_us`).
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// The classifier's human name (`US DID`).
-    pub friendly_name: String,
+    pub friendly_name: Cow<'a, str>,
     /// The classifier's regex source.
-    pub regex: String,
+    pub regex: Cow<'a, str>,
     /// The input, as given.
-    pub number: String,
+    pub number: Cow<'a, str>,
     /// The normalized input (what the regex matched; not always E.164).
-    pub e164: String,
+    pub e164: Cow<'a, str>,
     /// The classifier's pretty print template, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pretty_print: Option<String>,
+    pub pretty_print: Option<Cow<'a, str>>,
     /// Whether the classifier is an emergency one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub emergency: bool,
 }
 
-impl Classification {
-    fn new(classifier: &Classifier, raw: &str, normalized: String) -> Self {
+impl<'a> Classification<'a> {
+    fn new(classifier: &'a Classifier, raw: &'a str, normalized: Cow<'a, str>) -> Self {
         Classification {
-            name: classifier.name.clone(),
-            friendly_name: classifier.friendly_name.clone(),
-            regex: classifier.regex.clone(),
-            number: raw.to_string(),
+            name: Cow::Borrowed(&classifier.name),
+            friendly_name: Cow::Borrowed(&classifier.friendly_name),
+            regex: Cow::Borrowed(&classifier.regex),
+            number: Cow::Borrowed(raw),
             e164: normalized,
-            pretty_print: classifier.pretty_print.clone(),
+            pretty_print: classifier.pretty_print.as_deref().map(Cow::Borrowed),
             emergency: classifier.emergency,
+        }
+    }
+
+    /// The same classification owning all its strings.
+    pub fn into_owned(self) -> Classification<'static> {
+        Classification {
+            name: Cow::Owned(self.name.into_owned()),
+            friendly_name: Cow::Owned(self.friendly_name.into_owned()),
+            regex: Cow::Owned(self.regex.into_owned()),
+            number: Cow::Owned(self.number.into_owned()),
+            e164: Cow::Owned(self.e164.into_owned()),
+            pretty_print: self.pretty_print.map(|t| Cow::Owned(t.into_owned())),
+            emergency: self.emergency,
         }
     }
 }
@@ -228,6 +258,34 @@ pub struct Classifiers {
 struct Compiled {
     list: Vec<Classifier>,
     matcher: Matcher,
+    // Each pattern's hand-written decision, in list order, when every pattern
+    // of the list has one; then the matcher is not consulted.
+    known: Option<Vec<Known>>,
+}
+
+impl Compiled {
+    fn new(list: Vec<Classifier>, matcher: Matcher) -> Self {
+        let known = list.iter().map(|c| Known::recognize(&c.regex)).collect();
+        Compiled {
+            list,
+            matcher,
+            known,
+        }
+    }
+
+    /// The first classifier in order whose pattern matches the string of
+    /// `shape`, for a list decided by hand.
+    fn first_of_shape(known: &[Known], shape: &Shape) -> Option<usize> {
+        known.iter().position(|k| k.matches(shape))
+    }
+
+    /// The index of the first classifier in order that matches `normalized`.
+    fn first(&self, normalized: &str) -> Option<usize> {
+        match &self.known {
+            Some(known) => Self::first_of_shape(known, &Shape::of(normalized.as_bytes())),
+            None => self.matcher.first(normalized),
+        }
+    }
 }
 
 /// The compiled list: one automaton for all the patterns.
@@ -345,17 +403,14 @@ impl Classifiers {
         }
         let matcher = Matcher::compile(&patterns).map_err(|e| compile_error(&list, e))?;
         Ok(Classifiers {
-            inner: Arc::new(Compiled { list, matcher }),
+            inner: Arc::new(Compiled::new(list, matcher)),
             normalizer: default_normalizer(),
         })
     }
 
     fn empty() -> Self {
         Classifiers {
-            inner: Arc::new(Compiled {
-                list: Vec::new(),
-                matcher: Matcher::Set(RegexSet::empty()),
-            }),
+            inner: Arc::new(Compiled::new(Vec::new(), Matcher::Set(RegexSet::empty()))),
             normalizer: default_normalizer(),
         }
     }
@@ -424,25 +479,73 @@ impl Classifiers {
     /// The first classifier whose regex matches `normalized`, which is matched
     /// as given (no normalization).
     pub fn first_match(&self, normalized: &str) -> Option<&Classifier> {
-        let index = self.inner.matcher.first(normalized)?;
+        let index = self.inner.first(normalized)?;
+        self.inner.list.get(index)
+    }
+
+    /// Whether this list is classified by hand-written decisions rather than
+    /// a regex automaton: true when every pattern is, to the byte, one of the
+    /// default list's or the older published list's (in any order, with any
+    /// names), or the `^$` of a classifier without a regex.
+    ///
+    /// ```
+    /// use number_manager::classify::{Classifier, Classifiers};
+    /// assert!(Classifiers::kazoo_default().is_decided_by_hand());
+    /// let custom = Classifiers::new(vec![Classifier::new("sf", r"^\+1415\d{7}$", "SF")]).unwrap();
+    /// assert!(!custom.is_decided_by_hand());
+    /// ```
+    pub fn is_decided_by_hand(&self) -> bool {
+        self.inner.known.is_some()
+    }
+
+    /// Normalizes `raw` with this list's normalizer and returns the first
+    /// classifier that matches the result: [`Classifiers::classify`] without
+    /// building the [`Classification`]. With the default normalizer and a list
+    /// decided by hand (see [`Classifiers::is_decided_by_hand`]) it is one pass
+    /// over the input that allocates nothing.
+    ///
+    /// ```
+    /// use number_manager::classify::Classifiers;
+    /// let d = Classifiers::kazoo_default();
+    /// assert_eq!(d.first_for("(800) 555-1212").unwrap().name, "tollfree_us");
+    /// assert_eq!(d.first_for("tel:+44-20-7123-4567").unwrap().name, "international");
+    /// ```
+    pub fn first_for(&self, raw: &str) -> Option<&Classifier> {
+        self.first_for_with(&self.normalizer, raw)
+    }
+
+    /// Like [`Classifiers::first_for`], normalizing with `normalizer` instead.
+    pub fn first_for_with(&self, normalizer: &Normalizer, raw: &str) -> Option<&Classifier> {
+        let index = match &self.inner.known {
+            Some(known) => Compiled::first_of_shape(known, &normalizer.normalized_shape(raw)),
+            None => self.inner.matcher.first(&normalizer.normalize(raw)),
+        }?;
         self.inner.list.get(index)
     }
 
     /// Normalizes `raw` with this list's normalizer and classifies it.
     /// `None` when no classifier matches (never with a catch-all like `unknown`,
     /// except for input with a line break, which `.` does not match).
-    pub fn classify(&self, raw: &str) -> Option<Classification> {
+    pub fn classify<'a>(&'a self, raw: &'a str) -> Option<Classification<'a>> {
         self.classify_with(&self.normalizer, raw)
     }
 
     /// Like [`Classifiers::classify`], normalizing with `normalizer` instead.
-    pub fn classify_with(&self, normalizer: &Normalizer, raw: &str) -> Option<Classification> {
+    pub fn classify_with<'a>(
+        &'a self,
+        normalizer: &Normalizer,
+        raw: &'a str,
+    ) -> Option<Classification<'a>> {
         self.classify_normalized(raw, normalizer.normalize(raw))
     }
 
     /// Classifies a number normalized elsewhere (for example with an account's
     /// dial plan); `raw` is only reported back as `number`.
-    pub fn classify_normalized(&self, raw: &str, normalized: String) -> Option<Classification> {
+    pub fn classify_normalized<'a>(
+        &'a self,
+        raw: &'a str,
+        normalized: Cow<'a, str>,
+    ) -> Option<Classification<'a>> {
         let classifier = self.first_match(&normalized)?;
         Some(Classification::new(classifier, raw, normalized))
     }
@@ -500,7 +603,7 @@ fn default_normalizer() -> Arc<Normalizer> {
 /// assert_eq!(classify("+18005551212").unwrap().name, "tollfree_us");
 /// assert!(classify("911").unwrap().emergency);
 /// ```
-pub fn classify(raw: &str) -> Option<Classification> {
+pub fn classify(raw: &str) -> Option<Classification<'_>> {
     Classifiers::kazoo_default().classify(raw)
 }
 

@@ -167,26 +167,26 @@ impl Identify {
     }
 }
 
-impl Classification {
+impl Classification<'_> {
     /// Kazoo's `GET …/classifiers/{number}` data object, keys in Kazoo's
     /// order: `e164`, `emergency` (when true), `friendly_name`, `name`, `number`,
     /// `pretty_print` (when set), `regex`.
     pub fn to_json(&self) -> Value {
         let mut obj = Map::new();
-        obj.insert("e164".into(), Value::String(self.e164.clone()));
+        obj.insert("e164".into(), Value::String(self.e164.to_string()));
         if self.emergency {
             obj.insert("emergency".into(), Value::Bool(true));
         }
         obj.insert(
             "friendly_name".into(),
-            Value::String(self.friendly_name.clone()),
+            Value::String(self.friendly_name.to_string()),
         );
-        obj.insert("name".into(), Value::String(self.name.clone()));
-        obj.insert("number".into(), Value::String(self.number.clone()));
+        obj.insert("name".into(), Value::String(self.name.to_string()));
+        obj.insert("number".into(), Value::String(self.number.to_string()));
         if let Some(template) = &self.pretty_print {
-            obj.insert("pretty_print".into(), Value::String(template.clone()));
+            obj.insert("pretty_print".into(), Value::String(template.to_string()));
         }
-        obj.insert("regex".into(), Value::String(self.regex.clone()));
+        obj.insert("regex".into(), Value::String(self.regex.to_string()));
         Value::Object(obj)
     }
 }

@@ -4,6 +4,7 @@
 //! what routing and classification use; [`PhoneNumber::parse`] normalizes and then
 //! insists on a real E.164 number, failing with `not_reconcilable` otherwise.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +15,7 @@ use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::classify::Shape;
 use crate::error::{Error, Result};
 
 /// Longest E.164 number: `+` and 15 digits.
@@ -526,6 +528,14 @@ pub const DEFAULT_CONVERTERS: &[(&str, &str)] = &[
 /// Kazoo's default `reconcile_regex`.
 pub const DEFAULT_RECONCILE_REGEX: &str = r"^(\+?1)?\d{10}$|^\+[2-9]\d{7,}$|^011\d*$|^00\d*$";
 
+/// The separators normalizing removes: space, tab, `-`, `.`, `(`, `)`, `/`.
+fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'-' | b'.' | b'(' | b')' | b'/')
+}
+
+/// Cleaned input up to this length is classified from a stack buffer.
+const SCRATCH: usize = 40;
+
 /// Normalization rules as data: ordered converters and the reconcile rule.
 ///
 /// Normalizing trims surrounding whitespace, reduces an RFC 3966 `tel:` URI with a
@@ -588,27 +598,27 @@ mod default_rules {
     }
 
     /// The first default converter that matches `cleaned` (which does not start
-    /// with `+`), as `(prefix, body)`: the rewrite is their concatenation.
-    pub(super) fn convert(cleaned: &str) -> Option<(&'static str, &str)> {
-        let b = cleaned.as_bytes();
+    /// with `+`), as `(prefix, start)`: the rewrite is the prefix followed by
+    /// `cleaned` from byte `start` on.
+    pub(super) fn convert(b: &[u8]) -> Option<(&'static str, usize)> {
         // `^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$` -> "+1" and group 2.
         if npan(b) {
-            return Some(("+1", cleaned));
+            return Some(("+1", 0));
         }
-        if b.len() == 11 && b[0] == b'1' && npan(&b[1..]) {
-            return cleaned.get(1..).map(|body| ("+1", body));
+        if b.len() == 11 && b.first() == Some(&b'1') && npan(b.get(1..).unwrap_or(&[])) {
+            return Some(("+1", 1));
         }
         // `^011(\d{5,})$|^00(\d{5,})$` -> "+" and whichever group matched.
-        for prefix in ["011", "00"] {
-            if let Some(rest) = cleaned.strip_prefix(prefix) {
-                if rest.len() >= 5 && digits(rest.as_bytes()) {
-                    return Some(("+", rest));
+        for prefix in [&b"011"[..], &b"00"[..]] {
+            if let Some(rest) = b.strip_prefix(prefix) {
+                if rest.len() >= 5 && digits(rest) {
+                    return Some(("+", prefix.len()));
                 }
             }
         }
         // `^[2-9]\d{7,}$` -> "+" and the whole match.
         if b.len() >= 8 && (b'2'..=b'9').contains(&b[0]) && digits(b) {
-            return Some(("+", cleaned));
+            return Some(("+", 0));
         }
         None
     }
@@ -707,55 +717,112 @@ impl Normalizer {
 
     /// Removes the visual separators (space, tab, `-`, `.`, `(`, `)`, `/`) from
     /// already-trimmed input.
-    fn clean(trimmed: &str) -> std::borrow::Cow<'_, str> {
-        let is_separator = |c: char| matches!(c, ' ' | '\t' | '-' | '.' | '(' | ')' | '/');
-        if trimmed.contains(is_separator) {
-            std::borrow::Cow::Owned(trimmed.chars().filter(|c| !is_separator(*c)).collect())
+    fn clean(trimmed: &str) -> Cow<'_, str> {
+        if trimmed.bytes().any(is_separator) {
+            // Separators are ASCII, so dropping them leaves whole characters.
+            let mut out = String::with_capacity(trimmed.len());
+            out.extend(
+                trimmed
+                    .chars()
+                    .filter(|c| !u8::try_from(*c).is_ok_and(is_separator)),
+            );
+            Cow::Owned(out)
         } else {
-            std::borrow::Cow::Borrowed(trimmed)
+            Cow::Borrowed(trimmed)
         }
     }
 
     /// Normalizes a dialled string. Never fails; see the type's description for
     /// what comes back when no converter matches.
-    pub fn normalize(&self, raw: &str) -> String {
+    ///
+    /// The result borrows `raw` whenever it is a piece of it: input already in
+    /// E.164 (or left as it was) is never copied.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use number_manager::number::Normalizer;
+    /// let n = Normalizer::kazoo_default();
+    /// assert!(matches!(n.normalize("+14155551234"), Cow::Borrowed("+14155551234")));
+    /// assert_eq!(n.normalize("415 555 1234").into_owned(), "+14155551234");
+    /// ```
+    pub fn normalize<'r>(&self, raw: &'r str) -> Cow<'r, str> {
         let trimmed = raw.trim();
         let cleaned = Self::clean(Self::strip_tel_uri(trimmed));
         if cleaned.starts_with('+') {
-            return cleaned.into_owned();
+            return cleaned;
         }
         if self.builtin {
-            return match default_rules::convert(&cleaned) {
-                Some((prefix, body)) => {
+            return match default_rules::convert(cleaned.as_bytes()) {
+                Some((prefix, start)) => {
+                    let body = cleaned.get(start..).unwrap_or("");
                     let mut out = String::with_capacity(prefix.len() + body.len());
                     out.push_str(prefix);
                     out.push_str(body);
-                    out
+                    Cow::Owned(out)
                 }
-                None => trimmed.to_string(),
+                None => Cow::Borrowed(trimmed),
             };
         }
         self.normalize_by_regex(trimmed, &cleaned)
     }
 
+    /// The [`Shape`] of [`Normalizer::normalize`]'s answer, without building
+    /// it: with the default rules, the cleaned input goes to a buffer on the
+    /// stack and a rewrite is never joined, so nothing is allocated.
+    pub(crate) fn normalized_shape(&self, raw: &str) -> Shape {
+        let trimmed = raw.trim();
+        let uri = Self::strip_tel_uri(trimmed);
+        let mut scratch = [0u8; SCRATCH];
+        let cleaned = match Self::clean_into(uri, &mut scratch) {
+            Some(cleaned) if self.builtin => cleaned,
+            _ => return Shape::of(self.normalize(raw).as_bytes()),
+        };
+        if let Some(rest) = cleaned.strip_prefix(b"+") {
+            return Shape::of_parts(true, rest, &[]);
+        }
+        match default_rules::convert(cleaned) {
+            Some((prefix, start)) => Shape::of_parts(
+                true,
+                prefix.as_bytes().get(1..).unwrap_or(&[]),
+                cleaned.get(start..).unwrap_or(&[]),
+            ),
+            None => Shape::of(trimmed.as_bytes()),
+        }
+    }
+
+    /// `trimmed` without its separators: itself when it has none, else copied
+    /// into `scratch`; `None` when that does not fit.
+    fn clean_into<'a>(trimmed: &'a str, scratch: &'a mut [u8; SCRATCH]) -> Option<&'a [u8]> {
+        let bytes = trimmed.as_bytes();
+        if !bytes.iter().copied().any(is_separator) {
+            return Some(bytes);
+        }
+        let mut len = 0;
+        for &b in bytes.iter().filter(|b| !is_separator(**b)) {
+            *scratch.get_mut(len)? = b;
+            len += 1;
+        }
+        scratch.get(..len)
+    }
+
     /// The converters run by the regex engine, in order: the reference the
     /// hand-written default rules must equal.
-    fn normalize_by_regex(&self, trimmed: &str, cleaned: &str) -> String {
+    fn normalize_by_regex<'r>(&self, trimmed: &'r str, cleaned: &str) -> Cow<'r, str> {
         self.converters
             .iter()
             .find_map(|c| c.apply(cleaned))
-            .unwrap_or_else(|| trimmed.to_string())
+            .map_or(Cow::Borrowed(trimmed), Cow::Owned)
     }
 
     /// Like [`Normalizer::normalize`], with an account dial plan tried first
     /// (on the cleaned input); its rewrite then goes through the converters.
-    pub fn normalize_with_dial_plan(&self, raw: &str, plan: &DialPlan) -> String {
+    pub fn normalize_with_dial_plan<'r>(&self, raw: &'r str, plan: &DialPlan) -> Cow<'r, str> {
         let cleaned = Self::clean(Self::strip_tel_uri(raw.trim()));
         if cleaned.starts_with('+') {
-            return cleaned.into_owned();
+            return cleaned;
         }
         match plan.apply(&cleaned) {
-            Some(rewritten) => self.normalize(&rewritten),
+            Some(rewritten) => Cow::Owned(self.normalize(&rewritten).into_owned()),
             None => self.normalize(raw),
         }
     }
@@ -809,7 +876,7 @@ impl Normalizer {
 /// assert_eq!(number_manager::normalize("011 44 20 7123 4567"), "+442071234567");
 /// assert_eq!(number_manager::normalize("*97"), "*97");
 /// ```
-pub fn normalize(raw: &str) -> String {
+pub fn normalize(raw: &str) -> Cow<'_, str> {
     Normalizer::kazoo_default().normalize(raw)
 }
 
@@ -832,7 +899,7 @@ mod tests {
         let normalized = if cleaned.starts_with('+') {
             cleaned.into_owned()
         } else {
-            n.normalize_by_regex(trimmed, &cleaned)
+            n.normalize_by_regex(trimmed, &cleaned).into_owned()
         };
         let reconciles = PhoneNumber::try_from_normalized(&normalized).is_some()
             && n.reconcile
@@ -876,6 +943,34 @@ mod tests {
             let (normalized, reconciles) = by_regex(n, &raw);
             prop_assert_eq!(n.normalize(&raw), normalized);
             prop_assert_eq!(n.is_reconcilable(&raw), reconciles);
+        }
+
+        #[test]
+        fn the_shape_without_allocating_is_the_shape_of_the_normalized_string(raw in dialled()) {
+            let defaults = Normalizer::kazoo_default();
+            let by_regex = Normalizer::from_json(&n_json(), r"^\+\d{8,15}$").unwrap();
+            prop_assert!(!by_regex.builtin);
+            for n in [defaults, &by_regex] {
+                let normalized = n.normalize(&raw);
+                prop_assert_eq!(n.normalized_shape(&raw), Shape::of(normalized.as_bytes()));
+            }
+        }
+    }
+
+    #[test]
+    fn input_already_in_e164_or_left_as_given_is_borrowed() {
+        let n = Normalizer::kazoo_default();
+        for raw in [
+            "+14155551234",
+            " +442071234567\t",
+            "*97",
+            "tel:+14155551234;ext=1",
+            "911",
+        ] {
+            assert!(matches!(n.normalize(raw), Cow::Borrowed(_)), "{raw:?}");
+        }
+        for raw in ["4155551234", "+1 415 555 1234", "011442071234567"] {
+            assert!(matches!(n.normalize(raw), Cow::Owned(_)), "{raw:?}");
         }
     }
 

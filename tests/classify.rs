@@ -110,7 +110,7 @@ fn old_sorted() -> &'static Classifiers {
 }
 
 fn name_of(list: &Classifiers, raw: &str) -> Option<String> {
-    list.classify(raw).map(|c| c.name)
+    list.classify(raw).map(|c| c.name.into_owned())
 }
 
 fn keys(v: &Value) -> Vec<String> {
@@ -289,7 +289,7 @@ fn default_classes() {
     assert_eq!(c.number, "+141510010+15");
     let c = classify("(415) 555-1234").unwrap();
     assert_eq!(
-        (c.number.as_str(), c.e164.as_str()),
+        (c.number.as_ref(), c.e164.as_ref()),
         ("(415) 555-1234", "+14155551234")
     );
 }
@@ -578,7 +578,7 @@ fn custom_normalizer_applies() {
     let with_local = d.clone().with_normalizer(local.clone());
     let c = with_local.classify("555-1234").unwrap();
     assert_eq!(
-        (c.name.as_str(), c.e164.as_str(), c.number.as_str()),
+        (c.name.as_ref(), c.e164.as_ref(), c.number.as_ref()),
         ("did_us", "+14155551234", "555-1234")
     );
     assert_eq!(with_local.normalizer().normalize("5551234"), "+14155551234");
@@ -594,7 +594,7 @@ fn custom_normalizer_applies() {
     let e164 = Normalizer::kazoo_default().normalize_with_dial_plan("555-1234", &plan);
     let c = d.classify_normalized("555-1234", e164).unwrap();
     assert_eq!(
-        (c.name.as_str(), c.e164.as_str()),
+        (c.name.as_ref(), c.e164.as_ref()),
         ("caribbean", "+18765551234")
     );
 }
@@ -771,6 +771,11 @@ fn adversarial() -> impl Strategy<Value = String> {
         1 => Just("-"),
         1 => Just("x"),
         1 => Just("٣"),
+        1 => Just("\t"),
+        1 => Just("/"),
+        1 => Just("tel:"),
+        1 => Just("TEL:+"),
+        1 => Just(";ext=9"),
     ];
     (prefix, lead, tail, junk, any::<bool>()).prop_map(|(p, l, t, j, junk_first)| {
         if junk_first {
@@ -834,7 +839,7 @@ proptest! {
             // Raw input too: first_match does not normalize.
             prop_assert_eq!(list.first_match(&raw).map(|c| c.name.as_str()), naive.first(&raw));
             let got = list.classify(&raw);
-            prop_assert_eq!(got.as_ref().map(|c| c.name.as_str()), want);
+            prop_assert_eq!(got.as_ref().map(|c| c.name.as_ref()), want);
             if let Some(c) = got {
                 prop_assert_eq!(&c.e164, &normalized);
                 prop_assert_eq!(&c.number, &raw);
@@ -904,7 +909,7 @@ proptest! {
         let compiled = Classifiers::new(list).unwrap();
         let naive = Naive::new(&compiled);
         for raw in samples {
-            for s in [raw.clone(), normalize(&raw)] {
+            for s in [raw.clone(), normalize(&raw).into_owned()] {
                 prop_assert_eq!(
                     compiled.first_match(&s).map(|c| c.name.as_str()),
                     naive.first(&s),
@@ -913,4 +918,173 @@ proptest! {
             }
         }
     }
+}
+
+// ---- the one-pass path (normalize + first classifier, decided by hand) ----
+
+/// The in-order reference for normalizing: the default converters run by the
+/// regex engine (a reconcile rule other than the default keeps them off the
+/// hand-written path; normalizing never consults it).
+fn regex_normalizer() -> &'static Normalizer {
+    static N: OnceLock<Normalizer> = OnceLock::new();
+    N.get_or_init(|| {
+        Normalizer::from_json(
+            &Normalizer::kazoo_default().converters_to_json(),
+            r"^\+\d{8,15}$",
+        )
+        .unwrap()
+    })
+}
+
+/// Dialled strings in the formats people paste: separators of every kind
+/// (space, tab, `-`, `.`, `/`, parentheses) between NANP and international
+/// groups, `tel:` URIs with parameters, and surrounding whitespace.
+fn formatted() -> impl Strategy<Value = String> {
+    let sep = prop_oneof![
+        Just(""),
+        Just(" "),
+        Just("\t"),
+        Just("-"),
+        Just("."),
+        Just("/"),
+        Just(") "),
+        Just("-("),
+    ];
+    let head = prop_oneof![
+        Just(""),
+        Just("+1"),
+        Just("1"),
+        Just("("),
+        Just("tel:+"),
+        Just("tel:+1-"),
+        Just("Tel:"),
+        Just("011"),
+        Just("00"),
+        Just("+44"),
+        Just(" \t"),
+    ];
+    let tail = prop_oneof![
+        Just(""),
+        Just(";ext=12"),
+        Just(" "),
+        Just("\n"),
+        Just("\t/")
+    ];
+    (
+        head,
+        "[0-9]{3}",
+        sep.clone(),
+        "[0-9]{3}",
+        sep,
+        "[0-9]{1,6}",
+        tail,
+    )
+        .prop_map(|(h, a, s1, b, s2, c, t)| format!("{h}{a}{s1}{b}{s2}{c}{t}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    #[test]
+    fn one_pass_equals_the_in_order_regexes(
+        raw in prop_oneof![2 => adversarial(), 2 => formatted(), 1 => any_text()]
+    ) {
+        let reference = regex_normalizer().normalize(&raw);
+        prop_assert_eq!(&normalize(&raw), &reference);
+        let lists = [
+            (Classifiers::kazoo_default(), naive_default()),
+            (old_code_order(), naive_old_code_order()),
+            (old_sorted(), naive_old_sorted()),
+        ];
+        for (list, naive) in lists {
+            prop_assert!(list.is_decided_by_hand());
+            let want = naive.first(&reference);
+            prop_assert_eq!(list.first_for(&raw).map(|c| c.name.as_str()), want);
+            prop_assert_eq!(
+                list.first_for_with(regex_normalizer(), &raw).map(|c| c.name.as_str()),
+                want
+            );
+            prop_assert_eq!(list.first_match(&raw).map(|c| c.name.as_str()), naive.first(&raw));
+            let got = list.classify(&raw);
+            prop_assert_eq!(got.as_ref().map(|c| c.name.as_ref()), want);
+            if let Some(c) = got {
+                prop_assert_eq!(&c.e164, &reference);
+            }
+        }
+    }
+}
+
+#[test]
+fn only_lists_of_recognized_patterns_are_decided_by_hand() {
+    assert!(Classifiers::kazoo_default().is_decided_by_hand());
+    assert!(old_code_order().is_decided_by_hand());
+    assert!(old_sorted().is_decided_by_hand());
+    // Reordered and renamed, the default patterns are still recognized, and
+    // the order still decides.
+    let mut reversed: Vec<Classifier> = Classifiers::kazoo_default().iter().cloned().collect();
+    reversed.reverse();
+    let reversed = Classifiers::new(reversed).unwrap();
+    assert!(reversed.is_decided_by_hand());
+    assert_eq!(reversed.first_for("911").unwrap().name, "unknown");
+    // One pattern that differs by a byte sends the whole list to the automaton,
+    // with the same answers.
+    let mut edited: Vec<Classifier> = Classifiers::kazoo_default().iter().cloned().collect();
+    edited[0].regex = edited[0].regex.replace("800", "801");
+    let edited = Classifiers::new(edited).unwrap();
+    assert!(!edited.is_decided_by_hand());
+    assert_eq!(
+        edited.first_for("+18015551212").unwrap().name,
+        "tollfree_us"
+    );
+    assert_eq!(edited.first_for("+18005551212").unwrap().name, "did_us");
+    assert_eq!(
+        Classifiers::kazoo_default()
+            .first_for("+18005551212")
+            .unwrap()
+            .name,
+        "tollfree_us"
+    );
+}
+
+#[test]
+fn one_pass_takes_tabs_slashes_and_tel_uris() {
+    let d = Classifiers::kazoo_default();
+    let cases = [
+        ("415\t555\t1234", "did_us"),
+        ("415/555/1234", "did_us"),
+        ("tel:+1-800-555-1212;ext=3", "tollfree_us"),
+        ("TEL:+44-20-7123-4567", "international"),
+        ("tel:911", "unknown"),
+        ("\t911 ", "emergency"),
+        ("1 (876) 555-1234", "caribbean"),
+        ("+1 900 555 1234", "toll_us"),
+        ("011/44/20/7123/4567", "international"),
+        ("4155551234\n", "did_us"),
+        ("415555\n1234", "unknown"),
+    ];
+    for (raw, want) in cases {
+        let c = d.classify(raw);
+        let c_name = c.as_ref().map(|c| c.name.as_ref());
+        assert_eq!(d.first_for(raw).map(|c| c.name.as_str()), c_name, "{raw:?}");
+        if want == "unknown" && raw.contains('\n') {
+            assert_eq!(c_name, None, "{raw:?}");
+        } else {
+            assert_eq!(c_name, Some(want), "{raw:?}");
+        }
+    }
+}
+
+#[test]
+fn a_classification_borrows_until_it_is_made_owned() {
+    use std::borrow::Cow;
+    let d = Classifiers::kazoo_default();
+    let c = d.classify("+18005551212").unwrap();
+    assert!(matches!(c.name, Cow::Borrowed("tollfree_us")));
+    assert!(matches!(c.e164, Cow::Borrowed("+18005551212")));
+    assert!(matches!(c.number, Cow::Borrowed("+18005551212")));
+    let converted = d.classify("800 555 1212").unwrap();
+    assert_eq!(converted.e164, "+18005551212");
+    let owned: Classification<'static> = converted.clone().into_owned();
+    assert_eq!(owned, converted);
+    assert!(matches!(owned.name, Cow::Owned(_)));
 }

@@ -514,7 +514,7 @@ proptest! {
         let _ = PhoneNumber::from_e164(&raw);
         let _ = raw.parse::<PhoneNumber>();
         if let Ok(n) = parsed {
-            prop_assert_eq!(n.as_str(), normalized.as_str());
+            prop_assert_eq!(n.as_str(), &*normalized);
             let _ = (n.to_npan(), n.to_1npan(), n.calling_code(), n.is_nanp());
         }
     }

@@ -35,8 +35,10 @@ fn differential(list: &Classifiers, raw: &str) {
     if normalized.is_ascii() {
         assert_eq!(got, plain, "matcher vs plain regex on {normalized:?}");
     }
-    let classified = list.classify(raw).map(|c| c.name);
+    let classified = list.classify(raw).map(|c| c.name.into_owned());
     assert_eq!(classified, got);
+    // Normalize and classify in one pass (hand-written for these lists).
+    assert_eq!(list.first_for(raw).map(|c| c.name.clone()), got);
     if let Some(template) = list.template_for(&normalized) {
         let _ = pretty_print(&normalized, template);
     }

@@ -147,12 +147,12 @@ fn billing(v: &Value) -> Result<BillingDetails, Error> {
         None => Ok(None),
         Some(v) => optional_text(&format!("billing.{key}"), v),
     };
-    let mut b = BillingDetails::default();
-    b.name = field("name")?;
-    b.address = field("address")?;
-    b.account_number = field("account_number")?;
-    b.pin = field("pin")?;
-    Ok(b)
+    Ok(BillingDetails {
+        name: field("name")?,
+        address: field("address")?,
+        account_number: field("account_number")?,
+        pin: field("pin")?,
+    })
 }
 
 fn notifications(v: &Value) -> Result<Vec<String>, Error> {
@@ -178,25 +178,20 @@ fn notifications(v: &Value) -> Result<Vec<String>, Error> {
 /// `name` and `numbers`, see [`complete_fields`]).
 fn edit_fields(data: &Map<String, Value>) -> Result<PortRequestEdit, Error> {
     unknown_keys(data, FIELDS)?;
-    let mut edit = PortRequestEdit::default();
-    edit.name = data.get("name").map(|v| text("name", v)).transpose()?;
-    edit.numbers = data.get("numbers").map(numbers).transpose()?;
     let bill = data.get("billing").or_else(|| data.get("bill"));
-    edit.billing = bill.map(billing).transpose()?;
-    edit.losing_carrier = data
-        .get("losing_carrier")
-        .map(|v| optional_text("losing_carrier", v))
-        .transpose()?;
-    edit.desired_date = data
-        .get("desired_date")
-        .map(|v| date("desired_date", v))
-        .transpose()?;
-    edit.schedule_on = data
-        .get("schedule_on")
-        .map(|v| date("schedule_on", v))
-        .transpose()?;
-    edit.notifications = data.get("notifications").map(notifications).transpose()?;
-    Ok(edit)
+    let dated = |key: &str| data.get(key).map(|v| date(key, v)).transpose();
+    Ok(PortRequestEdit {
+        name: data.get("name").map(|v| text("name", v)).transpose()?,
+        numbers: data.get("numbers").map(numbers).transpose()?,
+        billing: bill.map(billing).transpose()?,
+        losing_carrier: data
+            .get("losing_carrier")
+            .map(|v| optional_text("losing_carrier", v))
+            .transpose()?,
+        desired_date: dated("desired_date")?,
+        schedule_on: dated("schedule_on")?,
+        notifications: data.get("notifications").map(notifications).transpose()?,
+    })
 }
 
 /// A whole request's fields (`PUT`, `POST`): `name` and `numbers` are
@@ -224,15 +219,16 @@ fn complete_fields(data: &Map<String, Value>) -> Result<PortRequestEdit, Error> 
 }
 
 fn new_request(edit: PortRequestEdit) -> NewPortRequest {
-    let mut new = NewPortRequest::default();
-    new.name = edit.name.unwrap_or_default();
-    new.numbers = edit.numbers.unwrap_or_default();
-    new.billing = edit.billing.unwrap_or_default();
-    new.losing_carrier = edit.losing_carrier.flatten();
-    new.desired_date = edit.desired_date.flatten();
-    new.schedule_on = edit.schedule_on.flatten();
-    new.notifications = edit.notifications.unwrap_or_default();
-    new
+    NewPortRequest {
+        name: edit.name.unwrap_or_default(),
+        numbers: edit.numbers.unwrap_or_default(),
+        billing: edit.billing.unwrap_or_default(),
+        losing_carrier: edit.losing_carrier.flatten(),
+        desired_date: edit.desired_date.flatten(),
+        schedule_on: edit.schedule_on.flatten(),
+        notifications: edit.notifications.unwrap_or_default(),
+        ..Default::default()
+    }
 }
 
 /// A move's body: `reason` and `schedule_on`, both optional.

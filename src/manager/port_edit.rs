@@ -335,7 +335,7 @@ impl NumberManager {
                 }
             }
         }
-        out.sort_by(|a, b| a.number.cmp(&b.number));
+        out.sort_by_key(|p| p.number);
         Ok(out)
     }
 

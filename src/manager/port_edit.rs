@@ -135,7 +135,7 @@ fn may_edit(request: &PortRequest, facts: &PortFacts) -> Result<()> {
 }
 
 impl NumberManager {
-    /// Changes a port request's editable fields (see [`may_edit`]'s rule:
+    /// Changes a port request's editable fields (who may:
     /// the port authority while the request is open, its account tree while
     /// it is `unconfirmed` or `rejected`; otherwise `user_not_allowed`).
     /// New numbers must be E.164 and in no other open request.

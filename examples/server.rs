@@ -92,6 +92,7 @@ use number_manager::api::Api;
 use number_manager::carrier::{CarrierRegistry, LocalCarrier, SimulatedCarrier};
 use number_manager::e911::SimulatedE911;
 use number_manager::locality::OfflineLocality;
+use number_manager::porting::PortRequestStore;
 use number_manager::store::{MemoryStore, Store};
 use number_manager::{Config, NumberManager};
 
@@ -132,18 +133,32 @@ pub fn demo_accounts() -> Vec<AccountSpec> {
 /// Opens the store named by `--store`: `memory`, and with the matching cargo
 /// features `sqlite:PATH` and `postgres://...`. Each kind of store is one arm.
 pub async fn open_store(spec: &str) -> Result<Arc<dyn Store>, String> {
+    open_backends(spec).await.map(|(store, _)| store)
+}
+
+/// The store named by `--store`, and the same store as the port request
+/// store (every built-in store keeps port requests too).
+pub async fn open_backends(
+    spec: &str,
+) -> Result<(Arc<dyn Store>, Arc<dyn PortRequestStore>), String> {
+    fn both<S: Store + PortRequestStore + 'static>(
+        s: S,
+    ) -> (Arc<dyn Store>, Arc<dyn PortRequestStore>) {
+        let s = Arc::new(s);
+        (s.clone(), s)
+    }
     let (kind, _rest) = spec.split_once(':').unwrap_or((spec, ""));
     match kind {
-        "memory" => Ok(Arc::new(MemoryStore::new())),
+        "memory" => Ok(both(MemoryStore::new())),
         #[cfg(feature = "sqlite")]
         "sqlite" => number_manager::store::SqliteStore::open(_rest)
             .await
-            .map(|s| Arc::new(s) as Arc<dyn Store>)
+            .map(both)
             .map_err(|e| format!("{spec}: {e}")),
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => number_manager::store::PostgresStore::connect(spec)
             .await
-            .map(|s| Arc::new(s) as Arc<dyn Store>)
+            .map(both)
             .map_err(|e| format!("{spec}: {e}")),
         other => Err(format!(
             "unknown store {other:?} (this build knows: {})",
@@ -175,21 +190,36 @@ pub fn demo_manager(store: Arc<dyn Store>, accounts: Arc<MemoryAccounts>) -> Num
 }
 
 /// The manager over `store`, `accounts` and `carriers` with `config`, and the
-/// demo E911 provider and offline locality.
+/// demo E911 provider and offline locality (port requests in a memory store
+/// of their own).
 pub fn manager_with(
     store: Arc<dyn Store>,
     accounts: Arc<MemoryAccounts>,
     carriers: CarrierRegistry,
     config: Config,
 ) -> NumberManager {
-    NumberManager::builder()
+    manager_with_ports(store, None, accounts, carriers, config)
+}
+
+/// [`manager_with`], keeping port requests in `ports` when given.
+pub fn manager_with_ports(
+    store: Arc<dyn Store>,
+    ports: Option<Arc<dyn PortRequestStore>>,
+    accounts: Arc<MemoryAccounts>,
+    carriers: CarrierRegistry,
+    config: Config,
+) -> NumberManager {
+    let mut builder = NumberManager::builder()
         .store(store)
         .accounts(accounts)
         .carriers(carriers)
         .config(config)
         .e911(Arc::new(SimulatedE911::seed_demo()))
-        .locality(Arc::new(OfflineLocality::default()))
-        .build()
+        .locality(Arc::new(OfflineLocality::default()));
+    if let Some(ports) = ports {
+        builder = builder.port_requests(ports);
+    }
+    builder.build()
 }
 
 /// The API over the demo manager, with the accounts as the token authenticator.
@@ -207,10 +237,27 @@ pub fn configured_api(
     config: &config::ServerConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Api, String> {
+    configured_api_with_ports(store, None, specs, config, env)
+}
+
+/// [`configured_api`], keeping port requests in `ports` when given.
+pub fn configured_api_with_ports(
+    store: Arc<dyn Store>,
+    ports: Option<Arc<dyn PortRequestStore>>,
+    specs: &[AccountSpec],
+    config: &config::ServerConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Api, String> {
     let accounts =
         Arc::new(MemoryAccounts::from_specs(specs).map_err(|e| format!("accounts: {e}"))?);
     let carriers = config::carriers(config.carriers.as_deref(), store.clone(), env)?;
-    let manager = manager_with(store, accounts.clone(), carriers, config.manager.clone());
+    let manager = manager_with_ports(
+        store,
+        ports,
+        accounts.clone(),
+        carriers,
+        config.manager.clone(),
+    );
     let mut api = Api::new(manager, accounts);
     if let Some(limit) = config.server.body_limit {
         api = api.with_body_limit(limit);
@@ -747,8 +794,10 @@ async fn run() -> Result<Stopped, String> {
              (demo-master-token, ...); give --accounts FILE to serve real accounts"
         );
     }
-    let store = open_store(&server.store).await?;
-    let api = configured_api(store, &specs, &config, &|var| std::env::var(var).ok())?;
+    let (store, ports) = open_backends(&server.store).await?;
+    let api = configured_api_with_ports(store, Some(ports), &specs, &config, &|var| {
+        std::env::var(var).ok()
+    })?;
     let listener = TcpListener::bind(server.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", server.listen))?;

@@ -132,6 +132,17 @@ pub enum Error {
         /// Who tried what.
         cause: Option<String>,
     },
+    /// 413 `payload_too_large`: a port request attachment is larger than
+    /// [`Limits::max_attachment_bytes`](crate::Limits::max_attachment_bytes).
+    #[error("attachment {name} is {size} bytes; at most {limit} are accepted")]
+    AttachmentTooLarge {
+        /// The attachment's name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// 400 `assign_failure`: no valid account to assign the number to.
     #[error("invalid account to assign to: {cause}")]
     AssignFailure {
@@ -495,6 +506,7 @@ impl Error {
             | Error::InvalidMdnTransition { .. }
             | Error::InvalidPortTransition { .. }
             | Error::UserNotAllowed { .. }
+            | Error::AttachmentTooLarge { .. }
             | Error::AssignFailure { .. }
             | Error::NumberIsPorting { .. }
             | Error::Invalid { .. }
@@ -521,6 +533,7 @@ impl Error {
             | Error::InvalidMdnTransition { .. }
             | Error::InvalidPortTransition { .. } => "invalid_state_transition",
             Error::UserNotAllowed { .. } => "user_not_allowed",
+            Error::AttachmentTooLarge { .. } => "payload_too_large",
             Error::AssignFailure { .. } => "assign_failure",
             Error::NumberIsPorting { .. } => "number_is_porting",
             Error::Invalid { .. } => "invalid",
@@ -549,6 +562,7 @@ impl Error {
             }
             Error::Unauthorized { .. } | Error::UserNotAllowed { .. } => 403,
             Error::NotEnoughCredit { .. } => 402,
+            Error::AttachmentTooLarge { .. } => 413,
             Error::NoChangeRequired { .. }
             | Error::InvalidStateTransition { .. }
             | Error::InvalidMdnTransition { .. }
@@ -581,6 +595,7 @@ impl Error {
             | Error::InvalidMdnTransition { .. }
             | Error::InvalidPortTransition { .. } => "invalid state transition".into(),
             Error::UserNotAllowed { .. } => "user not allowed to perform this action".into(),
+            Error::AttachmentTooLarge { .. } => "payload_too_large".into(),
             Error::AssignFailure { .. } => "invalid account to assign to".into(),
             Error::NumberIsPorting { number } => format!("number {number} is porting"),
             Error::Invalid { .. } => "invalid".into(),
@@ -620,6 +635,9 @@ impl Error {
             Error::InvalidMdnTransition { to } => Some(format!("from 'MDN' to {}", to.as_str())),
             Error::InvalidPortTransition { from, to } => Some(format!("from {from} to {to}")),
             Error::UserNotAllowed { cause } => cause.clone(),
+            Error::AttachmentTooLarge { name, size, limit } => Some(format!(
+                "attachment {name} is {size} bytes; at most {limit} are accepted"
+            )),
             Error::AssignFailure { cause } | Error::Invalid { cause } => Some(cause.clone()),
             Error::E911Invalid { address, .. } | Error::MultipleChoice { address, .. } => {
                 Some(address.to_string())

@@ -145,13 +145,25 @@ impl SearchHit {
 
 impl Listing {
     /// Kazoo's listing `data`: `{"numbers": {...}, "cascade_quantity": n,
-    /// "casquade_quantity": n}` (the misspelling kept as an alias).
+    /// "casquade_quantity": n}` (the misspelling kept as an alias); the
+    /// numbers of open port requests are in `numbers` as `port_in`, with
+    /// `port_id` and `port_state`.
     pub fn to_json(&self) -> Value {
-        let numbers: Map<String, Value> = self
+        let mut numbers: Map<String, Value> = self
             .numbers
             .iter()
             .map(|r| (r.number.to_string(), r.to_listing_json()))
             .collect();
+        // Numbers on their way in: Kazoo's `port_in` view, merged into a
+        // `port_in` record's own entry when there is one.
+        for p in &self.porting {
+            let entry = numbers
+                .entry(p.number.to_string())
+                .or_insert_with(|| p.to_json());
+            if let Value::Object(m) = entry {
+                p.annotate(m);
+            }
+        }
         json!({
             "cascade_quantity": self.cascade_quantity,
             "casquade_quantity": self.cascade_quantity,

@@ -58,6 +58,7 @@ pub use error::{
 pub use limits::Limits;
 pub use manager::{
     BatchResult, Config, Identify, NewPortRequest, NumberManager, NumberManagerBuilder, Options,
-    Outcome, PortTransition, PortTransitionRequest, PortingConfig, PublicChange,
+    Outcome, PortRequestEdit, PortTransition, PortTransitionRequest, PortingConfig, PortingNumber,
+    PublicChange,
 };
 pub use number::{is_reconcilable, normalize, DialPlan, Normalizer, PhoneNumber};

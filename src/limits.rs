@@ -55,6 +55,9 @@ pub struct Limits {
     pub max_fields: usize,
     /// Largest public fields as compact JSON, in bytes (default 64 KiB).
     pub max_public_bytes: usize,
+    /// Largest port request attachment, in bytes (default 512 KiB). A larger
+    /// one is 413 `payload_too_large` and is not kept.
+    pub max_attachment_bytes: usize,
 }
 
 impl Default for Limits {
@@ -67,6 +70,7 @@ impl Default for Limits {
             max_key_chars: 256,
             max_fields: 1000,
             max_public_bytes: 64 * 1024,
+            max_attachment_bytes: 512 * 1024,
         }
     }
 }
@@ -86,6 +90,8 @@ crate::util::with_setters!(Limits {
     with_max_fields => max_fields: usize;
     /// Sets [`Limits::max_public_bytes`].
     with_max_public_bytes => max_public_bytes: usize;
+    /// Sets [`Limits::max_attachment_bytes`].
+    with_max_attachment_bytes => max_attachment_bytes: usize;
 });
 
 impl Limits {

@@ -45,6 +45,9 @@ pub(crate) struct Reply {
     pub status: u16,
     pub data: Value,
     pub extra: Vec<(&'static str, Value)>,
+    /// Bytes answered as they are, with their content type, instead of the
+    /// envelope (an attachment).
+    pub raw: Option<(String, Vec<u8>)>,
 }
 
 impl Reply {
@@ -53,6 +56,15 @@ impl Reply {
             status: 200,
             data,
             extra: Vec::new(),
+            raw: None,
+        }
+    }
+
+    /// 200 with `bytes` as the body, of type `content_type`.
+    pub(crate) fn bytes(content_type: String, bytes: Vec<u8>) -> Self {
+        Reply {
+            raw: Some((content_type, bytes)),
+            ..Reply::ok(Value::Null)
         }
     }
 
@@ -128,6 +140,21 @@ pub(crate) fn render(
         pairs.push(("auth_token".to_string(), json!(token)));
     }
     let status = match outcome {
+        Ok(Reply {
+            status,
+            raw: Some((content_type, body)),
+            ..
+        }) => {
+            let headers = vec![
+                ("content-type".to_string(), content_type),
+                ("x-request-id".to_string(), request_id.to_string()),
+            ];
+            return ApiResponse {
+                status,
+                headers,
+                body,
+            };
+        }
         Ok(reply) => {
             pairs.push(("data".into(), reply.data));
             pairs.push(("revision".into(), json!("undefined")));

@@ -18,13 +18,13 @@ use crate::state::NumberState;
 type Answer = Result<Reply, Failure>;
 
 impl Call {
-    fn opts(&self) -> Result<&Options, Failure> {
+    pub(super) fn opts(&self) -> Result<&Options, Failure> {
         self.opts
             .as_ref()
             .ok_or_else(|| Failure::unauthenticated("missing X-Auth-Token"))
     }
 
-    fn account(&self) -> Result<&AccountId, Failure> {
+    pub(super) fn account(&self) -> Result<&AccountId, Failure> {
         self.account
             .as_ref()
             .ok_or_else(|| missing_param("ACCOUNT_ID"))
@@ -160,10 +160,7 @@ impl Api {
                 }
             }
             Endpoint::List => self.list(&call).await,
-            Endpoint::Get => {
-                let record = m.get(call.number()?, call.opts()?).await?;
-                Ok(Reply::ok(record.to_public_json()))
-            }
+            Endpoint::Get => self.get_number(&call).await,
             Endpoint::Create => {
                 let opts = creation_opts(&mut call)?;
                 self.validate_public(&call.body.data)?;
@@ -291,6 +288,44 @@ impl Api {
                 m.fix_number(call.number()?, call.opts()?).await?;
                 Ok(Reply::ok(json!({})))
             }
+            Endpoint::PortList
+            | Endpoint::PortCreate
+            | Endpoint::PortGet
+            | Endpoint::PortReplace
+            | Endpoint::PortPatch
+            | Endpoint::PortCancel
+            | Endpoint::PortMove(_)
+            | Endpoint::PortComment
+            | Endpoint::PortAttachments
+            | Endpoint::PortAttachmentGet
+            | Endpoint::PortAttachmentPut
+            | Endpoint::PortAttachmentDelete => self.dispatch_port(call).await,
+        }
+    }
+
+    /// `GET …/phone_numbers/{n}`: the number's record; a number an open port
+    /// request holds (with no record, or a `port_in` one) shows as `port_in`
+    /// with the request's `port_id` and `port_state`.
+    async fn get_number(&self, call: &Call) -> Answer {
+        let m = &self.inner.manager;
+        let (number, opts) = (call.number()?, call.opts()?);
+        match m.get(number, opts).await {
+            Ok(record) => {
+                let mut json = record.to_public_json();
+                if record.state == NumberState::PortIn {
+                    if let (Some(p), Value::Object(obj)) =
+                        (m.porting_number(number, opts).await?, &mut json)
+                    {
+                        p.annotate(obj);
+                    }
+                }
+                Ok(Reply::ok(json))
+            }
+            Err(e @ Error::NotFound { .. }) => match m.porting_number(number, opts).await? {
+                Some(p) => Ok(Reply::ok(p.to_json())),
+                None => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
         }
     }
 

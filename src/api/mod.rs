@@ -42,6 +42,7 @@ mod auth;
 mod envelope;
 mod handlers;
 mod input;
+mod port_handlers;
 mod routes;
 mod service;
 
@@ -238,8 +239,16 @@ pub(crate) struct Call {
     pub endpoint: routes::Endpoint,
     pub account: Option<AccountId>,
     pub number: Option<String>,
+    /// `{PORT_REQUEST_ID}`, decoded.
+    pub port: Option<String>,
+    /// `{ATTACHMENT_ID}`, decoded.
+    pub attachment: Option<String>,
     pub query: Query,
     pub body: Body,
+    /// The body as bytes, on the routes that take bytes (attachments); empty elsewhere.
+    pub raw: Vec<u8>,
+    /// The request's `Content-Type`, on the routes that take bytes.
+    pub content_type: Option<String>,
     /// The operation options for the authenticated caller; `None` on a public
     /// route called without a (known) token. Never the system actor.
     pub opts: Option<Options>,
@@ -403,7 +412,12 @@ impl Api {
         envelope::render(outcome, self.echoed(&token), &id)
     }
 
-    async fn answer(&self, request: ApiRequest, token: &str, id: &str) -> Result<Reply, Failure> {
+    async fn answer(
+        &self,
+        mut request: ApiRequest,
+        token: &str,
+        id: &str,
+    ) -> Result<Reply, Failure> {
         let found = match self.below_base(&request.path) {
             Some(rest) => routes::find_below_base(request.method, rest),
             None => Match::NotFound,
@@ -454,8 +468,10 @@ impl Api {
                 .await?;
         }
         let query = Query::parse(&request.query);
+        let raw_body = route.endpoint.takes_raw_body();
         let mut body = match request.method {
             Method::Get => Body::default(),
+            _ if raw_body => Body::default(),
             _ => {
                 self.too_deep(&request.body)?;
                 match Body::parse(&request.body) {
@@ -465,6 +481,14 @@ impl Api {
             }
         };
         let dry_run = body.take_flag(&query, "dry_run")?;
+        if dry_run && route.endpoint.is_port() {
+            return Err(crate::Error::validation(
+                "dry_run",
+                "enum",
+                "port request routes have no dry run",
+            )
+            .into());
+        }
         // The library has no charges to quote, so `accept_charges` is read (and
         // type-checked) but never needed: nothing is ever answered 402.
         body.take_flag(&query, "accept_charges")?;
@@ -487,12 +511,22 @@ impl Api {
             opts.request_id = Some(id.to_string());
             opts
         });
+        let (raw, content_type) = if raw_body {
+            let content_type = request.header_value("content-type").map(str::to_string);
+            (std::mem::take(&mut request.body), content_type)
+        } else {
+            (Vec::new(), None)
+        };
         let call = Call {
             endpoint: route.endpoint,
             account,
             number: params.number,
+            port: params.port,
+            attachment: params.attachment,
             query,
             body,
+            raw,
+            content_type,
             opts,
         };
         self.dispatch(call).await

@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::porting::PortState;
+
 /// An HTTP method, as far as the API cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
@@ -96,6 +98,45 @@ pub(crate) enum Endpoint {
     CarriersInfo,
     Fix,
     FixNumber,
+    PortList,
+    PortCreate,
+    PortGet,
+    PortReplace,
+    PortPatch,
+    PortCancel,
+    PortMove(crate::porting::PortState),
+    PortComment,
+    PortAttachments,
+    PortAttachmentGet,
+    PortAttachmentPut,
+    PortAttachmentDelete,
+}
+
+impl Endpoint {
+    /// Whether the route takes the body as bytes (an attachment), not as
+    /// the `{"data": ...}` envelope.
+    pub(crate) fn takes_raw_body(self) -> bool {
+        matches!(self, Endpoint::PortAttachmentPut)
+    }
+
+    /// Whether the route is one of the port request routes.
+    pub(crate) fn is_port(self) -> bool {
+        matches!(
+            self,
+            Endpoint::PortList
+                | Endpoint::PortCreate
+                | Endpoint::PortGet
+                | Endpoint::PortReplace
+                | Endpoint::PortPatch
+                | Endpoint::PortCancel
+                | Endpoint::PortMove(_)
+                | Endpoint::PortComment
+                | Endpoint::PortAttachments
+                | Endpoint::PortAttachmentGet
+                | Endpoint::PortAttachmentPut
+                | Endpoint::PortAttachmentDelete
+        )
+    }
 }
 
 /// One route the API serves: a method and a path pattern.
@@ -103,7 +144,8 @@ pub(crate) enum Endpoint {
 pub struct Route {
     /// The method.
     pub method: Method,
-    /// The path pattern, with `{ACCOUNT_ID}` and `{PHONE_NUMBER}` placeholders.
+    /// The path pattern, with `{ACCOUNT_ID}`, `{PHONE_NUMBER}`,
+    /// `{PORT_REQUEST_ID}` and `{ATTACHMENT_ID}` placeholders.
     pub pattern: &'static str,
     /// Whether the route needs an `X-Auth-Token`.
     pub requires_auth: bool,
@@ -130,7 +172,13 @@ macro_rules! acct {
     };
 }
 
-/// Every route, in the order of the seeds.
+macro_rules! port {
+    ($suffix:literal) => {
+        concat!("/v2/accounts/{ACCOUNT_ID}/port_requests", $suffix)
+    };
+}
+
+/// Every route, in the order of the seeds, then the port request routes.
 pub(crate) static ROUTES: &[Route] = &[
     route(Method::Get, "/v2/phone_numbers", false, Endpoint::Search),
     route(
@@ -247,6 +295,104 @@ pub(crate) static ROUTES: &[Route] = &[
         true,
         Endpoint::FixNumber,
     ),
+    route(Method::Get, port!(""), true, Endpoint::PortList),
+    route(Method::Put, port!(""), true, Endpoint::PortCreate),
+    route(
+        Method::Get,
+        port!("/{PORT_REQUEST_ID}"),
+        true,
+        Endpoint::PortGet,
+    ),
+    route(
+        Method::Post,
+        port!("/{PORT_REQUEST_ID}"),
+        true,
+        Endpoint::PortReplace,
+    ),
+    route(
+        Method::Patch,
+        port!("/{PORT_REQUEST_ID}"),
+        true,
+        Endpoint::PortPatch,
+    ),
+    route(
+        Method::Delete,
+        port!("/{PORT_REQUEST_ID}"),
+        true,
+        Endpoint::PortCancel,
+    ),
+    route(
+        Method::Patch,
+        port!("/{PORT_REQUEST_ID}/submitted"),
+        true,
+        Endpoint::PortMove(PortState::Submitted),
+    ),
+    route(
+        Method::Patch,
+        port!("/{PORT_REQUEST_ID}/pending"),
+        true,
+        Endpoint::PortMove(PortState::Pending),
+    ),
+    route(
+        Method::Patch,
+        port!("/{PORT_REQUEST_ID}/scheduled"),
+        true,
+        Endpoint::PortMove(PortState::Scheduled),
+    ),
+    route(
+        Method::Patch,
+        port!("/{PORT_REQUEST_ID}/completed"),
+        true,
+        Endpoint::PortMove(PortState::Completed),
+    ),
+    route(
+        Method::Patch,
+        port!("/{PORT_REQUEST_ID}/rejected"),
+        true,
+        Endpoint::PortMove(PortState::Rejected),
+    ),
+    route(
+        Method::Patch,
+        port!("/{PORT_REQUEST_ID}/canceled"),
+        true,
+        Endpoint::PortMove(PortState::Canceled),
+    ),
+    route(
+        Method::Put,
+        port!("/{PORT_REQUEST_ID}/comments"),
+        true,
+        Endpoint::PortComment,
+    ),
+    route(
+        Method::Get,
+        port!("/{PORT_REQUEST_ID}/attachments"),
+        true,
+        Endpoint::PortAttachments,
+    ),
+    route(
+        Method::Get,
+        port!("/{PORT_REQUEST_ID}/attachments/{ATTACHMENT_ID}"),
+        true,
+        Endpoint::PortAttachmentGet,
+    ),
+    route(
+        Method::Put,
+        port!("/{PORT_REQUEST_ID}/attachments/{ATTACHMENT_ID}"),
+        true,
+        Endpoint::PortAttachmentPut,
+    ),
+    route(
+        Method::Post,
+        port!("/{PORT_REQUEST_ID}/attachments/{ATTACHMENT_ID}"),
+        true,
+        Endpoint::PortAttachmentPut,
+    ),
+    route(
+        Method::Delete,
+        port!("/{PORT_REQUEST_ID}/attachments/{ATTACHMENT_ID}"),
+        true,
+        Endpoint::PortAttachmentDelete,
+    ),
 ];
 
 /// The values of a matched path's placeholders.
@@ -254,6 +400,8 @@ pub(crate) static ROUTES: &[Route] = &[
 pub(crate) struct Params {
     pub account: Option<String>,
     pub number: Option<String>,
+    pub port: Option<String>,
+    pub attachment: Option<String>,
 }
 
 /// The result of matching a request line against the table.
@@ -297,6 +445,14 @@ fn try_match(pattern: &str, segs: &[String]) -> Option<(Vec<bool>, Params)> {
             }
             "{PHONE_NUMBER}" => {
                 params.number = Some(s.clone());
+                key.push(false);
+            }
+            "{PORT_REQUEST_ID}" => {
+                params.port = Some(s.clone());
+                key.push(false);
+            }
+            "{ATTACHMENT_ID}" => {
+                params.attachment = Some(s.clone());
                 key.push(false);
             }
             lit if lit == s => key.push(true),
@@ -413,6 +569,32 @@ mod tests {
         ] {
             assert!(matches!(find(Method::Get, p), Match::NotFound), "{p}");
         }
+    }
+
+    #[test]
+    fn port_request_routes() {
+        let p = "/v2/accounts/abc/port_requests";
+        assert_eq!(endpoint(Method::Get, p), Some(Endpoint::PortList));
+        assert_eq!(
+            endpoint(Method::Patch, &format!("{p}/r1/scheduled")),
+            Some(Endpoint::PortMove(PortState::Scheduled))
+        );
+        assert_eq!(
+            endpoint(Method::Get, &format!("{p}/r1/attachments")),
+            Some(Endpoint::PortAttachments)
+        );
+        match find(Method::Put, &format!("{p}/r1/attachments/bill.pdf")) {
+            Match::Found(r, params) => {
+                assert_eq!(r.endpoint, Endpoint::PortAttachmentPut);
+                assert_eq!(params.port.as_deref(), Some("r1"));
+                assert_eq!(params.attachment.as_deref(), Some("bill.pdf"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            find(Method::Put, &format!("{p}/r1/unknown")),
+            Match::NotFound
+        ));
     }
 
     #[test]

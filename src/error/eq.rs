@@ -26,6 +26,18 @@ impl PartialEq for Error {
                 E::InvalidPortTransition { from: f2, to: t2 },
             ) => (f1, t1) == (f2, t2),
             (E::UserNotAllowed { cause: a }, E::UserNotAllowed { cause: b }) => a == b,
+            (
+                E::AttachmentTooLarge {
+                    name: n1,
+                    size: s1,
+                    limit: l1,
+                },
+                E::AttachmentTooLarge {
+                    name: n2,
+                    size: s2,
+                    limit: l2,
+                },
+            ) => (n1, s1, l1) == (n2, s2, l2),
             (E::AssignFailure { cause: a }, E::AssignFailure { cause: b })
             | (E::Invalid { cause: a }, E::Invalid { cause: b })
             | (E::Internal { cause: a }, E::Internal { cause: b }) => a == b,
@@ -160,6 +172,7 @@ impl PartialEq for Error {
             | (E::InvalidMdnTransition { .. }, _)
             | (E::InvalidPortTransition { .. }, _)
             | (E::UserNotAllowed { .. }, _)
+            | (E::AttachmentTooLarge { .. }, _)
             | (E::AssignFailure { .. }, _)
             | (E::NumberIsPorting { .. }, _)
             | (E::Invalid { .. }, _)

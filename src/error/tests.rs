@@ -19,6 +19,7 @@ fn variant(e: &Error) -> &'static str {
         Error::InvalidMdnTransition { .. } => "InvalidMdnTransition",
         Error::InvalidPortTransition { .. } => "InvalidPortTransition",
         Error::UserNotAllowed { .. } => "UserNotAllowed",
+        Error::AttachmentTooLarge { .. } => "AttachmentTooLarge",
         Error::AssignFailure { .. } => "AssignFailure",
         Error::NumberIsPorting { .. } => "NumberIsPorting",
         Error::Invalid { .. } => "Invalid",
@@ -68,6 +69,14 @@ fn plain_variants() -> Vec<(Error, bool)> {
             false,
         ),
         (Error::UserNotAllowed { cause: None }, false),
+        (
+            Error::AttachmentTooLarge {
+                name: "bill.pdf".into(),
+                size: 2,
+                limit: 1,
+            },
+            false,
+        ),
         (
             Error::AssignFailure {
                 cause: "field_undefined".into(),
@@ -221,7 +230,7 @@ fn is_retryable_over_every_variant_and_kind() {
     let mut seen: Vec<&str> = table.iter().map(|(e, _)| variant(e)).collect();
     seen.sort_unstable();
     seen.dedup();
-    assert_eq!(seen.len(), 25, "every variant is in the table: {seen:?}");
+    assert_eq!(seen.len(), 26, "every variant is in the table: {seen:?}");
     for (i, (e, retryable)) in table.iter().enumerate() {
         assert_eq!(e.is_retryable(), *retryable, "{e:?}");
         // Equality is written out: each error equals itself and no other.

@@ -133,6 +133,11 @@ pub struct Listing {
     pub page_size: usize,
     /// How many numbers the account's descendants hold.
     pub cascade_quantity: usize,
+    /// On the first page of an unfiltered listing (or one filtered on
+    /// `port_in`, or a prefix): the numbers of the account's open port
+    /// requests that have no record of their own or a `port_in` one, shown
+    /// `port_in` with the request's id and state.
+    pub porting: Vec<super::PortingNumber>,
 }
 
 /// `carriers_info`.
@@ -453,12 +458,25 @@ impl NumberManager {
             }
             query.start_key = next;
         };
+        let shows_porting = list.start_key.is_none()
+            && list.public_filters.is_empty()
+            && list.created_from.is_none()
+            && list.created_to.is_none()
+            && (list.states.is_empty() || list.states.contains(&NumberState::PortIn));
+        let porting = if shows_porting {
+            let prefix = list.prefix.clone().unwrap_or_default();
+            self.porting_numbers_of(account, |n| n.as_str().starts_with(&prefix))
+                .await?
+        } else {
+            Vec::new()
+        };
         Ok(Listing {
             numbers,
             start_key: list.start_key,
             next_start_key,
             page_size,
             cascade_quantity,
+            porting,
         })
     }
 

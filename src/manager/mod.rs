@@ -25,7 +25,7 @@ use crate::lifecycle::Plan;
 use crate::limits::Limits;
 use crate::locality::Locality;
 use crate::number::{Normalizer, PhoneNumber};
-use crate::porting::PortRequestStore;
+use crate::porting::{AttachmentStore, PortRequestStore};
 use crate::record::NumberRecord;
 use crate::state::StateConfig;
 use crate::store::{MemoryStore, Store};
@@ -35,6 +35,7 @@ mod idempotent;
 mod ops;
 mod outboxed;
 mod pipeline;
+mod port_edit;
 mod port_ops;
 mod typed_ops;
 
@@ -42,6 +43,7 @@ pub use account_ops::{
     CarriersInfo, FixReport, ListOptions, Listing, PurgeReport, SearchHit, SearchQuery,
 };
 pub use ops::{Identify, PublicChange};
+pub use port_edit::{PortRequestEdit, PortingNumber};
 pub use port_ops::{NewPortRequest, PortTransition, PortTransitionRequest};
 pub use typed_ops::{E911Outcome, E911Results};
 
@@ -353,6 +355,8 @@ pub(crate) struct Inner {
     pub(crate) host_carriers: CarrierRegistry,
     /// Where port requests are kept.
     pub(crate) ports: Arc<dyn PortRequestStore>,
+    /// Where the bytes of port request attachments are kept.
+    pub(crate) attachments: Arc<dyn AttachmentStore>,
     pub(crate) accounts: Arc<dyn Accounts>,
     /// The carriers, every call traced and timed.
     pub(crate) carriers: CarrierRegistry,
@@ -408,6 +412,7 @@ impl std::fmt::Debug for NumberManager {
 pub struct NumberManagerBuilder {
     store: Option<Arc<dyn Store>>,
     ports: Option<Arc<dyn PortRequestStore>>,
+    attachments: Option<Arc<dyn AttachmentStore>>,
     accounts: Option<Arc<dyn Accounts>>,
     carriers: Option<CarrierRegistry>,
     e911: Option<Arc<dyn E911Provider>>,
@@ -438,6 +443,12 @@ impl NumberManagerBuilder {
     /// whatever the number store is).
     pub fn port_requests(mut self, ports: Arc<dyn PortRequestStore>) -> Self {
         self.ports = Some(ports);
+        self
+    }
+    /// Where the bytes of port request attachments are kept (default: a
+    /// [`MemoryAttachments`](crate::porting::MemoryAttachments)).
+    pub fn attachments(mut self, attachments: Arc<dyn AttachmentStore>) -> Self {
+        self.attachments = Some(attachments);
         self
     }
     /// The account tree (default: an empty [`MemoryAccounts`]).
@@ -533,6 +544,9 @@ impl NumberManagerBuilder {
                 host_store: store,
                 host_carriers: carriers,
                 ports: self.ports.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                attachments: self
+                    .attachments
+                    .unwrap_or_else(|| Arc::new(crate::porting::MemoryAttachments::new())),
                 accounts: self
                     .accounts
                     .unwrap_or_else(|| Arc::new(MemoryAccounts::new())),

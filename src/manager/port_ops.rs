@@ -262,7 +262,7 @@ impl NumberManager {
     }
 
     /// A request and the actor's facts about it, if the actor may read it.
-    async fn readable_port_request(
+    pub(super) async fn readable_port_request(
         &self,
         actor: &ActorCtx,
         id: &PortId,
@@ -324,7 +324,7 @@ impl NumberManager {
 }
 
 /// The request as the actor may read it.
-fn view(request: PortRequest, facts: &PortFacts) -> PortRequest {
+pub(super) fn view(request: PortRequest, facts: &PortFacts) -> PortRequest {
     if facts.may_read_private() {
         request
     } else {

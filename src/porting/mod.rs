@@ -19,9 +19,11 @@ use crate::error::{Error, Result};
 use crate::number::PhoneNumber;
 use crate::record::Revision;
 
+mod attachments;
 mod moves;
 mod store;
 
+pub use attachments::{AttachmentStore, MemoryAttachments};
 pub use moves::{plan_move, PortFacts, PortMove, MOVES};
 pub use store::PortRequestStore;
 

@@ -519,6 +519,74 @@ async fn a_broker_down_for_a_while_delays_delivery_and_loses_nothing() {
 }
 
 #[tokio::test]
+async fn a_shutdown_once_the_broker_confirmed_still_acknowledges_the_batch() {
+    on_every_backend(|name, store| async move {
+        let w = world(store.clone(), true);
+        changes(&w, 3, 3).await;
+        let expected = pending(&*store).await;
+        assert_eq!(expected.len(), 12, "{name}");
+        let publisher = Arc::new(MemoryPublisher::new());
+        let options = RelayOptions::default().with_batch_size(5);
+        let mut relay = Relay::new(store.clone(), publisher.clone(), options);
+        // Shuts down at the first poll after the broker confirmed a batch,
+        // while the store may still be writing the acknowledgement.
+        let confirmed = {
+            let publisher = publisher.clone();
+            std::future::poll_fn(move |cx| {
+                if publisher.messages().is_empty() {
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                } else {
+                    std::task::Poll::Ready(())
+                }
+            })
+        };
+        let delivered = relay.run(tokio::time::sleep, confirmed).await;
+        assert_eq!(delivered, 5, "{name}: the confirmed batch counts");
+        assert_eq!(publisher.messages().len(), 5, "{name}");
+        let left = pending(&*store).await;
+        assert_eq!(left, expected[5..].to_vec(), "{name}: and it is acknowledged");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fix_writes_each_repair_into_the_outbox() {
+    on_every_backend(|name, store| async move {
+        let w = world(store.clone(), true);
+        let n = changes(&w, 1, 0).await[0];
+        // Damage the record behind the manager's back: features lost.
+        let mut r = store.get(&n).await.expect("get").expect("record");
+        let (rev, features) = (r.revision, r.features.clone());
+        assert!(!features.is_empty(), "{name}: a created number has features");
+        r.features.clear();
+        let damaged = store.update(r, rev).await.expect("damage");
+        let before = pending(&*store).await.len();
+
+        let o = opts(&w, "fix-1");
+        let report = w.manager.fix(&w.customer, &o).await.expect("fix");
+        assert_eq!(report.fixed[n.as_str()], vec!["features recomputed"], "{name}");
+        let after = pending(&*store).await;
+        assert_eq!(after.len(), before + 1, "{name}: one event for one repair");
+        let e = event(after.last().expect("the fix's event"));
+        let now = store.get(&n).await.expect("get").expect("record");
+        assert_eq!(e.operation, Operation::Fix, "{name}");
+        assert_eq!((e.from, e.to), (Some(now.state), now.state), "{name}");
+        assert_eq!(e.request_id.as_deref(), Some("fix-1"), "{name}");
+        assert!(e.features_before.is_empty(), "{name}");
+        assert_eq!(e.features_after, features, "{name}");
+        assert_eq!((e.before, e.after), (damaged, now.revision), "{name}");
+        assert_eq!(w.audit.history(&n).last(), Some(&e), "{name}: the sink heard it");
+
+        // Nothing left to repair: no event.
+        let report = w.manager.fix(&w.customer, &o).await.expect("fix again");
+        assert!(report.fixed.is_empty(), "{name}");
+        assert_eq!(pending(&*store).await.len(), before + 1, "{name}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_store_without_an_outbox_refuses_rather_than_drop_events() {
     let w = world(Arc::new(NoOutbox(MemoryStore::new())), true);
     let refused = w

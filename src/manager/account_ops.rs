@@ -750,6 +750,7 @@ impl NumberManager {
         let known = self.inner.carriers.names();
         let ctx = self.actor_ctx(&opts.auth_by).await?;
         let mut writes = Vec::new();
+        let mut events = Vec::new();
         let mut changes: Vec<(PhoneNumber, Vec<String>)> = Vec::new();
         let mut lapsed = Vec::new();
         let mut cache = std::collections::HashMap::new();
@@ -765,6 +766,7 @@ impl NumberManager {
             if stale && is_removal_claim(&rec) {
                 match self.settle_removal_claim(&rec).await {
                     Ok(true) => {
+                        events.push(Some(fix_event(&rec, None, opts, now)));
                         writes.push(Write::Delete {
                             number: rec.number,
                             expected,
@@ -846,6 +848,10 @@ impl NumberManager {
             }
             if !what.is_empty() {
                 fixed.modified = now;
+                let mut event = fix_event(&rec, Some(&fixed), opts, now);
+                // After a give-back the record stands at the give-back's revision.
+                event.before = expected;
+                events.push(Some(event));
                 writes.push(Write::Update {
                     record: fixed,
                     expected,
@@ -865,14 +871,14 @@ impl NumberManager {
             return Ok(());
         }
         if !writes.is_empty() {
-            let results = self
-                .inner
-                .store
-                .write_batch(writes, BatchMode::PerItem)
-                .await?;
-            for ((n, what), r) in changes.into_iter().zip(results) {
+            let results = self.write_with_events(writes, None, &events).await?;
+            for (((n, what), r), event) in changes.into_iter().zip(results).zip(events) {
                 match r {
-                    Ok(_) => {
+                    Ok(after) => {
+                        if let Some(mut event) = event {
+                            event.after = after;
+                            self.inner.events.emit(&event);
+                        }
                         report.fixed.insert(n.to_string(), what);
                     }
                     Err(e) => {
@@ -1053,6 +1059,33 @@ impl NumberManager {
             .await?;
         Ok(results.iter().filter(|r| r.is_ok()).count())
     }
+}
+
+/// The event of `fix` repairing `record` into `fixed` (`None`: removed); its
+/// `after` is the write's, set once it commits.
+fn fix_event(
+    record: &NumberRecord,
+    fixed: Option<&NumberRecord>,
+    opts: &Options,
+    now: DateTime<Utc>,
+) -> Event {
+    let mut event = Event::new(
+        record.number,
+        crate::state::Operation::Fix,
+        Some(record.state),
+        fixed.map_or(NumberState::Deleted, |f| f.state),
+        opts.auth_by.clone(),
+        (
+            record.assigned_to.clone(),
+            fixed.and_then(|f| f.assigned_to.clone()),
+        ),
+        now,
+        (record.revision, record.revision),
+    );
+    event.request_id = opts.request_id.clone();
+    event.features_before = record.features.clone();
+    event.features_after = fixed.map(|f| f.features.clone()).unwrap_or_default();
+    event
 }
 
 /// The event of the aging sweep making `record` available (its `after` is

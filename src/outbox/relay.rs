@@ -170,21 +170,36 @@ impl Relay {
     /// stays in the outbox (after a failed acknowledgement, the next round
     /// of a new relay sends it again).
     pub async fn run_once(&mut self) -> Result<usize> {
+        match self.publish_next().await? {
+            None => Ok(0),
+            Some(sent) => self.acknowledge(sent).await,
+        }
+    }
+
+    /// Reads the next batch and publishes it: `None` when the outbox is
+    /// empty, else the batch's last `seq` and size, confirmed by the
+    /// publisher and not yet acknowledged.
+    async fn publish_next(&mut self) -> Result<Option<(u64, usize)>> {
         let batch = self
             .store
             .outbox_pending(self.cursor, self.options.batch_size.max(1))
             .await?;
         crate::observe::outbox_pending(batch.len());
         let Some(last) = batch.last().map(|m| m.seq) else {
-            return Ok(0);
+            return Ok(None);
         };
         self.publisher.publish(&batch).await?;
         // Past this batch from now on, even if the acknowledgement fails: it
         // was delivered, and the next acknowledgement covers it too.
         self.cursor = last;
+        Ok(Some((last, batch.len())))
+    }
+
+    /// Acknowledges a published batch in the store.
+    async fn acknowledge(&mut self, (last, len): (u64, usize)) -> Result<usize> {
         self.store.outbox_ack(last).await?;
-        crate::observe::outbox_published(batch.len(), last);
-        Ok(batch.len())
+        crate::observe::outbox_published(len, last);
+        Ok(len)
     }
 
     /// Delivers the outbox until `shutdown` resolves: rounds back to back
@@ -195,8 +210,10 @@ impl Relay {
     ///
     /// `sleep` is the host runtime's timer (`tokio::time::sleep`, or any
     /// `Fn(Duration) -> impl Future`). When `shutdown` resolves during a
-    /// publish, the publish is dropped: what it sent is not acknowledged and
-    /// goes out again with the next relay.
+    /// read or a publish, that round is dropped: what it sent is not
+    /// acknowledged and goes out again with the next relay. A batch the
+    /// publisher confirmed is acknowledged before `run` returns, so it is not
+    /// sent twice and the count includes it.
     pub async fn run<S, F>(&mut self, sleep: S, shutdown: impl Future<Output = ()>) -> u64
     where
         S: Fn(Duration) -> F,
@@ -206,18 +223,23 @@ impl Relay {
         let mut delivered = 0u64;
         let mut failures = 0u32;
         loop {
-            let wait = match first(self.run_once(), shutdown.as_mut()).await {
+            let round = match first(self.publish_next(), shutdown.as_mut()).await {
                 None => return delivered,
-                Some(Ok(0)) => {
+                Some(Ok(None)) => Ok(0),
+                Some(Ok(Some(sent))) => self.acknowledge(sent).await,
+                Some(Err(e)) => Err(e),
+            };
+            let wait = match round {
+                Ok(0) => {
                     failures = 0;
                     self.options.idle
                 }
-                Some(Ok(n)) => {
+                Ok(n) => {
                     failures = 0;
                     delivered += n as u64;
                     continue;
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     failures = failures.saturating_add(1);
                     let wait = self.options.backoff(failures);
                     crate::observe::outbox_publish_failed(self.cursor, failures, wait, &e);

@@ -45,11 +45,15 @@ pub enum Operation {
     InterruptedPurchaseGivenBack,
     /// A purchase whose record could not be written could not be given back.
     UndoPurchaseFailed,
+    /// Maintenance (`fix`) repaired a number's record: features recomputed,
+    /// a stale claim cleared, an owner and state made to agree, or an
+    /// interrupted removal completed.
+    Fix,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 13] = [
         Operation::Create,
         Operation::Port,
         Operation::Activate,
@@ -62,6 +66,7 @@ impl Operation {
         Operation::GiveBack,
         Operation::InterruptedPurchaseGivenBack,
         Operation::UndoPurchaseFailed,
+        Operation::Fix,
     ];
 
     /// The operation's wire name (`activate`, `give_back`, ...).
@@ -79,6 +84,7 @@ impl Operation {
             Operation::GiveBack => "give_back",
             Operation::InterruptedPurchaseGivenBack => "interrupted_purchase_given_back",
             Operation::UndoPurchaseFailed => "undo_purchase_failed",
+            Operation::Fix => "fix",
         }
     }
 }

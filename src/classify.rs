@@ -37,7 +37,7 @@ use crate::number::{ascii_pattern, ascii_rule, Normalizer};
 
 mod known;
 use known::Known;
-pub(crate) use known::Shape;
+use crate::number::Shape;
 
 /// The regex of a classifier configured without one: it matches only the empty string.
 pub const MISSING_REGEX: &str = "^$";

@@ -15,8 +15,10 @@ use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::classify::Shape;
 use crate::error::{Error, Result};
+
+mod shape;
+pub(crate) use shape::Shape;
 
 /// Longest E.164 number: `+` and 15 digits.
 const MAX_LEN: usize = 16;

@@ -4,76 +4,12 @@
 //! Every one of these patterns is anchored at both ends and, but for the
 //! catch-all `^(.*)$`, made of `+` and ASCII digits only, so what it answers
 //! depends on a handful of facts about the normalized string that one scan
-//! collects into a [`Shape`]: whether it starts with `+`, how long the rest is,
+//! collects into a `Shape`: whether it starts with `+`, how long the rest is,
 //! whether the rest is all ASCII digits, whether there is a line break, and the
 //! first five bytes of the rest. A list made only of recognized patterns (in any
 //! order) is classified from the shape; any other list runs its automaton.
 
-/// What the recognized patterns need to know about a normalized string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Shape {
-    /// It starts with `+`.
-    plus: bool,
-    /// Length in bytes of what follows the `+` (or of the whole string).
-    len: usize,
-    /// Every byte after the optional `+` is an ASCII digit.
-    digits: bool,
-    /// It holds a `\n` (which `.` does not match).
-    newline: bool,
-    /// The first five bytes after the optional `+`, zero-padded.
-    head: [u8; 5],
-}
-
-impl Shape {
-    /// The shape of `s`, in one pass over its bytes.
-    pub(crate) fn of(s: &[u8]) -> Shape {
-        let (plus, rest) = match s.split_first() {
-            Some((b'+', rest)) => (true, rest),
-            _ => (false, s),
-        };
-        Shape::of_parts(plus, rest, &[])
-    }
-
-    /// The shape of `+` (when `plus`) followed by `lead` then `body`, without
-    /// joining them.
-    pub(crate) fn of_parts(plus: bool, lead: &[u8], body: &[u8]) -> Shape {
-        let mut head = [0u8; 5];
-        let mut digits = true;
-        let mut newline = false;
-        for (i, &b) in lead.iter().chain(body).enumerate() {
-            if let Some(slot) = head.get_mut(i) {
-                *slot = b;
-            }
-            digits &= b.is_ascii_digit();
-            newline |= b == b'\n';
-        }
-        Shape {
-            plus,
-            len: lead.len() + body.len(),
-            digits,
-            newline,
-            head,
-        }
-    }
-
-    /// The rest is exactly `len` ASCII digits.
-    fn digits_of_len(&self, len: usize) -> bool {
-        self.digits && self.len == len
-    }
-
-    /// Eleven digits `1` + `NPA` where the NPA (the three digits after the 1)
-    /// is one of `npas`.
-    fn one_npa_in(&self, npas: &NpaSet) -> bool {
-        let [one, a, b, c, _] = self.head;
-        self.digits_of_len(11) && one == b'1' && npas.contains([a, b, c])
-    }
-
-    /// The ten digits from `at` form a NANP NPA-NXX-XXXX: `[2-9]..[2-9]......`.
-    fn npan_from(&self, at: usize) -> bool {
-        let two_to_nine = |i: usize| self.head.get(i).is_some_and(|b| (b'2'..=b'9').contains(b));
-        self.digits_of_len(at + 10) && two_to_nine(at) && two_to_nine(at + 3)
-    }
-}
+use crate::number::Shape;
 
 /// A recognized classifier pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +38,13 @@ pub(crate) enum Known {
     Unknown,
     /// `^$` (a classifier configured without a regex)
     Empty,
+}
+
+/// Eleven digits `1` + `NPA` where the NPA (the three digits after the 1)
+/// is one of `npas`.
+fn one_npa_in(s: &Shape, npas: &NpaSet) -> bool {
+    let [one, a, b, c, _] = s.head;
+    s.digits_of_len(11) && one == b'1' && npas.contains([a, b, c])
 }
 
 /// A set of three-digit codes, as a bitmap of the 1,000 values: membership
@@ -179,12 +122,12 @@ impl Known {
     pub(crate) fn matches(self, s: &Shape) -> bool {
         let [h0, h1, h2, h3, _] = s.head;
         match self {
-            Known::TollfreeUs => s.plus && s.one_npa_in(&TOLLFREE),
-            Known::TollfreeUsOld => s.plus && s.one_npa_in(&TOLLFREE_OLD),
+            Known::TollfreeUs => s.plus && one_npa_in(s, &TOLLFREE),
+            Known::TollfreeUsOld => s.plus && one_npa_in(s, &TOLLFREE_OLD),
             Known::TollUs => s.plus && s.digits_of_len(11) && [h0, h1, h2, h3] == *b"1900",
             Known::Emergency => !s.plus && s.len == 3 && EMERGENCY.contains([h0, h1, h2]),
             Known::Emergency911 => !s.plus && s.len == 3 && [h0, h1, h2] == *b"911",
-            Known::Caribbean => s.one_npa_in(&CARIBBEAN),
+            Known::Caribbean => one_npa_in(s, &CARIBBEAN),
             // `(\+?1)?`: a `+` needs the 1 after it.
             Known::DidUs => (!s.plus && s.npan_from(0)) || (h0 == b'1' && s.npan_from(1)),
             // `\+?1?`: the `+` and the 1 are each optional.

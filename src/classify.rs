@@ -36,8 +36,8 @@ use crate::error::{Error, Result};
 use crate::number::{ascii_pattern, ascii_rule, Normalizer};
 
 mod known;
-use known::Known;
 use crate::number::Shape;
+use known::Known;
 
 /// The regex of a classifier configured without one: it matches only the empty string.
 pub const MISSING_REGEX: &str = "^$";

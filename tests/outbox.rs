@@ -545,9 +545,152 @@ async fn a_shutdown_once_the_broker_confirmed_still_acknowledges_the_batch() {
         assert_eq!(delivered, 5, "{name}: the confirmed batch counts");
         assert_eq!(publisher.messages().len(), 5, "{name}");
         let left = pending(&*store).await;
-        assert_eq!(left, expected[5..].to_vec(), "{name}: and it is acknowledged");
+        assert_eq!(
+            left,
+            expected[5..].to_vec(),
+            "{name}: and it is acknowledged"
+        );
     })
     .await;
+}
+
+/// A memory store whose `outbox_ack` waits until `open` is set, and sets it
+/// only from the shutdown future's poll: an acknowledgement that needs the
+/// shutdown future to make progress (as when that future holds the one
+/// pooled connection of an in-memory SQLite store).
+#[derive(Debug)]
+struct GatedAck {
+    inner: MemoryStore,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl Store for GatedAck {
+    async fn get_many(
+        &self,
+        numbers: &[PhoneNumber],
+    ) -> Result<Vec<Option<number_manager::record::NumberRecord>>> {
+        self.inner.get_many(numbers).await
+    }
+    async fn write_batch(
+        &self,
+        writes: Vec<number_manager::store::Write>,
+        mode: number_manager::store::BatchMode,
+    ) -> Result<Vec<number_manager::store::WriteResult>> {
+        self.inner.write_batch(writes, mode).await
+    }
+    async fn list(
+        &self,
+        query: &number_manager::store::ListQuery,
+    ) -> Result<number_manager::store::Page> {
+        self.inner.list(query).await
+    }
+    async fn count(&self, query: &number_manager::store::ListQuery) -> Result<usize> {
+        self.inner.count(query).await
+    }
+    async fn get_idempotency(
+        &self,
+        key: &str,
+    ) -> Result<Option<number_manager::store::IdempotencyEntry>> {
+        self.inner.get_idempotency(key).await
+    }
+    async fn begin_idempotency(
+        &self,
+        entry: number_manager::store::IdempotencyEntry,
+    ) -> Result<bool> {
+        self.inner.begin_idempotency(entry).await
+    }
+    async fn renew_idempotency(
+        &self,
+        key: &str,
+        owner: &str,
+        lease_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        self.inner.renew_idempotency(key, owner, lease_until).await
+    }
+    async fn finish_idempotency(
+        &self,
+        key: &str,
+        owner: &str,
+        response: serde_json::Value,
+    ) -> Result<()> {
+        self.inner.finish_idempotency(key, owner, response).await
+    }
+    async fn abandon_idempotency(&self, key: &str, owner: &str) -> Result<()> {
+        self.inner.abandon_idempotency(key, owner).await
+    }
+    async fn write_batch_journaled(
+        &self,
+        writes: Vec<number_manager::store::Write>,
+        mode: number_manager::store::BatchMode,
+        journal: &number_manager::store::Journal,
+    ) -> Result<Vec<number_manager::store::WriteResult>> {
+        self.inner
+            .write_batch_journaled(writes, mode, journal)
+            .await
+    }
+    async fn purge_idempotency(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+        self.inner.purge_idempotency(now).await
+    }
+    async fn purge_tombstones(
+        &self,
+        deleted_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize> {
+        self.inner.purge_tombstones(deleted_before).await
+    }
+    async fn write_batch_outboxed(
+        &self,
+        writes: Vec<number_manager::store::Write>,
+        mode: number_manager::store::BatchMode,
+        journal: Option<&number_manager::store::Journal>,
+        events: &[Option<Event>],
+    ) -> Result<Vec<number_manager::store::WriteResult>> {
+        self.inner
+            .write_batch_outboxed(writes, mode, journal, events)
+            .await
+    }
+    async fn outbox_pending(&self, after_seq: u64, limit: usize) -> Result<Vec<Message>> {
+        self.inner.outbox_pending(after_seq, limit).await
+    }
+    async fn outbox_ack(&self, up_to_seq: u64) -> Result<usize> {
+        while !self.open.load(Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+        self.inner.outbox_ack(up_to_seq).await
+    }
+}
+
+#[tokio::test]
+async fn a_shutdown_future_the_acknowledgement_waits_for_is_still_polled() {
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let store = Arc::new(GatedAck {
+        inner: MemoryStore::new(),
+        open: open.clone(),
+    });
+    let w = world(store.clone(), true);
+    changes(&w, 2, 1).await;
+    assert_eq!(pending(&*store).await.len(), 4);
+    let publisher = Arc::new(MemoryPublisher::new());
+    let mut relay = Relay::new(store.clone(), publisher.clone(), RelayOptions::default());
+    let shutdown = {
+        let publisher = publisher.clone();
+        std::future::poll_fn(move |cx| {
+            if publisher.messages().is_empty() {
+                cx.waker().wake_by_ref();
+                return std::task::Poll::Pending;
+            }
+            open.store(true, Ordering::SeqCst);
+            std::task::Poll::Ready(())
+        })
+    };
+    let delivered = tokio::time::timeout(
+        Duration::from_secs(10),
+        relay.run(tokio::time::sleep, shutdown),
+    )
+    .await
+    .expect("the acknowledgement does not wait forever on the shutdown future");
+    assert_eq!(delivered, 4);
+    assert!(pending(&*store).await.is_empty());
 }
 
 #[tokio::test]
@@ -558,14 +701,21 @@ async fn fix_writes_each_repair_into_the_outbox() {
         // Damage the record behind the manager's back: features lost.
         let mut r = store.get(&n).await.expect("get").expect("record");
         let (rev, features) = (r.revision, r.features.clone());
-        assert!(!features.is_empty(), "{name}: a created number has features");
+        assert!(
+            !features.is_empty(),
+            "{name}: a created number has features"
+        );
         r.features.clear();
         let damaged = store.update(r, rev).await.expect("damage");
         let before = pending(&*store).await.len();
 
         let o = opts(&w, "fix-1");
         let report = w.manager.fix(&w.customer, &o).await.expect("fix");
-        assert_eq!(report.fixed[n.as_str()], vec!["features recomputed"], "{name}");
+        assert_eq!(
+            report.fixed[n.as_str()],
+            vec!["features recomputed"],
+            "{name}"
+        );
         let after = pending(&*store).await;
         assert_eq!(after.len(), before + 1, "{name}: one event for one repair");
         let e = event(after.last().expect("the fix's event"));
@@ -576,7 +726,11 @@ async fn fix_writes_each_repair_into_the_outbox() {
         assert!(e.features_before.is_empty(), "{name}");
         assert_eq!(e.features_after, features, "{name}");
         assert_eq!((e.before, e.after), (damaged, now.revision), "{name}");
-        assert_eq!(w.audit.history(&n).last(), Some(&e), "{name}: the sink heard it");
+        assert_eq!(
+            w.audit.history(&n).last(),
+            Some(&e),
+            "{name}: the sink heard it"
+        );
 
         // Nothing left to repair: no event.
         let report = w.manager.fix(&w.customer, &o).await.expect("fix again");

@@ -226,7 +226,16 @@ impl Relay {
             let round = match first(self.publish_next(), shutdown.as_mut()).await {
                 None => return delivered,
                 Some(Ok(None)) => Ok(0),
-                Some(Ok(Some(sent))) => self.acknowledge(sent).await,
+                Some(Ok(Some(sent))) => {
+                    // The shutdown future is still polled (it may hold what
+                    // the acknowledgement needs, such as a pooled connection),
+                    // but it does not cut the acknowledgement short.
+                    let (acked, stopped) = noting(self.acknowledge(sent), shutdown.as_mut()).await;
+                    if stopped {
+                        return delivered + acked.map_or(0, |n| n as u64);
+                    }
+                    acked
+                }
                 Some(Err(e)) => Err(e),
             };
             let wait = match round {
@@ -251,6 +260,23 @@ impl Relay {
             }
         }
     }
+}
+
+/// Runs `work` to the end while also polling `stop`; returns `work`'s output
+/// and whether `stop` resolved meanwhile (it is not polled again once it has).
+async fn noting<T>(
+    work: impl Future<Output = T>,
+    mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> (T, bool) {
+    let mut work = pin!(work);
+    let mut stopped = false;
+    std::future::poll_fn(move |cx| {
+        if !stopped && stop.as_mut().poll(cx).is_ready() {
+            stopped = true;
+        }
+        work.as_mut().poll(cx).map(|out| (out, stopped))
+    })
+    .await
 }
 
 /// Runs `work` until it finishes (`Some`) or `stop` resolves first (`None`).

@@ -6,22 +6,13 @@ mod broker_support;
 
 use std::time::{Duration, Instant};
 
-use broker_support::{assert_delivered, broker_url, messages, socket, unique, Proxy};
-use lapin::options::{
-    BasicGetOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+use broker_support::{assert_delivered, messages, socket, unique, Proxy};
+use lapin::options::{BasicGetOptions, ExchangeDeleteOptions};
+use lapin::{Channel, Connection};
 use number_manager::outbox::{AmqpPublisher, Publisher};
 use number_manager::Error;
 
-fn amqp_url() -> String {
-    broker_url(
-        "NUMBER_MANAGER_AMQP_URL",
-        "amqp://guest:guest@127.0.0.1:5672/%2f",
-    )
-}
+use broker_support::amqp::url as amqp_url;
 
 /// A queue bound to `exchange` with `number.#`, read with basic.get.
 struct Consumer {
@@ -33,44 +24,8 @@ struct Consumer {
 
 impl Consumer {
     async fn bind(exchange: &str, binding: &str) -> Consumer {
-        let url = amqp_url();
-        let connection = Connection::connect(&url, ConnectionProperties::default())
-            .await
-            .unwrap_or_else(|e| panic!("RabbitMQ is needed at {url}: {e}"));
-        let channel = connection.create_channel().await.unwrap();
-        let durable = ExchangeDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        channel
-            .exchange_declare(
-                exchange.into(),
-                ExchangeKind::Topic,
-                durable,
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        let exclusive = QueueDeclareOptions {
-            exclusive: true,
-            auto_delete: true,
-            ..Default::default()
-        };
-        let queue = channel
-            .queue_declare("".into(), exclusive, FieldTable::default())
-            .await
-            .unwrap();
-        let queue = queue.name().to_string();
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                exchange.into(),
-                binding.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
+        let (connection, channel, queue) =
+            broker_support::amqp::bound_queue(exchange, binding).await;
         Consumer {
             _connection: connection,
             channel,

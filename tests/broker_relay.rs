@@ -210,19 +210,11 @@ mod nats {
 
 mod amqp {
     use super::*;
-    use lapin::options::{
-        BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-    };
-    use lapin::types::FieldTable;
-    use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+    use lapin::options::BasicGetOptions;
+    use lapin::{Channel, Connection};
     use std::sync::Mutex;
 
-    pub fn url() -> String {
-        broker_url(
-            "NUMBER_MANAGER_AMQP_URL",
-            "amqp://guest:guest@127.0.0.1:5672/%2f",
-        )
-    }
+    pub use crate::broker_support::amqp::url;
 
     /// A queue bound to the exchange with `number.#`; `read` drains it and
     /// answers everything received so far.
@@ -235,44 +227,8 @@ mod amqp {
 
     impl Queue {
         pub async fn bind(exchange: &str) -> Arc<Queue> {
-            let url = url();
-            let connection = Connection::connect(&url, ConnectionProperties::default())
-                .await
-                .unwrap_or_else(|e| panic!("RabbitMQ is needed at {url}: {e}"));
-            let channel = connection.create_channel().await.unwrap();
-            let durable = ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            };
-            channel
-                .exchange_declare(
-                    exchange.into(),
-                    ExchangeKind::Topic,
-                    durable,
-                    FieldTable::default(),
-                )
-                .await
-                .unwrap();
-            let exclusive = QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            };
-            let queue = channel
-                .queue_declare("".into(), exclusive, FieldTable::default())
-                .await
-                .unwrap();
-            let name = queue.name().to_string();
-            channel
-                .queue_bind(
-                    name.as_str().into(),
-                    exchange.into(),
-                    "number.#".into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .unwrap();
+            let (connection, channel, name) =
+                crate::broker_support::amqp::bound_queue(exchange, "number.#").await;
             Arc::new(Queue {
                 _connection: connection,
                 channel,

@@ -150,3 +150,64 @@ pub fn assert_delivered(sent: &[Message], received: &[(u64, String, Vec<u8>)]) {
         .collect();
     assert!(missing.is_empty(), "never arrived: {missing:?}");
 }
+
+/// RabbitMQ: where it is, and a queue to read what a publisher sent.
+#[cfg(feature = "amqp")]
+pub mod amqp {
+    use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+
+    /// `NUMBER_MANAGER_AMQP_URL`, or the local RabbitMQ.
+    pub fn url() -> String {
+        super::broker_url(
+            "NUMBER_MANAGER_AMQP_URL",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+        )
+    }
+
+    /// An exclusive, auto-deleted queue bound with `binding` to `exchange`
+    /// (a durable topic exchange, declared as the publisher declares it);
+    /// answers the connection (keep it alive), the channel and the queue's name.
+    pub async fn bound_queue(exchange: &str, binding: &str) -> (Connection, Channel, String) {
+        let url = url();
+        let connection = Connection::connect(&url, ConnectionProperties::default())
+            .await
+            .unwrap_or_else(|e| panic!("RabbitMQ is needed at {url}: {e}"));
+        let channel = connection.create_channel().await.unwrap();
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        channel
+            .exchange_declare(
+                exchange.into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let exclusive = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        let queue = channel
+            .queue_declare("".into(), exclusive, FieldTable::default())
+            .await
+            .unwrap();
+        let name = queue.name().to_string();
+        channel
+            .queue_bind(
+                name.as_str().into(),
+                exchange.into(),
+                binding.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        (connection, channel, name)
+    }
+}

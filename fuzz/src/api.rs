@@ -361,7 +361,9 @@ pub fn documented(req: &ApiRequest) -> &'static [u16] {
         (pattern.len() == segs.len() && pattern.len() < 64).then_some(())?;
         pattern.iter().zip(&segs).try_fold(0u64, |k, (p, s)| {
             let literal = match p.as_str() {
-                "{ACCOUNT_ID}" | "{PHONE_NUMBER}" => false,
+                // Any `{NAME}` segment is a parameter (ACCOUNT_ID,
+                // PHONE_NUMBER, PORT_REQUEST_ID, ATTACHMENT_ID, ...).
+                p if p.starts_with('{') && p.ends_with('}') => false,
                 lit if lit == s => true,
                 _ => return None,
             };

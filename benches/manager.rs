@@ -6,9 +6,16 @@
 //! - `activate_many/1000`: buying 1,000 searched numbers in one collection call
 //!   (per-number cost = time / 1000).
 //! - `create_release`: one single-number create followed by its release.
+//! - `identify/1M`: `NumberManager::identify` of 1,000 numbers spread over a
+//!   MemoryStore holding 1,000,000 in-service numbers, against a plain
+//!   `HashMap<String, String>` (number to account id) of the same million
+//!   answering the same 1,000 lookups: the ratio is the cost of the manager's
+//!   read path (parse, store read, authorization, answer) over a bare lookup.
 //!
 //! `cargo bench --bench manager -- --test` runs each once as a smoke test.
 
+use std::collections::HashMap;
+use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +58,40 @@ fn list_page(c: &mut Criterion) {
             ("1M", &s.large, "+13000500000"),
         ],
     );
+    group.finish();
+    identify(c, &rt, &s);
+}
+
+/// Identify against a bare `HashMap` over the same million numbers (the
+/// large account's, seeded by `list_page`).
+fn identify(c: &mut Criterion, rt: &tokio::runtime::Runtime, s: &support::Setup) {
+    const BASE: u64 = 3_000_000_000;
+    let map: HashMap<String, String> = (0..1_000_000u64)
+        .map(|i| (format!("+1{}", BASE + i), s.large.to_string()))
+        .collect();
+    // 1,000 numbers spread over the million (a stride coprime to it).
+    let probes: Vec<String> = (0..1_000u64)
+        .map(|i| format!("+1{}", BASE + (i * 7_919) % 1_000_000))
+        .collect();
+    let opts = Options::system();
+    let mut group = c.benchmark_group("identify/1M");
+    group.throughput(Throughput::Elements(probes.len() as u64));
+    group.bench_function("manager", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for n in &probes {
+                    black_box(s.manager.identify(black_box(n), &opts).await.unwrap());
+                }
+            })
+        })
+    });
+    group.bench_function("hashmap", |b| {
+        b.iter(|| {
+            for n in &probes {
+                black_box(map.get(black_box(n.as_str())));
+            }
+        })
+    });
     group.finish();
 }
 
